@@ -1,0 +1,18 @@
+//! Gatehouse's wire contract: the JSON types the hub, the operator core and
+//! agents exchange, the canonical JSON every signature is computed over, and
+//! the signature schemes (native decisions, operator request auth, Lodestar
+//! resolutions). Nothing here does I/O, so every rule is testable offline.
+
+pub mod canonical;
+pub mod decision;
+pub mod error;
+pub mod keys;
+pub mod lodestar;
+pub mod request_auth;
+pub mod time;
+pub mod wire;
+
+pub use canonical::{canonical_bytes, canonical_string, parse_strict, CanonicalError};
+pub use decision::{DecisionBody, DecisionError, SignedDecision, Verdict, DECISION_TAG};
+pub use error::ErrorBody;
+pub use keys::{KeyError, PublicKey, SigningKey};

@@ -1,0 +1,240 @@
+//! JSON bodies of the hub's HTTP API, shared by the hub and the operator core.
+//!
+//! TRACE's routes keep TRACE's shapes exactly (camelCase, `actionId`); the
+//! operator API uses the same casing so one client reads both.
+
+use crate::decision::{SignedDecision, Verdict};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorKind {
+    Human,
+    Agent,
+    System,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+}
+
+/// TRACE `POST /actions` body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProposeAction {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub action_type: String,
+    pub actor: Actor,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub params: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    Recorded,
+    Allowed,
+    RequiresApproval,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl ActionStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Recorded => "recorded",
+            Self::Allowed => "allowed",
+            Self::RequiresApproval => "requires_approval",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_owned())).ok()
+    }
+    pub fn from_verdict(v: Verdict) -> Self {
+        match v {
+            Verdict::Approve => Self::Approved,
+            Verdict::Reject => Self::Rejected,
+        }
+    }
+}
+
+/// TRACE `POST /actions` answer, plus `statusToken`: the bearer secret with
+/// which the proposing agent (and only it) may read the action's status back.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposeResponse {
+    pub action_id: String,
+    pub status: ActionStatus,
+    pub checks: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EvidenceCheck {
+    pub name: String,
+    pub pass: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// TRACE `POST /evidence` body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceSubmit {
+    pub action_id: String,
+    pub checks: Vec<EvidenceCheck>,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+/// An applied decision as the hub reports it: who, why, when, and the signed
+/// envelope verbatim so anyone holding the operator's public key can verify.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionView {
+    pub operator_id: String,
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub decided_at: String,
+    pub public_key: String,
+    pub envelope: SignedDecision,
+}
+
+/// `GET /actions/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionStatusView {
+    pub action_id: String,
+    pub status: ActionStatus,
+    pub checks: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionView>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldKind {
+    Trace,
+    Lodestar,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+/// A hold: the hub's record that an action waits for a human. Lodestar's
+/// `request_id`, `required_authority` and deadline live here so every source
+/// of held work shares one queue.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldView {
+    pub hold_id: String,
+    pub action_id: String,
+    pub kind: HoldKind,
+    pub status: HoldStatus,
+    pub created_at: String,
+    #[serde(default)]
+    pub deadline: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub project_id: Option<String>,
+    #[serde(default)]
+    pub required_authority: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionDetail {
+    pub action_id: String,
+    #[serde(rename = "type")]
+    pub action_type: String,
+    pub actor: Actor,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub params: Option<Value>,
+    #[serde(default)]
+    pub proposed_at: Option<String>,
+    pub received_at: String,
+    #[serde(default)]
+    pub rule_id: Option<String>,
+    #[serde(default)]
+    pub rule_mode: Option<String>,
+    pub checks: Vec<String>,
+    pub status: ActionStatus,
+}
+
+/// One entry of the operator queue: the action, its hold, the decision if any.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalItem {
+    pub action: ActionDetail,
+    pub hold: HoldView,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionView>,
+}
+
+/// `POST /operator/decisions` success body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionOutcome {
+    /// `applied` the first time, `already_applied` for a resend of the same envelope.
+    pub outcome: String,
+    pub item: ApprovalItem,
+}
+
+/// One event of the live feed. `seq` is the SSE event id: strictly increasing,
+/// never reused, so a consumer resumes with the last one it saw.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedEvent {
+    pub seq: i64,
+    pub kind: String,
+    pub subject: String,
+    pub at: String,
+    pub data: Value,
+}
+
+/// Feed event kinds.
+pub mod kinds {
+    pub const ACTION_PROPOSED: &str = "action.proposed";
+    pub const HOLD_CREATED: &str = "hold.created";
+    pub const HOLD_DECIDED: &str = "hold.decided";
+    pub const HOLD_EXPIRED: &str = "hold.expired";
+    pub const EVIDENCE_ATTACHED: &str = "evidence.attached";
+}
+
+/// `GET /operator/whoami`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorInfo {
+    pub operator_id: String,
+    pub role: String,
+    pub public_key: String,
+}
