@@ -1,1 +1,138 @@
-fn main(){}
+//! `gatehouse-hub`: run the hub, or administer its database offline.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use gatehouse_hub::policy::Policy;
+use gatehouse_hub::{app, store};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "gatehouse-hub", version, about = "Gatehouse hub: holds risky agent actions until an operator signs a decision")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the HTTP API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "gatehouse-hub.db")]
+        db: PathBuf,
+        /// Policy YAML (TRACE format). Without it, the embedded default policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Largest request body accepted, in bytes.
+        #[arg(long, default_value_t = app::DEFAULT_MAX_BODY)]
+        max_body: usize,
+    },
+    /// Manage enrolled operators (offline, on the database file).
+    Operators {
+        #[command(subcommand)]
+        cmd: OperatorsCmd,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Role {
+    Admin,
+    Approver,
+}
+
+#[derive(Subcommand)]
+enum OperatorsCmd {
+    /// Enrol an operator's public key.
+    Add {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        id: String,
+        /// Raw Ed25519 public key, 64 hex characters (`gatehouse key show`).
+        #[arg(long)]
+        public_key: String,
+        #[arg(long, value_enum, default_value = "approver")]
+        role: Role,
+    },
+    /// List enrolled operators.
+    List {
+        #[arg(long)]
+        db: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Serve { listen, db, policy, max_body } => {
+            let policy = match policy {
+                Some(p) => Policy::from_yaml(&std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?)
+                    .with_context(|| format!("policy {}", p.display()))?,
+                None => Policy::default_embedded(),
+            };
+            let hub = app::start(app::HubConfig { listen, db: db.clone(), policy, max_body_bytes: max_body }).await?;
+            // Tests and scripts read this line to learn the bound port.
+            println!("gatehouse-hub listening on http://{}", hub.addr);
+            tracing::info!(db = %db.display(), "hub started");
+            tokio::select! {
+                r = hub.task => r??,
+                _ = shutdown_signal() => {
+                    let _ = hub.shutdown.send(());
+                }
+            }
+            Ok(())
+        }
+        Cmd::Operators { cmd: OperatorsCmd::Add { db, id, public_key, role } } => {
+            let key = gatehouse_protocol::PublicKey::from_hex(&public_key).context("--public-key")?;
+            if id.trim().is_empty() || id.chars().any(char::is_control) || id.len() > 200 {
+                anyhow::bail!("--id must be 1..200 printable characters");
+            }
+            let role = match role {
+                Role::Admin => "admin",
+                Role::Approver => "approver",
+            };
+            let conn = gatehouse_hub::db::open(&db)?;
+            let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
+            store::operators::add(&conn, &id, &key.to_hex(), role, &now).map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    anyhow::anyhow!("operator {id:?} or that public key is already enrolled")
+                }
+                other => other.into(),
+            })?;
+            println!("enrolled operator {id} ({role})");
+            Ok(())
+        }
+        Cmd::Operators { cmd: OperatorsCmd::List { db } } => {
+            let conn = gatehouse_hub::db::open(&db)?;
+            for op in store::operators::list(&conn)? {
+                println!("{}\t{}\t{}", op.operator_id, op.role, op.public_key);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

@@ -190,12 +190,14 @@ pub struct ActionDetail {
     pub status: ActionStatus,
 }
 
-/// One entry of the operator queue: the action, its hold, the decision if any.
+/// One entry of the operator queue: the action, its latest hold (none for
+/// actions policy let through), the decision if any.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalItem {
     pub action: ActionDetail,
-    pub hold: HoldView,
+    #[serde(default)]
+    pub hold: Option<HoldView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionView>,
 }
@@ -228,6 +230,15 @@ pub mod kinds {
     pub const HOLD_DECIDED: &str = "hold.decided";
     pub const HOLD_EXPIRED: &str = "hold.expired";
     pub const EVIDENCE_ATTACHED: &str = "evidence.attached";
+}
+
+/// `GET /operator/approvals`: the queue plus the feed position it reflects,
+/// so a console subscribes from exactly there and misses nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalList {
+    pub items: Vec<ApprovalItem>,
+    pub seq: i64,
 }
 
 /// `GET /operator/whoami`.

@@ -1,0 +1,92 @@
+//! Wiring: shared state, the router, background tasks, and `serve`.
+
+use crate::error::ApiError;
+use crate::policy::Policy;
+use crate::routes;
+use crate::store::Store;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub policy: Arc<Policy>,
+}
+
+pub struct HubConfig {
+    pub listen: SocketAddr,
+    pub db: PathBuf,
+    pub policy: Policy,
+    pub max_body_bytes: usize,
+}
+
+pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/health", get(routes::trace::health))
+        .route("/policy", get(routes::trace::policy))
+        .route("/actions", post(routes::trace::propose))
+        .route("/actions/{id}", get(routes::trace::action_status))
+        .route("/evidence", post(routes::trace::evidence))
+        .route("/operator/whoami", get(routes::operator::whoami))
+        .route("/operator/approvals", get(routes::operator::approvals))
+        .route("/operator/actions/{id}", get(routes::operator::action_detail))
+        .route("/operator/decisions", post(routes::operator::decide))
+        .route("/operator/feed", get(routes::feed::feed))
+        .fallback(|| async { ApiError::not_found("not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Periodically resolve holds whose deadline passed.
+pub fn spawn_expiry(store: Store) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
+            if let Err(e) = store.write(move |tx| crate::store::actions::expire_due(tx, &now)).await {
+                tracing::warn!(error = ?e, "expiry sweep failed");
+            }
+        }
+    })
+}
+
+/// A running hub: its bound address and a handle to stop it.
+pub struct RunningHub {
+    pub addr: SocketAddr,
+    pub shutdown: tokio::sync::oneshot::Sender<()>,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Bind and serve in the background (the console embeds the hub this way).
+pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
+    let store = Store::open(&config.db)?;
+    let state = AppState { store: store.clone(), policy: Arc::new(config.policy) };
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = router(state, config.max_body_bytes);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let expiry = spawn_expiry(store);
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        expiry.abort();
+        result.map_err(Into::into)
+    });
+    Ok(RunningHub { addr, shutdown: tx, task })
+}

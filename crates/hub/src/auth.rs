@@ -1,0 +1,55 @@
+//! Operator authentication for reads: the `x-gatehouse-*` headers carry a
+//! signature by an enrolled operator's key over the method, path, time and
+//! body hash (see `gatehouse_protocol::request_auth`).
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::store::operators;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, Uri};
+use gatehouse_protocol::request_auth::{self, RequestAuthError, HEADER_OPERATOR, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use gatehouse_protocol::wire::OperatorInfo;
+use gatehouse_protocol::PublicKey;
+
+/// An authenticated operator. Only usable on body-less (GET) routes, whose
+/// body hash is that of the empty string.
+pub struct AuthedOperator(pub OperatorInfo);
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::unauthorized("auth_required", format!("operator requests must be signed (missing {name} header)")))
+}
+
+/// Authenticate an operator from request headers.
+pub async fn authenticate(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<OperatorInfo, ApiError> {
+    let operator_id = header(headers, HEADER_OPERATOR)?.to_owned();
+    let ts: i64 = header(headers, HEADER_TIMESTAMP)?
+        .parse()
+        .map_err(|_| ApiError::unauthorized("auth_required", "x-gatehouse-timestamp must be unix milliseconds"))?;
+    let sig = header(headers, HEADER_SIGNATURE)?.to_owned();
+    let path = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| uri.path().to_owned());
+    let id = operator_id.clone();
+    let op = state
+        .store
+        .read(move |c| operators::get_active(c, &id))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {operator_id:?} is not enrolled on this hub")))?;
+    let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    request_auth::verify(&key, method.as_str(), &path, ts, b"", &sig, now).map_err(|e| match e {
+        RequestAuthError::Stale => ApiError::unauthorized("stale_request", "request timestamp is too far from the hub's clock"),
+        RequestAuthError::Key(_) => ApiError::unauthorized("invalid_signature", "request signature does not verify"),
+    })?;
+    Ok(op)
+}
+
+impl FromRequestParts<AppState> for AuthedOperator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.method, &parts.uri, &parts.headers).await.map(AuthedOperator)
+    }
+}

@@ -1,0 +1,146 @@
+//! TRACE's policy file: `rules: [{id?, when, mode, require?, note?}]`, first
+//! match wins. Gatehouse adds `holdFor` (a duration such as `30m`) after
+//! which an enforced hold resolves `expired`. An `actionType` ending in `.*`
+//! matches by prefix (`payment.*` matches `payment.refund`).
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Observe,
+    Enforce,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct When {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub when: When,
+    pub mode: Mode,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_for: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// What the policy says about one proposed action.
+pub struct Match<'a> {
+    pub rule: &'a Rule,
+    pub index: usize,
+}
+
+impl Rule {
+    /// A stable id for the rule: its own, or its position.
+    pub fn rule_id(&self, index: usize) -> String {
+        self.id.clone().unwrap_or_else(|| format!("rule-{index}"))
+    }
+
+    pub fn hold_duration(&self) -> Option<Duration> {
+        self.hold_for.as_deref().and_then(|s| humantime::parse_duration(s).ok())
+    }
+
+    fn matches_type(&self, action_type: &str) -> bool {
+        match &self.when.action_type {
+            None => true,
+            Some(p) => pattern_matches(p, action_type),
+        }
+    }
+}
+
+fn pattern_matches(pattern: &str, value: &str) -> bool {
+    match pattern.strip_suffix(".*") {
+        Some(prefix) => value.len() > prefix.len() + 1 && value.starts_with(prefix) && value.as_bytes()[prefix.len()] == b'.',
+        None => pattern == "*" || pattern == value,
+    }
+}
+
+impl Policy {
+    pub fn from_yaml(text: &str) -> anyhow::Result<Self> {
+        let policy: Policy = serde_yaml::from_str(text)?;
+        for (i, r) in policy.rules.iter().enumerate() {
+            if let Some(h) = &r.hold_for {
+                humantime::parse_duration(h)
+                    .map_err(|e| anyhow::anyhow!("rule {}: holdFor {h:?}: {e}", r.rule_id(i)))?;
+            }
+        }
+        Ok(policy)
+    }
+
+    pub fn default_embedded() -> Self {
+        Self::from_yaml(include_str!("../policy.default.yaml")).expect("embedded policy parses")
+    }
+
+    pub fn evaluate(&self, action_type: &str, actor_kind: &str, actor_name: &str, provider: Option<&str>) -> Option<Match<'_>> {
+        self.rules.iter().enumerate().find_map(|(index, rule)| {
+            let w = &rule.when;
+            let ok = rule.matches_type(action_type)
+                && w.actor_kind.as_deref().is_none_or(|k| k == actor_kind)
+                && w.actor_name.as_deref().is_none_or(|n| n == actor_name)
+                && w.provider.as_deref().is_none_or(|p| Some(p) == provider);
+            ok.then_some(Match { rule, index })
+        })
+    }
+
+    /// `GET /policy?actionType=T`: the rules that could apply to T.
+    pub fn filtered(&self, action_type: Option<&str>) -> Policy {
+        let rules = match action_type {
+            None => self.rules.clone(),
+            Some(t) => self.rules.iter().filter(|r| r.matches_type(t)).cloned().collect(),
+        };
+        Policy { rules }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_match_wins_and_prefix_patterns() {
+        let p = Policy::from_yaml(
+            "rules:\n  - {id: a, when: {actionType: send_email, actorName: bot}, mode: observe}\n  - {id: b, when: {actionType: send_email}, mode: enforce, require: [x]}\n  - {id: c, when: {actionType: 'payment.*'}, mode: enforce}\n",
+        )
+        .unwrap();
+        assert_eq!(p.evaluate("send_email", "agent", "bot", None).unwrap().rule.id.as_deref(), Some("a"));
+        assert_eq!(p.evaluate("send_email", "agent", "other", None).unwrap().rule.id.as_deref(), Some("b"));
+        assert_eq!(p.evaluate("payment.refund", "agent", "x", None).unwrap().rule.id.as_deref(), Some("c"));
+        assert!(p.evaluate("payment", "agent", "x", None).is_none());
+        assert!(p.evaluate("paymentx.y", "agent", "x", None).is_none());
+        assert!(p.evaluate("read", "agent", "x", None).is_none());
+        assert_eq!(p.filtered(Some("send_email")).rules.len(), 2);
+    }
+
+    #[test]
+    fn bad_policy_is_refused() {
+        assert!(Policy::from_yaml("rules: [{mode: sometimes}]").is_err());
+        assert!(Policy::from_yaml("rules: [{mode: enforce, holdFor: soon}]").is_err());
+        assert!(Policy::from_yaml("rules: [{mode: enforce, whn: {}}]").is_err());
+        Policy::default_embedded();
+    }
+}

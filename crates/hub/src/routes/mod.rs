@@ -1,0 +1,5 @@
+//! HTTP handlers, one module per audience.
+
+pub mod feed;
+pub mod operator;
+pub mod trace;

@@ -1,0 +1,106 @@
+//! Applying a signed decision to a hold. The checks run inside the write
+//! transaction, in this order: signer enrolled → signature → envelope times →
+//! binding to this hold → hold still open. The decisions table's primary key
+//! (one row per hold) makes the first decision win; a resend of the identical
+//! envelope is answered `already_applied` and changes nothing.
+
+use super::{actions, events, operators};
+use crate::error::{ApiError, ApiResult};
+use gatehouse_protocol::decision::DecisionError;
+use gatehouse_protocol::keys::KeyError;
+use gatehouse_protocol::request_auth::MAX_SKEW_MS;
+use gatehouse_protocol::wire::{kinds, ApprovalItem, HoldStatus};
+use gatehouse_protocol::{time, PublicKey, SignedDecision};
+use rusqlite::{params, Connection};
+use serde_json::json;
+
+pub enum Applied {
+    Applied(ApprovalItem),
+    AlreadyApplied(ApprovalItem),
+}
+
+pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) -> ApiResult<Applied> {
+    let d = &signed.decision;
+    let op = operators::get_active(conn, &d.operator_id)?.ok_or_else(|| {
+        ApiError::unauthorized("unknown_operator", format!("operator {:?} is not enrolled on this hub", d.operator_id))
+    })?;
+    let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
+    let (issued, expires) = signed.verify(&key).map_err(|e| match e {
+        DecisionError::Key(KeyError::BadSignature) | DecisionError::Key(KeyError::BadSignatureEncoding) => {
+            ApiError::unauthorized("invalid_signature", format!("the signature does not verify against {}'s enrolled key", d.operator_id))
+        }
+        other => ApiError::unprocessable("invalid_decision", other.to_string()),
+    })?;
+    if op.role != "admin" && op.role != "approver" {
+        return Err(ApiError::forbidden("role_forbidden", format!("role {:?} may not decide holds", op.role)));
+    }
+    if expires <= now {
+        return Err(ApiError::unprocessable("decision_expired", format!("the decision expired at {}", d.expires_at)));
+    }
+    if issued > now + chrono::Duration::milliseconds(MAX_SKEW_MS) {
+        return Err(ApiError::unprocessable("decision_from_future", "the decision was issued in the future; check the operator's clock"));
+    }
+    let hold = actions::load_hold(conn, &d.hold_id)?
+        .ok_or_else(|| ApiError::not_found("unknown_hold", format!("no hold with id {:?}", d.hold_id)))?;
+    if hold.action_id != d.action_id {
+        return Err(ApiError::unprocessable(
+            "binding_mismatch",
+            format!("the decision is for action {:?} but hold {:?} belongs to action {:?}", d.action_id, d.hold_id, hold.action_id),
+        ));
+    }
+    if let Some(existing) = actions::load_decision(conn, &d.hold_id)? {
+        let item = load(conn, &d.action_id)?;
+        if existing.envelope.signature == signed.signature && existing.envelope.decision == *d {
+            return Ok(Applied::AlreadyApplied(item));
+        }
+        return Err(ApiError::conflict(
+            "already_decided",
+            format!(
+                "{} already {} this action at {}",
+                existing.operator_id,
+                existing.verdict.status(),
+                existing.decided_at
+            ),
+        ));
+    }
+    let now_s = time::format(&now);
+    // A deadline that passed counts even if the expiry sweep has not run yet.
+    let deadline_passed = hold.deadline.as_deref().and_then(time::parse).is_some_and(|dl| dl <= now);
+    if hold.status == HoldStatus::Expired || deadline_passed {
+        return Err(ApiError::conflict("hold_expired", format!("the hold expired at {}", hold.deadline.unwrap_or_default())));
+    }
+    if hold.status != HoldStatus::Pending {
+        return Err(ApiError::conflict("hold_closed", "the hold is no longer pending"));
+    }
+    let status = d.verdict.status();
+    conn.execute(
+        "INSERT INTO decisions (hold_id, action_id, operator_id, verdict, reason, issued_at, envelope, signature, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            d.hold_id,
+            d.action_id,
+            d.operator_id,
+            d.verdict.as_str(),
+            d.reason,
+            d.issued_at,
+            serde_json::to_string(signed).expect("envelope serialises"),
+            signed.signature,
+            now_s,
+        ],
+    )?;
+    conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", params![d.hold_id, status, now_s])?;
+    conn.execute("UPDATE actions SET status = ?2 WHERE id = ?1", params![d.action_id, status])?;
+    let item = load(conn, &d.action_id)?;
+    events::append(
+        conn,
+        kinds::HOLD_DECIDED,
+        &d.action_id,
+        &now_s,
+        &json!({"hold": item.hold, "decision": item.decision, "status": status}),
+    )?;
+    Ok(Applied::Applied(item))
+}
+
+fn load(conn: &Connection, action_id: &str) -> ApiResult<ApprovalItem> {
+    actions::load_item(conn, action_id)?.ok_or_else(|| ApiError::internal("action vanished"))
+}

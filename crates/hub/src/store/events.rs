@@ -1,0 +1,66 @@
+//! The event log: the feed's source and each subject's hash chain.
+
+use crate::error::ApiResult;
+use gatehouse_protocol::canonical::canonical_bytes;
+use gatehouse_protocol::wire::FeedEvent;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+pub fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
+}
+
+/// The hash of one event: SHA-256 over the canonical JSON of its content and
+/// the previous hash of the same subject.
+pub fn event_hash(kind: &str, subject: &str, at: &str, data: &Value, prev_hash: &str) -> String {
+    let doc = json!({"kind": kind, "subject": subject, "at": at, "data": data, "prev_hash": prev_hash});
+    hex::encode(Sha256::digest(canonical_bytes(&doc)))
+}
+
+pub fn append(conn: &Connection, kind: &str, subject: &str, at: &str, data: &Value) -> ApiResult<i64> {
+    let prev: Option<String> = conn
+        .query_row("SELECT hash FROM events WHERE subject = ?1 ORDER BY seq DESC LIMIT 1", [subject], |r| r.get(0))
+        .optional()?;
+    let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
+    let hash = event_hash(kind, subject, at, data, &prev);
+    conn.execute(
+        "INSERT INTO events (at, kind, subject, data, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![at, kind, subject, data.to_string(), prev, hash],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedEvent> {
+    let data: String = r.get(4)?;
+    Ok(FeedEvent {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        kind: r.get(2)?,
+        subject: r.get(3)?,
+        data: serde_json::from_str(&data).unwrap_or(Value::Null),
+    })
+}
+
+pub fn after(conn: &Connection, after: i64, limit: i64) -> ApiResult<Vec<FeedEvent>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, at, kind, subject, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![after, limit], row_to_event)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn for_subject(conn: &Connection, subject: &str) -> ApiResult<Vec<Value>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, at, kind, subject, data, prev_hash, hash FROM events WHERE subject = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([subject], |r| {
+        let e = row_to_event(r)?;
+        let prev: String = r.get(5)?;
+        let hash: String = r.get(6)?;
+        Ok(json!({"seq": e.seq, "at": e.at, "kind": e.kind, "subject": e.subject, "data": e.data, "prevHash": prev, "hash": hash}))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
