@@ -1,1 +1,15 @@
+//! The operator core shared by the `gatehouse` CLI and the desktop console:
+//! the keyring vault that holds the operator's Ed25519 key, a hub client that
+//! signs requests, the local store (outbox, cache, feed cursor), the outbox
+//! that delivers signed decisions exactly once, and the feed subscriber.
 
+pub mod config;
+pub mod decide;
+pub mod error;
+pub mod feed;
+pub mod hub_client;
+pub mod outbox;
+pub mod store;
+pub mod vault;
+
+pub use error::OpError;

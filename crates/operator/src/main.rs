@@ -1,1 +1,421 @@
-fn main(){}
+//! `gatehouse`: the operator CLI. Exit codes are stable (see
+//! `gatehouse_operator::error::exit` and README.md).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use gatehouse_operator::config::{self, ENV_HUB, ENV_OPERATOR};
+use gatehouse_operator::decide::{self, DecideOutcome};
+use gatehouse_operator::error::{exit, OpError};
+use gatehouse_operator::feed::{self, ConnState, FeedMsg};
+use gatehouse_operator::hub_client::HubClient;
+use gatehouse_operator::outbox;
+use gatehouse_operator::store::LocalStore;
+use gatehouse_operator::vault::Vault;
+use gatehouse_protocol::wire::{ApprovalItem, FeedEvent};
+use gatehouse_protocol::{time, Verdict};
+use serde_json::json;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Gatehouse operator CLI: review and sign decisions on held agent actions")]
+struct Cli {
+    /// Hub base URL.
+    #[arg(long, global = true, env = ENV_HUB)]
+    hub: Option<String>,
+    /// Operator id (the keyring account holding your key).
+    #[arg(long, global = true, env = ENV_OPERATOR)]
+    operator: Option<String>,
+    /// Machine-readable output (JSON; NDJSON for `watch`).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Manage the operator's Ed25519 key in the OS keyring.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// List held actions waiting for a decision.
+    Approvals {
+        /// Include decided and expired holds.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve a held action (signed with your keyring key).
+    Approve {
+        action_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject a held action; a reason is required.
+    Reject {
+        action_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show one action: its hold, decision and event trace.
+    Show { action_id: String },
+    /// Follow the hub's live feed.
+    Watch {
+        /// Resume after this event id instead of starting now.
+        #[arg(long)]
+        after: Option<i64>,
+        /// Resume where the last `watch --resume` on this machine stopped.
+        #[arg(long, conflicts_with = "after")]
+        resume: bool,
+        /// Exit after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Decisions waiting to be delivered.
+    Outbox {
+        #[command(subcommand)]
+        cmd: Option<OutboxCmd>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Create your key in the keyring and print its public key (hex). Never replaces a key.
+    Init,
+    /// Print your public key.
+    Show {
+        #[arg(long, value_enum, default_value = "hex")]
+        format: KeyFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KeyFormat {
+    Hex,
+    SpkiPem,
+}
+
+#[derive(Subcommand)]
+enum OutboxCmd {
+    /// List recent outbox entries (default).
+    List,
+    /// Deliver pending decisions now.
+    Flush,
+}
+
+struct Ctx {
+    json: bool,
+    hub: Option<String>,
+    operator: Option<String>,
+}
+
+impl Ctx {
+    fn operator(&self) -> Result<String, OpError> {
+        config::validate_operator_id(self.operator.as_deref().unwrap_or(""))
+    }
+    fn hub(&self) -> Result<String, OpError> {
+        let hub = self.hub.as_deref().ok_or_else(|| OpError::Invalid(format!("no hub: pass --hub or set {ENV_HUB}")))?;
+        config::normalize_hub(hub)
+    }
+    fn client(&self) -> Result<HubClient, OpError> {
+        let op = self.operator()?;
+        let key = Vault::default().load(&op)?;
+        HubClient::new(&self.hub()?, &op, Arc::new(key))
+    }
+    fn store(&self) -> Result<LocalStore, OpError> {
+        LocalStore::open_in(&config::data_dir())
+    }
+    fn print(&self, human: impl FnOnce() -> String, machine: serde_json::Value) {
+        if self.json {
+            println!("{machine}");
+        } else {
+            println!("{}", human());
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let ctx = Ctx { json: cli.json, hub: cli.hub, operator: cli.operator };
+    match run(&ctx, cli.cmd).await {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if ctx.json {
+                eprintln!("{}", json!({"error": e.body()}));
+            } else {
+                eprintln!("error[{}]: {e}", e.code());
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
+    match cmd {
+        Cmd::Key { cmd: KeyCmd::Init } => {
+            let op = ctx.operator()?;
+            let pk = Vault::default().init(&op)?;
+            ctx.print(|| pk.to_hex(), json!({"operatorId": op, "publicKey": pk.to_hex()}));
+            Ok(exit::OK)
+        }
+        Cmd::Key { cmd: KeyCmd::Show { format } } => {
+            let op = ctx.operator()?;
+            let pk = Vault::default().load(&op)?.public();
+            match format {
+                KeyFormat::Hex => ctx.print(|| pk.to_hex(), json!({"operatorId": op, "publicKey": pk.to_hex()})),
+                KeyFormat::SpkiPem => ctx.print(|| pk.to_spki_pem().trim_end().to_owned(), json!({"operatorId": op, "spkiPem": pk.to_spki_pem()})),
+            }
+            Ok(exit::OK)
+        }
+        Cmd::Approvals { all } => {
+            let (client, store) = (ctx.client()?, ctx.store()?);
+            flush_quietly(&client, &store).await;
+            let list = client.approvals(all).await?;
+            store.cache_items(client.base(), &list.items)?;
+            ctx.print(|| render_table(&list.items), serde_json::to_value(&list).expect("serialises"));
+            Ok(exit::OK)
+        }
+        Cmd::Approve { action_id, reason } => decide_cmd(ctx, &action_id, Verdict::Approve, reason.as_deref()).await,
+        Cmd::Reject { action_id, reason } => decide_cmd(ctx, &action_id, Verdict::Reject, Some(&reason)).await,
+        Cmd::Show { action_id } => {
+            let client = ctx.client()?;
+            let (item, events) = client.action(&action_id).await?;
+            ctx.print(
+                || {
+                    let mut s = render_item(&item);
+                    for e in events.as_array().into_iter().flatten() {
+                        s.push_str(&format!("\n  #{} {} {}", e["seq"], e["at"].as_str().unwrap_or(""), e["kind"].as_str().unwrap_or("")));
+                    }
+                    s
+                },
+                json!({"item": item, "events": events}),
+            );
+            Ok(exit::OK)
+        }
+        Cmd::Watch { after, resume, count } => watch(ctx, after, resume, count).await,
+        Cmd::Outbox { cmd } => {
+            let store = ctx.store()?;
+            match cmd.unwrap_or(OutboxCmd::List) {
+                OutboxCmd::List => {
+                    let hub = ctx.hub()?;
+                    let entries = store.entries(&hub, 100)?;
+                    ctx.print(
+                        || {
+                            if entries.is_empty() {
+                                return "outbox is empty".into();
+                            }
+                            entries
+                                .iter()
+                                .map(|e| format!("{}\t{}\t{}\t{}\t{}", e.id, e.state, e.envelope.decision.verdict.as_str(), e.action_id, e.outcome.as_deref().or(e.last_error.as_deref()).unwrap_or("")))
+                                .collect::<Vec<_>>()
+                                .join("\n")
+                        },
+                        serde_json::to_value(&entries).expect("serialises"),
+                    );
+                    Ok(exit::OK)
+                }
+                OutboxCmd::Flush => {
+                    let client = ctx.client()?;
+                    let r = outbox::flush(&client, &store).await?;
+                    ctx.print(
+                        || format!("delivered {}, refused {}, still pending {}", r.delivered.len(), r.refused.len(), r.pending),
+                        json!({
+                            "delivered": r.delivered.iter().map(|(a, o)| json!({"actionId": a, "outcome": o.outcome})).collect::<Vec<_>>(),
+                            "refused": r.refused.iter().map(|(a, e)| json!({"actionId": a, "error": e.body()})).collect::<Vec<_>>(),
+                            "pending": r.pending,
+                        }),
+                    );
+                    for (a, e) in &r.refused {
+                        eprintln!("refused {a}: {e}");
+                    }
+                    Ok(match r.last_error {
+                        Some(e) if r.pending > 0 => {
+                            eprintln!("hub unreachable: {e}");
+                            exit::QUEUED
+                        }
+                        _ if !r.refused.is_empty() => exit::REFUSED,
+                        _ => exit::OK,
+                    })
+                }
+            }
+        }
+    }
+}
+
+async fn flush_quietly(client: &HubClient, store: &LocalStore) {
+    if let Ok(r) = outbox::flush(client, store).await {
+        for (a, o) in &r.delivered {
+            eprintln!("outbox: delivered decision on {a} ({})", o.outcome);
+        }
+        for (a, e) in &r.refused {
+            eprintln!("outbox: hub refused decision on {a}: {e}");
+        }
+    }
+}
+
+async fn decide_cmd(ctx: &Ctx, action_id: &str, verdict: Verdict, reason: Option<&str>) -> Result<u8, OpError> {
+    let (client, store) = (ctx.client()?, ctx.store()?);
+    flush_quietly(&client, &store).await;
+    match decide::decide(&client, &store, action_id, verdict, reason).await? {
+        DecideOutcome::Delivered(o) => {
+            let by = o.item.decision.as_ref().map(|d| d.operator_id.clone()).unwrap_or_default();
+            ctx.print(
+                || format!("{} {action_id} (signed by {by}){}", verdict.status(), if o.outcome == "already_applied" { " [already applied]" } else { "" }),
+                serde_json::to_value(&o).expect("serialises"),
+            );
+            Ok(exit::OK)
+        }
+        DecideOutcome::Queued { outbox_id, hold_id, reason } => {
+            ctx.print(
+                || format!("hub unreachable ({reason}); signed decision queued in outbox entry {outbox_id}, delivered on the next `gatehouse outbox flush` or command"),
+                json!({"queued": true, "outboxId": outbox_id, "actionId": action_id, "holdId": hold_id, "error": reason.body()}),
+            );
+            Ok(exit::QUEUED)
+        }
+    }
+}
+
+fn waiting_for(since: &str) -> String {
+    match time::parse(since) {
+        Some(t) => humanize((time::now() - t).num_seconds()),
+        None => "?".into(),
+    }
+}
+
+fn humanize(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Agent-supplied text is shown with control characters escaped so it
+/// cannot move the cursor or rewrite the terminal.
+fn inert(s: &str) -> String {
+    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+}
+
+fn render_item(item: &ApprovalItem) -> String {
+    let a = &item.action;
+    let mut s = format!("{}  {}  by {}:{}", inert(&a.action_id), inert(&a.action_type), serde_json::to_value(a.actor.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), inert(&a.actor.name));
+    s.push_str(&format!("\n  status: {}", a.status.as_str()));
+    if let Some(t) = &a.target {
+        s.push_str(&format!("\n  target: {}", inert(t)));
+    }
+    if let Some(p) = &a.params {
+        s.push_str(&format!("\n  params: {}", inert(&p.to_string())));
+    }
+    if let Some(h) = &item.hold {
+        s.push_str(&format!("\n  hold: {} ({:?}) since {}", h.hold_id, h.status, h.created_at));
+        if let Some(d) = &h.deadline {
+            s.push_str(&format!(", deadline {d}"));
+        }
+    }
+    if let Some(d) = &item.decision {
+        s.push_str(&format!("\n  decision: {} by {} at {}", d.verdict.status(), inert(&d.operator_id), d.decided_at));
+        if let Some(r) = &d.reason {
+            s.push_str(&format!(" ({})", inert(r)));
+        }
+    }
+    s
+}
+
+fn render_table(items: &[ApprovalItem]) -> String {
+    if items.is_empty() {
+        return "no held actions".into();
+    }
+    let mut out = String::from("ACTION\tTYPE\tACTOR\tTARGET\tWAITING\tDEADLINE\tSTATUS");
+    for it in items {
+        let a = &it.action;
+        let deadline = it.hold.as_ref().and_then(|h| h.deadline.as_deref()).and_then(time::parse).map(|d| humanize((d - time::now()).num_seconds())).unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "\n{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            inert(&a.action_id),
+            inert(&a.action_type),
+            inert(&a.actor.name),
+            inert(a.target.as_deref().unwrap_or("-")),
+            waiting_for(&a.received_at),
+            deadline,
+            a.status.as_str()
+        ));
+    }
+    out
+}
+
+fn render_event(e: &FeedEvent) -> String {
+    let d = &e.data;
+    let detail = match e.kind.as_str() {
+        "hold.created" => format!(
+            "{} by {} -> {} (waiting for a decision)",
+            inert(d["action"]["type"].as_str().unwrap_or("")),
+            inert(d["action"]["actor"]["name"].as_str().unwrap_or("")),
+            inert(d["action"]["target"].as_str().unwrap_or("-"))
+        ),
+        "hold.decided" => format!(
+            "{} by {}",
+            d["status"].as_str().unwrap_or(""),
+            inert(d["decision"]["operatorId"].as_str().unwrap_or(""))
+        ),
+        "action.proposed" => format!("{} ({})", inert(d["action"]["type"].as_str().unwrap_or("")), d["action"]["status"].as_str().unwrap_or("")),
+        _ => String::new(),
+    };
+    format!("#{} {} {} {} {}", e.seq, e.at, e.kind, inert(&e.subject), detail)
+}
+
+async fn watch(ctx: &Ctx, after: Option<i64>, resume: bool, count: Option<u64>) -> Result<u8, OpError> {
+    let (client, store) = (ctx.client()?, ctx.store()?);
+    flush_quietly(&client, &store).await;
+    let start = match (after, resume) {
+        (Some(a), _) => a,
+        (None, true) => match store.cursor(client.base())? {
+            Some(c) => c,
+            None => client.approvals(false).await?.seq,
+        },
+        (None, false) => {
+            let list = client.approvals(false).await?;
+            store.cache_items(client.base(), &list.items)?;
+            if !ctx.json {
+                println!("{}", render_table(&list.items));
+            }
+            list.seq
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    let task = tokio::spawn(feed::follow(client.clone(), start, tx));
+    let mut seen = 0u64;
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            FeedMsg::State(ConnState::Live) => {
+                eprintln!("feed: live");
+                flush_quietly(&client, &store).await;
+            }
+            FeedMsg::State(ConnState::Reconnecting { attempt, error }) => {
+                let pending = store.count_pending(client.base()).unwrap_or(0);
+                eprintln!("feed: reconnecting (attempt {attempt}, {pending} decision(s) in outbox): {error}");
+            }
+            FeedMsg::Event(e) => {
+                if let Some(item) = e.data.get("action").and_then(|a| serde_json::from_value::<gatehouse_protocol::wire::ActionDetail>(a.clone()).ok()) {
+                    let hold = e.data.get("hold").and_then(|h| serde_json::from_value(h.clone()).ok());
+                    let _ = store.cache_items(client.base(), &[ApprovalItem { action: item, hold, decision: None }]);
+                }
+                ctx.print(|| render_event(&e), serde_json::to_value(&e).expect("serialises"));
+                store.set_cursor(client.base(), e.seq)?;
+                seen += 1;
+                if count.is_some_and(|c| seen >= c) {
+                    task.abort();
+                    return Ok(exit::OK);
+                }
+            }
+            FeedMsg::Stopped(e) => return Err(e),
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,137 @@
+//! HTTP client for one hub, as one operator. Reads are signed per request
+//! (see `gatehouse_protocol::request_auth`); decisions carry their own
+//! signed envelope.
+
+use crate::error::OpError;
+use gatehouse_protocol::request_auth::{self, HEADER_OPERATOR, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use gatehouse_protocol::wire::{ApprovalItem, ApprovalList, DecisionOutcome, OperatorInfo};
+use gatehouse_protocol::{ErrorBody, SignedDecision, SigningKey};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct HubClient {
+    base: String,
+    operator: String,
+    key: Arc<SigningKey>,
+    http: reqwest::Client,
+}
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl HubClient {
+    pub fn new(base: &str, operator: &str, key: Arc<SigningKey>) -> Result<Self, OpError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| OpError::Protocol(e.to_string()))?;
+        Ok(Self { base: crate::config::normalize_hub(base)?, operator: operator.to_owned(), key, http })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn operator(&self) -> &str {
+        &self.operator
+    }
+
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> OpError {
+        OpError::Unreachable { url: self.base.clone(), detail: e.to_string() }
+    }
+
+    /// A signed GET request builder for `path_and_query` (which must start with `/`).
+    pub fn signed_get(&self, path_and_query: &str) -> reqwest::RequestBuilder {
+        // The hub verifies the path as it receives it, which includes any
+        // prefix of the base URL.
+        let url = format!("{}{}", self.base, path_and_query);
+        let full_path = reqwest::Url::parse(&url)
+            .map(|u| match u.query() {
+                Some(q) => format!("{}?{}", u.path(), q),
+                None => u.path().to_owned(),
+            })
+            .unwrap_or_else(|_| path_and_query.to_owned());
+        let sig = request_auth::sign(&self.key, &self.operator, "GET", &full_path, b"");
+        self.http
+            .get(url)
+            .header(HEADER_OPERATOR, &sig.operator)
+            .header(HEADER_TIMESTAMP, sig.timestamp_ms.to_string())
+            .header(HEADER_SIGNATURE, sig.signature)
+    }
+
+    async fn parse<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, OpError> {
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| OpError::Protocol(e.to_string()));
+        }
+        let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| {
+            ErrorBody::new(format!("http_{}", status.as_u16()), String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>())
+        });
+        Err(OpError::Hub { status: status.as_u16(), body })
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, OpError> {
+        let resp = self.signed_get(path_and_query).timeout(REQUEST_TIMEOUT).send().await.map_err(|e| self.unreachable(e))?;
+        self.parse(resp).await
+    }
+
+    pub async fn whoami(&self) -> Result<OperatorInfo, OpError> {
+        self.get_json("/operator/whoami").await
+    }
+
+    pub async fn approvals(&self, all: bool) -> Result<ApprovalList, OpError> {
+        self.get_json(if all { "/operator/approvals?status=all" } else { "/operator/approvals?status=pending" }).await
+    }
+
+    /// The action with its hold and decision, plus its event trace.
+    pub async fn action(&self, action_id: &str) -> Result<(ApprovalItem, serde_json::Value), OpError> {
+        let path = format!("/operator/actions/{}", urlencode(action_id));
+        let v: serde_json::Value = self.get_json(&path).await?;
+        let item = serde_json::from_value(v["item"].clone()).map_err(|e| OpError::Protocol(e.to_string()))?;
+        Ok((item, v["events"].clone()))
+    }
+
+    pub async fn post_decision(&self, signed: &SignedDecision) -> Result<DecisionOutcome, OpError> {
+        let resp = self
+            .http
+            .post(format!("{}/operator/decisions", self.base))
+            .json(signed)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        self.parse(resp).await
+    }
+
+    /// Open the SSE feed after `after` (or from now). The caller reads the body stream.
+    pub async fn open_feed(&self, after: Option<i64>) -> Result<reqwest::Response, OpError> {
+        let path = match after {
+            Some(n) => format!("/operator/feed?after={n}"),
+            None => "/operator/feed".to_owned(),
+        };
+        let resp = self.signed_get(&path).header("accept", "text/event-stream").send().await.map_err(|e| self.unreachable(e))?;
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(self.parse::<serde_json::Value>(resp).await.err().unwrap_or(OpError::Protocol("feed refused".into())))
+        }
+    }
+}
+
+/// Percent-encode one path segment.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,72 @@
+//! Delivering signed decisions exactly once.
+//!
+//! A decision is written to the local outbox *before* it is sent. Delivery
+//! posts the identical envelope until the hub answers: `applied` or
+//! `already_applied` (the hub had it: an earlier attempt landed but its answer
+//! was lost) settle it as delivered; a 4xx settles it as refused with the
+//! hub's code; an unreachable hub or a 5xx leaves it pending for the next
+//! flush. Since the hub applies at most one decision per hold and recognises a
+//! resend of the same envelope, the decision takes effect exactly once.
+
+use crate::error::OpError;
+use crate::hub_client::HubClient;
+use crate::store::LocalStore;
+use gatehouse_protocol::wire::DecisionOutcome;
+
+#[derive(Debug)]
+pub enum DeliveryResult {
+    Delivered(DecisionOutcome),
+    Refused(OpError),
+    StillPending(OpError),
+}
+
+pub async fn deliver(client: &HubClient, store: &LocalStore, id: i64) -> Result<DeliveryResult, OpError> {
+    let entry = store.get(id)?.ok_or_else(|| OpError::NotFound(format!("no outbox entry {id}")))?;
+    if entry.state != "pending" {
+        return Err(OpError::Invalid(format!("outbox entry {id} is already {}", entry.state)));
+    }
+    Ok(match client.post_decision(&entry.envelope).await {
+        Ok(outcome) => {
+            store.settle(id, "delivered", &outcome.outcome)?;
+            DeliveryResult::Delivered(outcome)
+        }
+        Err(e) if e.is_transient() => {
+            store.mark_attempt(id, &e.to_string())?;
+            DeliveryResult::StillPending(e)
+        }
+        Err(e) => {
+            store.settle(id, "refused", &e.code())?;
+            DeliveryResult::Refused(e)
+        }
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct FlushReport {
+    pub delivered: Vec<(String, DecisionOutcome)>,
+    pub refused: Vec<(String, OpError)>,
+    pub pending: usize,
+    pub last_error: Option<OpError>,
+}
+
+/// Deliver every pending decision for this hub, oldest first. Stops at the
+/// first transient failure (the hub is down; the rest would fail too).
+pub async fn flush(client: &HubClient, store: &LocalStore) -> Result<FlushReport, OpError> {
+    let mut report = FlushReport::default();
+    let pending = store.pending(client.base())?;
+    for (i, entry) in pending.iter().enumerate() {
+        match deliver(client, store, entry.id).await {
+            Ok(DeliveryResult::Delivered(o)) => report.delivered.push((entry.action_id.clone(), o)),
+            Ok(DeliveryResult::Refused(e)) => report.refused.push((entry.action_id.clone(), e)),
+            Ok(DeliveryResult::StillPending(e)) => {
+                report.pending = pending.len() - i;
+                report.last_error = Some(e);
+                break;
+            }
+            // Settled meanwhile by a concurrent flusher: nothing to do.
+            Err(OpError::Invalid(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,194 @@
+//! The operator's local SQLite file (`<data dir>/operator.db`): outbox,
+//! last-seen queue, feed cursors. Every row is keyed by hub URL, so one
+//! operator can work against several hubs.
+
+use crate::error::OpError;
+use gatehouse_protocol::wire::ApprovalItem;
+use gatehouse_protocol::{time, SignedDecision};
+use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite_migration::{Migrations, M};
+use std::path::Path;
+use std::sync::Mutex;
+
+pub struct LocalStore {
+    conn: Mutex<Connection>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub hub: String,
+    pub action_id: String,
+    pub hold_id: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub outcome: Option<String>,
+    pub created_at: String,
+    pub envelope: SignedDecision,
+}
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("../migrations/0001_init.sql"))])
+}
+
+impl LocalStore {
+    pub fn open_in(dir: &Path) -> Result<Self, OpError> {
+        std::fs::create_dir_all(dir).map_err(|e| OpError::Store(format!("creating {}: {e}", dir.display())))?;
+        let mut conn = Connection::open(dir.join("operator.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrations().to_latest(&mut conn).map_err(|e| OpError::Store(e.to_string()))?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Persist a signed decision before any attempt to deliver it.
+    pub fn enqueue(&self, hub: &str, signed: &SignedDecision) -> Result<i64, OpError> {
+        let c = self.conn();
+        c.execute(
+            "INSERT INTO outbox (hub, action_id, hold_id, envelope, state, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+            params![
+                hub,
+                signed.decision.action_id,
+                signed.decision.hold_id,
+                serde_json::to_string(signed).expect("envelope serialises"),
+                time::format(&time::now())
+            ],
+        )?;
+        Ok(c.last_insert_rowid())
+    }
+
+    fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+        let env: String = r.get(9)?;
+        Ok(OutboxEntry {
+            id: r.get(0)?,
+            hub: r.get(1)?,
+            action_id: r.get(2)?,
+            hold_id: r.get(3)?,
+            state: r.get(4)?,
+            attempts: r.get(5)?,
+            last_error: r.get(6)?,
+            outcome: r.get(7)?,
+            created_at: r.get(8)?,
+            envelope: serde_json::from_str(&env).map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e)))?,
+        })
+    }
+
+    const COLS: &'static str = "id, hub, action_id, hold_id, state, attempts, last_error, outcome, created_at, envelope";
+
+    pub fn pending(&self, hub: &str) -> Result<Vec<OutboxEntry>, OpError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(&format!("SELECT {} FROM outbox WHERE hub = ?1 AND state = 'pending' ORDER BY id", Self::COLS))?;
+        let rows = stmt.query_map([hub], Self::row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn entries(&self, hub: &str, limit: i64) -> Result<Vec<OutboxEntry>, OpError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(&format!("SELECT {} FROM outbox WHERE hub = ?1 ORDER BY id DESC LIMIT ?2", Self::COLS))?;
+        let rows = stmt.query_map(params![hub, limit], Self::row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn get(&self, id: i64) -> Result<Option<OutboxEntry>, OpError> {
+        let c = self.conn();
+        Ok(c.query_row(&format!("SELECT {} FROM outbox WHERE id = ?1", Self::COLS), [id], Self::row).optional()?)
+    }
+
+    pub fn pending_for_hold(&self, hub: &str, hold_id: &str) -> Result<Option<OutboxEntry>, OpError> {
+        let c = self.conn();
+        Ok(c
+            .query_row(
+                &format!("SELECT {} FROM outbox WHERE hub = ?1 AND hold_id = ?2 AND state = 'pending' ORDER BY id LIMIT 1", Self::COLS),
+                params![hub, hold_id],
+                Self::row,
+            )
+            .optional()?)
+    }
+
+    pub fn count_pending(&self, hub: &str) -> Result<i64, OpError> {
+        Ok(self.conn().query_row("SELECT COUNT(*) FROM outbox WHERE hub = ?1 AND state = 'pending'", [hub], |r| r.get(0))?)
+    }
+
+    pub fn mark_attempt(&self, id: i64, error: &str) -> Result<(), OpError> {
+        self.conn().execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1", params![id, error])?;
+        Ok(())
+    }
+
+    /// Settle an entry; only a pending entry changes, so concurrent flushers
+    /// agree on one final state.
+    pub fn settle(&self, id: i64, state: &str, outcome: &str) -> Result<(), OpError> {
+        self.conn().execute(
+            "UPDATE outbox SET state = ?2, outcome = ?3, attempts = attempts + 1, delivered_at = ?4 WHERE id = ?1 AND state = 'pending'",
+            params![id, state, outcome, time::format(&time::now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn cache_items(&self, hub: &str, items: &[ApprovalItem]) -> Result<(), OpError> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        let now = time::format(&time::now());
+        for item in items {
+            tx.execute(
+                "INSERT INTO holds_cache (hub, action_id, item, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (hub, action_id) DO UPDATE SET item = excluded.item, updated_at = excluded.updated_at",
+                params![hub, item.action.action_id, serde_json::to_string(item).expect("item serialises"), now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn cached_item(&self, hub: &str, action_id: &str) -> Result<Option<ApprovalItem>, OpError> {
+        let s: Option<String> = self
+            .conn()
+            .query_row("SELECT item FROM holds_cache WHERE hub = ?1 AND action_id = ?2", params![hub, action_id], |r| r.get(0))
+            .optional()?;
+        Ok(s.and_then(|s| serde_json::from_str(&s).ok()))
+    }
+
+    pub fn cursor(&self, hub: &str) -> Result<Option<i64>, OpError> {
+        Ok(self.conn().query_row("SELECT seq FROM feed_cursors WHERE hub = ?1", [hub], |r| r.get(0)).optional()?)
+    }
+
+    pub fn set_cursor(&self, hub: &str, seq: i64) -> Result<(), OpError> {
+        self.conn().execute(
+            "INSERT INTO feed_cursors (hub, seq) VALUES (?1, ?2) ON CONFLICT (hub) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+            params![hub, seq],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_protocol::{DecisionBody, SigningKey, Verdict};
+
+    #[test]
+    fn outbox_survives_reopen_and_settles_once() {
+        let dir = std::env::temp_dir().join(format!("gh-store-{}", uuid::Uuid::new_v4()));
+        let k = SigningKey::generate();
+        let signed = DecisionBody::new("a", "h", Verdict::Approve, "op", None, time::now()).sign(&k).unwrap();
+        let id = {
+            let s = LocalStore::open_in(&dir).unwrap();
+            s.enqueue("http://hub", &signed).unwrap()
+        };
+        let s = LocalStore::open_in(&dir).unwrap();
+        assert_eq!(s.pending("http://hub").unwrap().len(), 1);
+        assert_eq!(s.pending("http://other").unwrap().len(), 0);
+        s.settle(id, "delivered", "applied").unwrap();
+        s.settle(id, "refused", "late").unwrap();
+        let e = s.get(id).unwrap().unwrap();
+        assert_eq!((e.state.as_str(), e.outcome.as_deref()), ("delivered", Some("applied")));
+        assert_eq!(e.envelope, signed);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
