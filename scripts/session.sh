@@ -9,12 +9,19 @@ if [ -z "${GATEHOUSE_IN_SESSION:-}" ]; then
   export GATEHOUSE_IN_SESSION=1
   exec dbus-run-session -- "$0" "$@"
 fi
-# A throwaway HOME keeps the keyring files (and anything else) out of the user's.
+# Tests get a throwaway HOME, so their keyring (and anything else) never
+# touches the user's. GATEHOUSE_KEEP_HOME=1 (scripts/run.sh) keeps the real
+# HOME so the operator key persists in ~/.local/share/keyrings.
 session_home=$(mktemp -d /tmp/gatehouse-session.XXXXXX)
-export HOME="$session_home" XDG_DATA_HOME="$session_home/.local/share" XDG_RUNTIME_DIR="$session_home/run"
+export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
+if [ -z "${GATEHOUSE_KEEP_HOME:-}" ]; then
+  export HOME="$session_home" XDG_DATA_HOME="$session_home/.local/share"
+fi
+export XDG_RUNTIME_DIR="$session_home/run"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-# --unlock reads the login keyring password from stdin and creates the keyring.
-eval "$(printf 'gatehouse-test' | gnome-keyring-daemon --unlock --components=secrets)"
+# --unlock reads the login keyring's password from stdin (creating the
+# keyring the first time). GATEHOUSE_KEYRING_PASSWORD sets it.
+eval "$(printf '%s' "${GATEHOUSE_KEYRING_PASSWORD:-gatehouse}" | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
 for _ in $(seq 50); do
   if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \

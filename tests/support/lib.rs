@@ -1,1 +1,233 @@
+//! Helpers for the end-to-end tests: real processes on loopback.
+//!
+//! - [`Hub`]: a `gatehouse-hub` process with its own SQLite file; can be
+//!   SIGKILLed and restarted on the same port and database.
+//! - [`Cli`]: runs the `gatehouse` binary with its own data directory.
+//! - [`python`]: the interpreter that has `traceprotocol` installed
+//!   (`GATEHOUSE_PYTHON`, set by scripts/test.sh).
+//!
+//! Keyring tests must run inside `scripts/session.sh` (a private D-Bus
+//! session with gnome-keyring); they fail loudly, not skip, elsewhere.
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    // target/<profile>/deps/<test> -> target/<profile>
+    exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(p.exists(), "{} is not built; run `cargo build --workspace --bins` first", p.display());
+    p
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn python() -> String {
+    std::env::var("GATEHOUSE_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// A unique id for keyring accounts and actions, so tests never collide.
+pub fn unique(prefix: &str) -> String {
+    let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{:x}{:x}", std::process::id(), n & 0xffff_ffff)
+}
+
+pub fn require_keyring() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "this test needs the real Secret Service: run it through scripts/session.sh (scripts/test.sh does)"
+    );
+}
+
+pub struct Hub {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub port: u16,
+    child: Option<Child>,
+    policy: Option<PathBuf>,
+}
+
+impl Hub {
+    pub fn start() -> Hub {
+        Self::start_with_policy(None)
+    }
+
+    pub fn start_with_policy(policy_yaml: Option<&str>) -> Hub {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_yaml.map(|y| {
+            let p = dir.path().join("policy.yaml");
+            std::fs::write(&p, y).unwrap();
+            p
+        });
+        let mut hub = Hub { dir, url: String::new(), port: 0, child: None, policy };
+        hub.spawn(0);
+        hub
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("hub.db")
+    }
+
+    fn spawn(&mut self, port: u16) {
+        let mut cmd = Command::new(bin("gatehouse-hub"));
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"]).arg(self.db());
+        if let Some(p) = &self.policy {
+            cmd.arg("--policy").arg(p);
+        }
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("hub.log")).unwrap();
+        let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn().expect("spawn hub");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "hub did not start: {line:?}; log: {}", self.log());
+        self.port = url.rsplit(':').next().unwrap().parse().unwrap();
+        self.url = url;
+        self.child = Some(child);
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("hub.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL: no graceful shutdown, no flush beyond what SQLite committed.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Start again on the same port and database.
+    pub fn restart(&mut self) {
+        self.kill();
+        let port = self.port;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // The port can linger briefly; retry until it binds.
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "port {port} did not free up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.spawn(port);
+    }
+
+    pub fn enrol(&self, id: &str, public_key_hex: &str, role: &str) {
+        let out = Command::new(bin("gatehouse-hub"))
+            .args(["operators", "add", "--db"])
+            .arg(self.db())
+            .args(["--id", id, "--public-key", public_key_hex, "--role", role])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "enrol failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The `gatehouse` CLI for one operator with its own data directory.
+pub struct Cli {
+    pub hub: String,
+    pub operator: String,
+    pub data: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Cli {
+    pub fn new(hub: &str, operator: &str) -> Cli {
+        Cli { hub: hub.to_owned(), operator: operator.to_owned(), data: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(bin("gatehouse"));
+        c.env("GATEHOUSE_HUB", &self.hub).env("GATEHOUSE_OPERATOR", &self.operator).env("GATEHOUSE_DATA_DIR", self.data.path());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.command().args(args).stdin(Stdio::null()).output().unwrap().into()
+    }
+
+    /// `key init`, returning the public key hex.
+    pub fn key_init(&self) -> String {
+        let r = self.run(&["key", "init"]);
+        assert_eq!(r.code, 0, "key init failed: {}", r.stderr);
+        r.stdout.trim().to_owned()
+    }
+}
+
+/// Propose a TRACE action over plain HTTP; returns the response JSON.
+pub fn propose(hub: &str, body: serde_json::Value) -> serde_json::Value {
+    let r = reqwest::blocking::Client::new().post(format!("{hub}/actions")).json(&body).send().unwrap();
+    assert!(r.status().is_success(), "propose failed: {}", r.status());
+    r.json().unwrap()
+}
+
+pub fn held_action(hub: &str, id: &str) -> serde_json::Value {
+    propose(
+        hub,
+        serde_json::json!({"id": id, "type": "send_email", "actor": {"kind": "agent", "name": "mail-bot"}, "target": "mailto:a@b.c", "params": {"subject": "hi"}}),
+    )
+}
+
+/// Read an action's status with its status token.
+pub fn status(hub: &str, id: &str, token: &str) -> serde_json::Value {
+    reqwest::blocking::Client::new()
+        .get(format!("{hub}/actions/{id}"))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// Run a Python agent script from tests/agents.
+pub fn agent(script: &str, args: &[&str]) -> Child {
+    Command::new(python())
+        .arg(repo_root().join("tests/agents").join(script))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn python agent")
+}
+
+pub fn read_json_line(r: &mut impl BufRead) -> serde_json::Value {
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("agent line is not JSON ({e}): {line:?}"))
+}
