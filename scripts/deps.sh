@@ -8,7 +8,11 @@ set -euo pipefail
 what=${1:-test}
 cd "$(dirname "$0")/.."
 
-pkgs=(ca-certificates curl pkg-config build-essential python3 python3-venv dbus dbus-x11 gnome-keyring libsecret-tools)
+pkgs=(ca-certificates curl pkg-config build-essential python3 python3-venv dbus dbus-x11 gnome-keyring libsecret-tools
+      libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libxdo-dev libssl-dev fonts-dejavu-core)
+# The tests also drive the real console under Xvfb with a real notification server.
+[ "$what" = test ] && pkgs+=(xvfb x11-utils dunst webkit2gtk-driver)
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,6 +32,21 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "deps: no Rust toolchain; installing rustup (stable)"
   curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >/dev/null
   export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+# The UI toolchain (Vite 8) needs Node >= 20.19; Debian 12 ships 18. The npm
+# registry's `node` package carries a newer Node binary.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "deps: Node $node_major is too old for the UI build; installing node@22 from the npm registry"
+  npm install -g --no-audit --no-fund node@22 >/dev/null
+  hash -r
+fi
+
+# WebDriver bridge for the console's end-to-end tests.
+if [ "$what" = test ] && ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "deps: installing tauri-driver"
+  cargo install --locked tauri-driver --version '^2' >/dev/null 2>&1 || cargo install --locked tauri-driver --version '^2'
 fi
 
 # Python agents for the tests: the real traceprotocol SDK from PyPI.

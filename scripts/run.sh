@@ -1,20 +1,44 @@
 #!/usr/bin/env bash
-# Install what is needed and run Gatehouse: a hub on 127.0.0.1:8787 with its
-# SQLite file in the data directory, a demo agent (the real traceprotocol SDK)
-# producing held actions, and the operator CLI watching the live feed.
+# Install what is needed and run Gatehouse.
+#
+#   scripts/run.sh          the desktop console, on its embedded hub, with a
+#                           demo agent proposing actions to it
+#   scripts/run.sh --cli    no window: a hub, the demo agent, and the operator
+#                           CLI watching the live feed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+mode=console
+[ "${1:-}" = --cli ] && mode=cli
+
+has_secret_service() {
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'
+}
 
 if [ -z "${GATEHOUSE_IN_SESSION:-}" ]; then
-  bash scripts/deps.sh test
+  if [ "$mode" = console ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    cat >&2 <<'MSG'
+Gatehouse's console is a desktop window, and this session has no display
+(neither DISPLAY nor WAYLAND_DISPLAY is set). To get one:
+  - run this from a terminal inside your desktop session, or
+  - connect with X forwarding:   ssh -X you@this-host   then run it again, or
+  - use a virtual display:       apt-get install -y xvfb && Xvfb :1 & export DISPLAY=:1
+Or run without a window:         bash scripts/run.sh --cli
+MSG
+    exit 1
+  fi
+  bash scripts/deps.sh run
   command -v cargo >/dev/null 2>&1 || export PATH="$HOME/.cargo/bin:$PATH"
-  cargo build --locked --release -p gatehouse-hub -p gatehouse-operator
+  if [ ! -x target/pyenv/bin/python ]; then python3 -m venv target/pyenv; fi
+  target/pyenv/bin/python -c 'import trace_client' 2>/dev/null || target/pyenv/bin/pip install -q -r tests/agents/requirements.txt
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+  cargo build --locked --release -p gatehouse-hub -p gatehouse-operator -p gatehouse-console
   # The operator key lives in the Secret Service. Without one on this session
-  # bus (a server or container), start a private session with gnome-keyring.
-  if ! dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-        org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
-    echo "run: no Secret Service on this session; starting a private D-Bus session with gnome-keyring"
+  # bus (a server, a container), start a private session with gnome-keyring
+  # that keeps its keyring in your home directory.
+  if ! has_secret_service; then
+    echo "run: no Secret Service on this session bus; starting gnome-keyring in a private D-Bus session"
     exec env GATEHOUSE_KEEP_HOME=1 scripts/session.sh "$0" "$@"
   fi
 fi
@@ -25,27 +49,45 @@ mkdir -p "$data"
 export GATEHOUSE_DATA_DIR=$data
 export GATEHOUSE_OPERATOR=${GATEHOUSE_OPERATOR:-$(id -un)}
 listen=${GATEHOUSE_LISTEN:-127.0.0.1:8787}
-export GATEHOUSE_HUB=http://$listen
-db=$data/hub.db
+hub_url=http://$listen
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 
+wait_for_hub() {
+  for _ in $(seq 300); do curl -sf "$hub_url/health" >/dev/null && return 0; sleep 0.1; done
+  echo "run: the hub did not answer at $hub_url" >&2; return 1
+}
+
+if [ "$mode" = console ]; then
+  # The console starts its embedded hub on $listen, creates the operator key
+  # in the keyring and enrols it.
+  GATEHOUSE_LISTEN=$listen "$bin/gatehouse-console" &
+  console_pid=$!
+  pids+=($console_pid)
+  wait_for_hub
+  "$root/target/pyenv/bin/python" demo/trace_demo_agent.py "$hub_url" --every 8 >"$data/agent.log" 2>&1 &
+  pids+=($!)
+  echo "Gatehouse console is running; agents use $hub_url (a demo agent proposes an action every 8 s)."
+  wait "$console_pid"
+  exit 0
+fi
+
+export GATEHOUSE_HUB=$hub_url
+db=$data/hub.db
 pk=$("$bin/gatehouse" key show 2>/dev/null || "$bin/gatehouse" key init)
 "$bin/gatehouse-hub" operators list --db "$db" 2>/dev/null | grep -q "^$GATEHOUSE_OPERATOR	" \
   || "$bin/gatehouse-hub" operators add --db "$db" --id "$GATEHOUSE_OPERATOR" --public-key "$pk" --role admin
-
 "$bin/gatehouse-hub" serve --listen "$listen" --db "$db" >"$data/hub.out" 2>"$data/hub.log" &
-hub_pid=$!
-trap 'kill $hub_pid ${agent_pid:-} 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "$GATEHOUSE_HUB/health" >/dev/null && break; sleep 0.1; done
-
-"$root/target/pyenv/bin/python" demo/trace_demo_agent.py "$GATEHOUSE_HUB" --every 8 >"$data/agent.log" 2>&1 &
-agent_pid=$!
-
+pids+=($!)
+wait_for_hub
+"$root/target/pyenv/bin/python" demo/trace_demo_agent.py "$hub_url" --every 8 >"$data/agent.log" 2>&1 &
+pids+=($!)
 cat <<MSG
-Gatehouse hub:   $GATEHOUSE_HUB   (agents point TraceClient(endpoint=...) here)
+Gatehouse hub:   $hub_url   (agents point TraceClient(endpoint=...) here)
 Operator:        $GATEHOUSE_OPERATOR   public key $pk
 Data:            $data   (hub.db, operator.db, logs)
 A demo agent proposes an action every 8 s. Decide from another terminal:
-  export DBUS_SESSION_BUS_ADDRESS='${DBUS_SESSION_BUS_ADDRESS:-}' GATEHOUSE_HUB=$GATEHOUSE_HUB GATEHOUSE_OPERATOR=$GATEHOUSE_OPERATOR GATEHOUSE_DATA_DIR=$data
+  export DBUS_SESSION_BUS_ADDRESS='${DBUS_SESSION_BUS_ADDRESS:-}' GATEHOUSE_HUB=$hub_url GATEHOUSE_OPERATOR=$GATEHOUSE_OPERATOR GATEHOUSE_DATA_DIR=$data
   $bin/gatehouse approvals
   $bin/gatehouse approve <action-id>          $bin/gatehouse reject <action-id> --reason "..."
 Watching the live feed (Ctrl-C stops everything):

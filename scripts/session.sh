@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Run a command inside a private desktop session: its own D-Bus session bus
 # with gnome-keyring's Secret Service unlocked, so tests use a real keyring
-# and never touch the user's own.
+# and never touch the user's own. With --desktop, also an X server (Xvfb)
+# and a real notification server (dunst) that records every notification it
+# receives in $GATEHOUSE_NOTIFY_LOG.
 #
-#   scripts/session.sh <command> [args...]
+#   scripts/session.sh [--desktop] <command> [args...]
 set -euo pipefail
+desktop=
+if [ "${1:-}" = --desktop ]; then desktop=1; shift; fi
+if [ -n "$desktop" ] && [ -z "${GATEHOUSE_IN_SESSION:-}" ]; then
+  export GATEHOUSE_DESKTOP=1
+fi
 if [ -z "${GATEHOUSE_IN_SESSION:-}" ]; then
   export GATEHOUSE_IN_SESSION=1
   exec dbus-run-session -- "$0" "$@"
@@ -30,5 +37,33 @@ for _ in $(seq 50); do
   fi
   sleep 0.1
 done
-trap 'rm -rf "$session_home"' EXIT
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$session_home"; }
+trap cleanup EXIT
+if [ -n "${GATEHOUSE_DESKTOP:-}" ]; then
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  export GATEHOUSE_SESSION="$session_home" GATEHOUSE_NOTIFY_LOG="$session_home/notifications.jsonl"
+  : >"$GATEHOUSE_NOTIFY_LOG"
+  display=:$((90 + RANDOM % 400))
+  Xvfb "$display" -screen 0 1400x900x24 -nolisten tcp >"$session_home/xvfb.log" 2>&1 &
+  pids+=($!)
+  export DISPLAY=$display
+  for _ in $(seq 100); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.1; done 2>/dev/null || sleep 1
+  cat >"$session_home/dunstrc" <<CONF
+[global]
+    dmenu = $here/tests/desktop/pick-action.sh
+    timeout = 0
+    sticky_history = yes
+[record]
+    appname = "*"
+    script = $here/tests/desktop/log-notification.sh
+CONF
+  dunst -config "$session_home/dunstrc" >"$session_home/dunst.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.Notifications 2>/dev/null | grep -q 'boolean true' && break
+    sleep 0.1
+  done
+fi
 "$@"

@@ -4,11 +4,15 @@
 //! that delivers signed decisions exactly once, and the feed subscriber.
 
 pub mod config;
+pub mod console;
 pub mod decide;
+pub mod embedded;
 pub mod error;
 pub mod feed;
 pub mod hub_client;
 pub mod outbox;
+pub mod queue;
+pub mod settings;
 pub mod store;
 pub mod vault;
 

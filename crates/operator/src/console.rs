@@ -1,0 +1,181 @@
+//! The console's core, independent of any window: loads the queue, follows
+//! the feed, keeps the connection state and outbox count, groups new holds
+//! for notifications, and makes decisions. `src-tauri` implements [`Sink`]
+//! to turn these into webview events and desktop notifications.
+
+use crate::decide::{self, DecideOutcome};
+use crate::error::OpError;
+use crate::feed::{self, ConnState, FeedMsg};
+use crate::hub_client::HubClient;
+use crate::outbox;
+use crate::queue::{Change, Queue};
+use crate::store::LocalStore;
+use gatehouse_protocol::wire::ApprovalItem;
+use gatehouse_protocol::Verdict;
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long new holds are gathered into one notification.
+pub const GROUP_WINDOW: Duration = Duration::from_millis(600);
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    /// `live`, `reconnecting` or `offline`.
+    pub state: String,
+    pub detail: Option<String>,
+    pub outbox_pending: i64,
+}
+
+pub trait Sink: Send + Sync + 'static {
+    fn item_changed(&self, item: &ApprovalItem);
+    fn connection_changed(&self, c: &Connection);
+    /// New holds, gathered over [`GROUP_WINDOW`]: one notification per call.
+    fn new_holds(&self, items: Vec<ApprovalItem>);
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionResult {
+    pub item: Option<ApprovalItem>,
+    pub queued: bool,
+    pub message: String,
+}
+
+pub struct ConsoleCore {
+    pub client: HubClient,
+    pub store: Arc<LocalStore>,
+    queue: Mutex<Queue>,
+    conn: Mutex<Connection>,
+}
+
+impl ConsoleCore {
+    pub fn new(client: HubClient, store: LocalStore) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            store: Arc::new(store),
+            queue: Mutex::new(Queue::default()),
+            conn: Mutex::new(Connection { state: "reconnecting".into(), detail: None, outbox_pending: 0 }),
+        })
+    }
+
+    pub fn items(&self) -> Vec<ApprovalItem> {
+        self.queue.lock().unwrap().items()
+    }
+
+    pub fn connection(&self) -> Connection {
+        let mut c = self.conn.lock().unwrap().clone();
+        c.outbox_pending = self.store.count_pending(self.client.base()).unwrap_or(0);
+        c
+    }
+
+    fn set_conn(&self, sink: &dyn Sink, state: &str, detail: Option<String>) {
+        {
+            let mut c = self.conn.lock().unwrap();
+            c.state = state.into();
+            c.detail = detail;
+        }
+        sink.connection_changed(&self.connection());
+    }
+
+    /// Run until the process ends: (re)load the queue, follow the feed.
+    pub async fn run(self: Arc<Self>, sink: Arc<dyn Sink>) {
+        // The starting point: the queue and the feed position it reflects.
+        let start = loop {
+            match self.client.approvals(false).await {
+                Ok(list) => {
+                    let _ = self.store.cache_items(self.client.base(), &list.items);
+                    self.queue.lock().unwrap().replace_all(list.items.clone());
+                    for item in &list.items {
+                        sink.item_changed(item);
+                    }
+                    break list.seq;
+                }
+                Err(e) => {
+                    self.set_conn(sink.as_ref(), "offline", Some(e.to_string()));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let (tx, mut rx) = mpsc::channel(256);
+        tokio::spawn(feed::follow(self.client.clone(), start, tx));
+        let mut batch: Vec<ApprovalItem> = Vec::new();
+        let mut batch_deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let msg = match batch_deadline {
+                Some(d) => match tokio::time::timeout_at(d, rx.recv()).await {
+                    Ok(m) => m,
+                    Err(_) => {
+                        sink.new_holds(std::mem::take(&mut batch));
+                        batch_deadline = None;
+                        continue;
+                    }
+                },
+                None => rx.recv().await,
+            };
+            let Some(msg) = msg else { return };
+            match msg {
+                FeedMsg::State(ConnState::Live) => {
+                    self.set_conn(sink.as_ref(), "live", None);
+                    // Back online: deliver what waited in the outbox.
+                    if let Ok(r) = outbox::flush(&self.client, &self.store).await {
+                        for (_, o) in r.delivered {
+                            self.queue.lock().unwrap().upsert(o.item.clone());
+                            sink.item_changed(&o.item);
+                        }
+                    }
+                    sink.connection_changed(&self.connection());
+                }
+                FeedMsg::State(ConnState::Reconnecting { error, .. }) => self.set_conn(sink.as_ref(), "reconnecting", Some(error)),
+                FeedMsg::Stopped(e) => {
+                    self.set_conn(sink.as_ref(), "offline", Some(e.to_string()));
+                    return;
+                }
+                FeedMsg::Event(e) => {
+                    let change = self.queue.lock().unwrap().apply(&e);
+                    match change {
+                        Some(Change::Held(item)) => {
+                            let _ = self.store.cache_items(self.client.base(), std::slice::from_ref(&item));
+                            sink.item_changed(&item);
+                            batch.push(item);
+                            batch_deadline.get_or_insert_with(|| tokio::time::Instant::now() + GROUP_WINDOW);
+                        }
+                        Some(Change::Updated(item)) => sink.item_changed(&item),
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Approve or reject; the key never leaves this process.
+    pub async fn decide(&self, action_id: &str, verdict: Verdict, reason: Option<&str>) -> Result<DecisionResult, OpError> {
+        let out = decide::decide(&self.client, &self.store, action_id, verdict, reason).await;
+        match out {
+            Ok(DecideOutcome::Delivered(o)) => {
+                self.queue.lock().unwrap().upsert(o.item.clone());
+                let by = o.item.decision.as_ref().map(|d| d.operator_id.clone()).unwrap_or_default();
+                Ok(DecisionResult { message: format!("{} — signed by {by}", verdict.status()), item: Some(o.item), queued: false })
+            }
+            Ok(DecideOutcome::Queued { reason, .. }) => Ok(DecisionResult {
+                item: None,
+                queued: true,
+                message: format!("hub unreachable ({reason}); the signed decision waits in the outbox and will be delivered once"),
+            }),
+            Err(e @ OpError::Hub { status: 409, .. }) => {
+                // Someone else decided first (or the hold expired): refresh the item.
+                if let Ok((item, _)) = self.client.action(action_id).await {
+                    self.queue.lock().unwrap().upsert(item);
+                }
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn item(&self, action_id: &str) -> Option<ApprovalItem> {
+        self.queue.lock().unwrap().get(action_id).cloned()
+    }
+}

@@ -1,0 +1,103 @@
+//! The operator's view of the queue, kept current from the live feed.
+//! Pure state: feed events in, changes out, so it is tested without a hub.
+
+use gatehouse_protocol::wire::{kinds, ActionDetail, ApprovalItem, DecisionView, FeedEvent, HoldView};
+use std::collections::HashMap;
+
+#[derive(Debug, Default)]
+pub struct Queue {
+    items: HashMap<String, ApprovalItem>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A new hold: tell the human.
+    Held(ApprovalItem),
+    /// An existing item changed (decided, expired, evidence).
+    Updated(ApprovalItem),
+}
+
+impl Queue {
+    pub fn replace_all(&mut self, items: Vec<ApprovalItem>) {
+        self.items = items.into_iter().map(|i| (i.action.action_id.clone(), i)).collect();
+    }
+
+    pub fn items(&self) -> Vec<ApprovalItem> {
+        let mut v: Vec<_> = self.items.values().cloned().collect();
+        v.sort_by(|a, b| a.action.received_at.cmp(&b.action.received_at).then(a.action.action_id.cmp(&b.action.action_id)));
+        v
+    }
+
+    pub fn get(&self, action_id: &str) -> Option<&ApprovalItem> {
+        self.items.get(action_id)
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.items.values().filter(|i| i.decision.is_none() && i.hold.as_ref().is_some_and(|h| h.status == gatehouse_protocol::wire::HoldStatus::Pending)).count()
+    }
+
+    /// Apply one feed event; returns what changed, if anything.
+    pub fn apply(&mut self, e: &FeedEvent) -> Option<Change> {
+        let parse_hold = || e.data.get("hold").and_then(|h| serde_json::from_value::<HoldView>(h.clone()).ok());
+        match e.kind.as_str() {
+            kinds::HOLD_CREATED => {
+                let action: ActionDetail = serde_json::from_value(e.data.get("action")?.clone()).ok()?;
+                let item = ApprovalItem { action, hold: parse_hold(), decision: None };
+                self.items.insert(e.subject.clone(), item.clone());
+                Some(Change::Held(item))
+            }
+            kinds::HOLD_DECIDED | kinds::HOLD_EXPIRED => {
+                let item = self.items.get_mut(&e.subject)?;
+                if let Some(h) = parse_hold() {
+                    item.hold = Some(h);
+                }
+                if let Some(d) = e.data.get("decision").and_then(|d| serde_json::from_value::<DecisionView>(d.clone()).ok()) {
+                    item.decision = Some(d);
+                }
+                if let Some(s) = e.data.get("status").and_then(|s| s.as_str()).and_then(gatehouse_protocol::wire::ActionStatus::parse) {
+                    item.action.status = s;
+                }
+                Some(Change::Updated(item.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Record an item the operator just decided (the hub's answer).
+    pub fn upsert(&mut self, item: ApprovalItem) {
+        self.items.insert(item.action.action_id.clone(), item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(seq: i64, kind: &str, subject: &str, data: serde_json::Value) -> FeedEvent {
+        FeedEvent { seq, kind: kind.into(), subject: subject.into(), at: "2026-11-21T10:00:00.000Z".into(), data }
+    }
+
+    fn action(id: &str) -> serde_json::Value {
+        json!({"actionId": id, "type": "send_email", "actor": {"kind": "agent", "name": "bot"}, "receivedAt": "2026-11-21T10:00:00.000Z", "checks": [], "status": "requires_approval"})
+    }
+
+    fn hold(id: &str, status: &str) -> serde_json::Value {
+        json!({"holdId": format!("h-{id}"), "actionId": id, "kind": "trace", "status": status, "createdAt": "2026-11-21T10:00:00.000Z"})
+    }
+
+    #[test]
+    fn holds_appear_then_resolve() {
+        let mut q = Queue::default();
+        assert!(matches!(q.apply(&ev(1, "hold.created", "a", json!({"action": action("a"), "hold": hold("a", "pending")}))), Some(Change::Held(_))));
+        assert_eq!(q.pending_count(), 1);
+        let c = q.apply(&ev(2, "hold.expired", "a", json!({"hold": hold("a", "expired"), "status": "expired"})));
+        match c {
+            Some(Change::Updated(i)) => assert_eq!(i.action.status.as_str(), "expired"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(q.pending_count(), 0);
+        assert_eq!(q.apply(&ev(3, "evidence.attached", "a", json!({}))), None);
+        assert_eq!(q.apply(&ev(4, "hold.decided", "unknown", json!({}))), None);
+    }
+}

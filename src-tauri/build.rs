@@ -1,0 +1,9 @@
+fn main() {
+    // Declaring the app's commands makes each one need an explicit
+    // permission; capabilities/default.json grants exactly what the UI uses.
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(&["get_state", "decide", "get_settings", "save_settings"])),
+    )
+    .expect("tauri build");
+}

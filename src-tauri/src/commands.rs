@@ -1,0 +1,67 @@
+//! IPC commands: each translates a webview call into one call on the core.
+//! Errors cross as `{code, message}`.
+
+use crate::startup::{Info, Shared};
+use gatehouse_operator::console::{Connection, DecisionResult};
+use gatehouse_operator::settings::{self, Settings};
+use gatehouse_protocol::wire::ApprovalItem;
+use gatehouse_protocol::{ErrorBody, Verdict};
+use serde::Serialize;
+use tauri::State;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleState {
+    /// `starting`, `ready` or `failed`.
+    pub phase: String,
+    pub info: Option<Info>,
+    pub error: Option<ErrorBody>,
+    pub items: Vec<ApprovalItem>,
+    pub connection: Option<Connection>,
+}
+
+#[tauri::command]
+pub fn get_state(shared: State<'_, Shared>) -> ConsoleState {
+    let error = shared.error.lock().unwrap().clone();
+    match shared.core.lock().unwrap().as_ref() {
+        Some((core, info)) => ConsoleState {
+            phase: "ready".into(),
+            info: Some(info.clone()),
+            error,
+            items: core.items(),
+            connection: Some(core.connection()),
+        },
+        None => ConsoleState { phase: if error.is_some() { "failed" } else { "starting" }.into(), info: None, error, items: vec![], connection: None },
+    }
+}
+
+#[tauri::command]
+pub async fn decide(
+    shared: State<'_, Shared>,
+    action_id: String,
+    verdict: Verdict,
+    reason: Option<String>,
+) -> Result<DecisionResult, ErrorBody> {
+    let core = shared
+        .core
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|(c, _)| c.clone())
+        .ok_or_else(|| ErrorBody::new("not_ready", "the console is still starting"))?;
+    core.decide(&action_id, verdict, reason.as_deref()).await.map_err(|e| e.body())
+}
+
+#[tauri::command]
+pub fn get_settings() -> Settings {
+    settings::load(&gatehouse_operator::config::data_dir())
+}
+
+/// Save settings and restart the app so every part uses them.
+#[tauri::command]
+pub fn save_settings(app: tauri::AppHandle, hub: Option<String>, operator: Option<String>) -> Result<(), ErrorBody> {
+    let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let s = Settings { hub: clean(hub), operator: clean(operator) };
+    settings::save(&gatehouse_operator::config::data_dir(), &s).map_err(|e| e.body())?;
+    app.restart()
+}

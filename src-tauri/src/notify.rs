@@ -1,0 +1,118 @@
+//! Desktop notifications, sent from Rust so they fire while the window is
+//! hidden. One notification per new hold, or one for a group arriving
+//! together; Approve signs right away, Reject brings the window forward to
+//! ask for the reason, clicking focuses that hold.
+
+use gatehouse_operator::console::{Connection, ConsoleCore, Sink};
+use gatehouse_protocol::wire::ApprovalItem;
+use gatehouse_protocol::Verdict;
+use serde::Serialize;
+use std::sync::Arc;
+use tauri::{AppHandle, Emitter, Manager};
+
+pub struct TauriSink {
+    app: AppHandle,
+    core: Arc<ConsoleCore>,
+}
+
+impl TauriSink {
+    pub fn new(app: AppHandle, core: Arc<ConsoleCore>) -> Self {
+        Self { app, core }
+    }
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Focus {
+    action_id: Option<String>,
+    reject: bool,
+}
+
+/// Notification bodies may be read as markup by the server: escape it so an
+/// agent's text stays text.
+fn inert(s: &str) -> String {
+    s.chars()
+        .take(200)
+        .map(|c| match c {
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '&' => "&amp;".to_owned(),
+            c if c.is_control() => " ".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn focus(app: &AppHandle, action_id: Option<String>, reject: bool) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+    let _ = app.emit("focus-hold", Focus { action_id, reject });
+}
+
+impl Sink for TauriSink {
+    fn item_changed(&self, item: &ApprovalItem) {
+        let _ = self.app.emit("item", item);
+    }
+
+    fn connection_changed(&self, c: &Connection) {
+        let _ = self.app.emit("connection", c);
+    }
+
+    fn new_holds(&self, items: Vec<ApprovalItem>) {
+        if items.is_empty() {
+            return;
+        }
+        let (summary, body, single) = if items.len() == 1 {
+            let a = &items[0].action;
+            (
+                format!("Approval needed: {}", inert(&a.action_type)),
+                format!("{} → {}", inert(&a.actor.name), inert(a.target.as_deref().unwrap_or("-"))),
+                Some(a.action_id.clone()),
+            )
+        } else {
+            let lines: Vec<String> = items.iter().take(5).map(|i| format!("{} by {}", inert(&i.action.action_type), inert(&i.action.actor.name))).collect();
+            (format!("{} actions need a decision", items.len()), lines.join("\n"), None)
+        };
+        let app = self.app.clone();
+        let core = self.core.clone();
+        let rt = tokio::runtime::Handle::current();
+        // wait_for_action blocks until the notification is acted on or closed.
+        std::thread::spawn(move || {
+            let mut n = notify_rust::Notification::new();
+            n.appname("Gatehouse").summary(&summary).body(&body).action("default", "Open");
+            if single.is_some() {
+                n.action("approve", "Approve").action("reject", "Reject");
+            }
+            let handle = match n.show() {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!("notification failed: {e}");
+                    return;
+                }
+            };
+            handle.wait_for_action(|action| match (action, &single) {
+                ("approve", Some(id)) => {
+                    let r = rt.block_on(core.decide(id, Verdict::Approve, None));
+                    match r {
+                        Ok(res) => {
+                            if let Some(item) = res.item {
+                                let _ = app.emit("item", item);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!("approve from notification failed: {e}");
+                            focus(&app, Some(id.clone()), false);
+                            let _ = app.emit("decision-error", e.body());
+                        }
+                    }
+                }
+                ("reject", Some(id)) => focus(&app, Some(id.clone()), true),
+                ("default", _) => focus(&app, single.clone(), false),
+                _ => {}
+            });
+        });
+    }
+}

@@ -1,0 +1,263 @@
+//! The real console under Xvfb, driven through tauri-driver + WebKitWebDriver,
+//! with gnome-keyring's Secret Service and dunst as the notification server
+//! (scripts/session.sh --desktop starts them), a real hub process, and agents
+//! on the real `traceprotocol` SDK.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use gatehouse_tests::*;
+use serde_json::{json, Value};
+use std::io::BufReader;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn require_desktop() {
+    require_keyring();
+    assert!(std::env::var_os("DISPLAY").is_some() && std::env::var_os("GATEHOUSE_NOTIFY_LOG").is_some(),
+        "this test needs scripts/session.sh --desktop (Xvfb + dunst)");
+}
+
+/// tauri-driver with the console's environment: it launches the app.
+fn driver(cli: &Cli) -> Driver {
+    let (port, native) = (free_port(), free_port());
+    let child = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()))
+        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+        .env("GATEHOUSE_HUB", &cli.hub)
+        .env("GATEHOUSE_OPERATOR", &cli.operator)
+        .env("GATEHOUSE_DATA_DIR", cli.data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tauri-driver on PATH (cargo install tauri-driver)");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Driver { child, port }
+}
+
+async fn open_app(d: &Driver) -> Client {
+    // reqwest and fantoccini both link rustls; pick its crypto provider once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let caps = json!({"tauri:options": {"application": bin("gatehouse-console")}});
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", d.port))
+        .await
+        .expect("WebDriver session with the console")
+}
+
+fn row(id: &str) -> String {
+    format!("[data-testid=approval-row][data-action-id=\"{id}\"]")
+}
+
+async fn wait_css(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+}
+
+async fn wait_attr(c: &Client, css: &str, attr: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if e.attr(attr).await.ok().flatten().as_deref() == Some(want) {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{css} never had {attr}={want}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+fn notifications() -> Vec<Value> {
+    let log = std::fs::read_to_string(std::env::var("GATEHOUSE_NOTIFY_LOG").unwrap()).unwrap_or_default();
+    log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+async fn wait_notification(pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(n) = notifications().into_iter().find(|n| pred(n)) {
+            return n;
+        }
+        assert!(Instant::now() < deadline, "no such notification; got {:?}", notifications());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+struct Setup {
+    hub: Hub,
+    cli: Cli,
+    pk: String,
+}
+
+/// One console at a time: they share the X display and the notification server.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn setup() -> Setup {
+    require_desktop();
+    let hub = Hub::start();
+    let cli = Cli::new(&hub.url, &unique("carol"));
+    let pk = cli.key_init();
+    hub.enrol(&cli.operator, &pk, "approver");
+    Setup { hub, cli, pk }
+}
+
+fn spawn_agent(s: &Setup, ty: &str, params: &str) -> (Child, BufReader<std::process::ChildStdout>, String) {
+    let mut a = agent("trace_agent.py", &[&s.hub.url, ty, &s.pk, "--params", params, "--wait-ms", "30000"]);
+    let mut out = BufReader::new(a.stdout.take().unwrap());
+    let proposed = read_json_line(&mut out)["proposed"].clone();
+    assert_eq!(proposed["status"], "requires_approval");
+    let id = proposed["actionId"].as_str().unwrap().to_owned();
+    (a, out, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_action_appears_notifies_and_is_approved_or_rejected_by_click() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+
+    // Approve by click.
+    let (mut agent1, mut out1, id1) = spawn_agent(&s, "send_email", r#"{"subject": "Q1 pricing"}"#);
+    wait_css(&c, &row(&id1)).await.click().await.unwrap();
+    let n = wait_notification(|n| n["summary"] == "Approval needed: send_email").await;
+    assert_eq!(n["appname"], "Gatehouse");
+    assert!(n["body"].as_str().unwrap().contains("mail-bot"), "{n}");
+    wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
+    let done = read_json_line(&mut out1);
+    assert!(agent1.wait().unwrap().success());
+    assert_eq!(done["final"]["status"], "approved");
+    assert_eq!(done["verified"], true, "the agent verified the console's signature");
+    assert_eq!(done["final"]["decision"]["operatorId"], s.cli.operator.as_str());
+    let signed_by = wait_css(&c, "[data-testid=signed-by]").await.text().await.unwrap();
+    assert_eq!(signed_by, s.cli.operator);
+
+    // Reject with a reason.
+    let (mut agent2, mut out2, id2) = spawn_agent(&s, "send_email", r#"{"subject": "spam"}"#);
+    wait_css(&c, &row(&id2)).await.click().await.unwrap();
+    wait_css(&c, "[data-testid=reject]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=reason]").await.send_keys("wrong recipient").await.unwrap();
+    wait_css(&c, "[data-testid=confirm]").await.click().await.unwrap();
+    let done = read_json_line(&mut out2);
+    assert!(agent2.wait().unwrap().success());
+    assert_eq!(done["final"]["status"], "rejected");
+    assert_eq!(done["final"]["decision"]["reason"], "wrong recipient");
+    assert_eq!(done["verified"], true);
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_params_are_shown_as_text_and_nothing_runs() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    let payload = json!({
+        "img": "<img src=x onerror=\"window.__pwned=1;alert(1)\">",
+        "script": "<script>window.__pwned=2;alert(2)</script>",
+        "link": "javascript:window.__pwned=3",
+        "html": "<a href=\"javascript:window.__pwned=4\">click</a>"
+    })
+    .to_string();
+    let (mut agent, _out, id) = spawn_agent(&s, "send_email", &payload);
+    wait_css(&c, &row(&id)).await.click().await.unwrap();
+    let params = wait_css(&c, "[data-testid=params]").await;
+    let text = params.text().await.unwrap();
+    for needle in ["<img src=x onerror=", "<script>window.__pwned=2", "javascript:window.__pwned=3", "<a href="] {
+        assert!(text.contains(needle), "params must show {needle:?} literally: {text}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pwned = c.execute("return window.__pwned === undefined ? null : window.__pwned;", vec![]).await.unwrap();
+    assert_eq!(pwned, Value::Null, "agent-supplied markup executed");
+    let injected = c.execute("return document.querySelectorAll('[data-testid=detail] img, [data-testid=detail] script, [data-testid=detail] a[href]').length;", vec![]).await.unwrap();
+    assert_eq!(injected, json!(0), "agent-supplied markup became elements");
+    assert!(c.get_alert_text().await.is_err(), "an alert is open");
+    let _ = agent.kill();
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_killed_and_restarted_while_the_console_is_open() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut s = setup();
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (mut agent1, _out1, id1) = spawn_agent(&s, "send_email", r#"{"n": 1}"#);
+    let _ = agent1.kill(); // its long-poll would fail while the hub is down
+    wait_css(&c, &row(&id1)).await.click().await.unwrap();
+
+    s.hub.kill();
+    wait_attr(&c, "[data-testid=connection]", "data-state", "reconnecting").await;
+    // A decision made meanwhile waits in the outbox.
+    wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
+    wait_attr(&c, "[data-testid=connection]", "data-outbox", "1").await;
+
+    s.hub.restart();
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    wait_attr(&c, "[data-testid=connection]", "data-outbox", "0").await;
+    // Delivered exactly once.
+    let shown = s.cli.run(&["--json", "show", &id1]).json();
+    assert_eq!(shown["item"]["action"]["status"], "approved");
+    let decided = shown["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "hold.decided").count();
+    assert_eq!(decided, 1);
+    // No event is missed after the restart: a new hold shows up.
+    let (mut agent2, _out2, id2) = spawn_agent(&s, "merge_pr", r#"{"pr": 7}"#);
+    wait_css(&c, &row(&id2)).await;
+    let _ = agent2.kill();
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_approve_action_signs_and_screenshot_of_the_queue() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    // Several holds for the screenshot.
+    for (ty, p) in [("merge_pr", r#"{"title": "Bump deps", "files": 12}"#), ("payment.refund", r#"{"amount_usd": 129}"#)] {
+        let (mut a, _o, id) = spawn_agent(&s, ty, p);
+        wait_css(&c, &row(&id)).await;
+        let _ = a.kill();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await; // let those notifications go out
+    assert!(Command::new("dunstctl").arg("close-all").status().unwrap().success());
+    let (mut agent, mut out, id) = spawn_agent(&s, "send_email", r#"{"subject": "Renewal"}"#);
+    wait_css(&c, &row(&id)).await.click().await.unwrap();
+    let shot = c.screenshot().await.unwrap();
+    let dir = repo_root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("queue.png"), shot).unwrap();
+
+    // Approve from the notification, as a person would from its menu.
+    wait_notification(|n| n["summary"] == "Approval needed: send_email").await;
+    let session = std::env::var("GATEHOUSE_SESSION").unwrap();
+    std::fs::write(format!("{session}/pick-action"), "Approve").unwrap();
+    let st = Command::new("dunstctl").arg("context").status().unwrap();
+    assert!(st.success());
+    let done = read_json_line(&mut out);
+    assert!(agent.wait().unwrap().success());
+    assert_eq!(done["final"]["status"], "approved", "menus: {}", std::fs::read_to_string(format!("{session}/menus.log")).unwrap_or_default());
+    assert_eq!(done["verified"], true);
+    c.close().await.unwrap();
+}

@@ -1,0 +1,36 @@
+// The only place the UI talks to the Rust side. Payload types mirror the
+// Rust types in crates/protocol (wire.rs) and src-tauri (commands.rs).
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { ApprovalItem, ConsoleState, Connection, DecisionResult, ErrorBody, Settings, Verdict, Info } from "./types";
+
+export function isErrorBody(e: unknown): e is ErrorBody {
+  return typeof e === "object" && e !== null && "code" in e && "message" in e;
+}
+
+export const getState = () => invoke<ConsoleState>("get_state");
+export const decide = (actionId: string, verdict: Verdict, reason: string | null) =>
+  invoke<DecisionResult>("decide", { actionId, verdict, reason });
+export const getSettings = () => invoke<Settings>("get_settings");
+export const saveSettings = (hub: string | null, operator: string | null) => invoke<void>("save_settings", { hub, operator });
+
+export interface Handlers {
+  item: (i: ApprovalItem) => void;
+  connection: (c: Connection) => void;
+  ready: (i: Info) => void;
+  startupError: (e: ErrorBody) => void;
+  focusHold: (f: { actionId: string | null; reject: boolean }) => void;
+  decisionError: (e: ErrorBody) => void;
+}
+
+export async function subscribe(h: Handlers): Promise<UnlistenFn> {
+  const offs = await Promise.all([
+    listen<ApprovalItem>("item", (e) => h.item(e.payload)),
+    listen<Connection>("connection", (e) => h.connection(e.payload)),
+    listen<Info>("ready", (e) => h.ready(e.payload)),
+    listen<ErrorBody>("startup-error", (e) => h.startupError(e.payload)),
+    listen<{ actionId: string | null; reject: boolean }>("focus-hold", (e) => h.focusHold(e.payload)),
+    listen<ErrorBody>("decision-error", (e) => h.decisionError(e.payload)),
+  ]);
+  return () => offs.forEach((off) => off());
+}
