@@ -14,4 +14,12 @@ echo "== build"
 cargo build --locked --workspace --bins --tests
 
 echo "== tests (private D-Bus session: gnome-keyring, Xvfb, dunst)"
-scripts/session.sh --desktop cargo test --locked --workspace --no-fail-fast
+log=target/test-output.log
+set +e
+scripts/session.sh --desktop cargo test --locked --workspace --lib --bins --tests --no-fail-fast 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line for the whole run.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -90,10 +90,11 @@ fn notifications() -> Vec<Value> {
     log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
-async fn wait_notification(pred: impl Fn(&Value) -> bool) -> Value {
+/// Wait for a notification logged after the first `since` entries.
+async fn wait_notification(since: usize, pred: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Some(n) = notifications().into_iter().find(|n| pred(n)) {
+        if let Some(n) = notifications().into_iter().skip(since).find(|n| pred(n)) {
             return n;
         }
         assert!(Instant::now() < deadline, "no such notification; got {:?}", notifications());
@@ -137,9 +138,10 @@ async fn held_action_appears_notifies_and_is_approved_or_rejected_by_click() {
     wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
 
     // Approve by click.
+    let mark = notifications().len();
     let (mut agent1, mut out1, id1) = spawn_agent(&s, "send_email", r#"{"subject": "Q1 pricing"}"#);
     wait_css(&c, &row(&id1)).await.click().await.unwrap();
-    let n = wait_notification(|n| n["summary"] == "Approval needed: send_email").await;
+    let n = wait_notification(mark, |n| n["summary"] == "Approval needed: send_email").await;
     assert_eq!(n["appname"], "Gatehouse");
     assert!(n["body"].as_str().unwrap().contains("mail-bot"), "{n}");
     wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
@@ -242,6 +244,7 @@ async fn notification_approve_action_signs_and_screenshot_of_the_queue() {
     }
     tokio::time::sleep(Duration::from_millis(1500)).await; // let those notifications go out
     assert!(Command::new("dunstctl").arg("close-all").status().unwrap().success());
+    let mark = notifications().len();
     let (mut agent, mut out, id) = spawn_agent(&s, "send_email", r#"{"subject": "Renewal"}"#);
     wait_css(&c, &row(&id)).await.click().await.unwrap();
     let shot = c.screenshot().await.unwrap();
@@ -250,7 +253,8 @@ async fn notification_approve_action_signs_and_screenshot_of_the_queue() {
     std::fs::write(dir.join("queue.png"), shot).unwrap();
 
     // Approve from the notification, as a person would from its menu.
-    wait_notification(|n| n["summary"] == "Approval needed: send_email").await;
+    wait_notification(mark, |n| n["summary"] == "Approval needed: send_email").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let session = std::env::var("GATEHOUSE_SESSION").unwrap();
     std::fs::write(format!("{session}/pick-action"), "Approve").unwrap();
     let st = Command::new("dunstctl").arg("context").status().unwrap();
@@ -259,5 +263,37 @@ async fn notification_approve_action_signs_and_screenshot_of_the_queue() {
     assert!(agent.wait().unwrap().success());
     assert_eq!(done["final"]["status"], "approved", "menus: {}", std::fs::read_to_string(format!("{session}/menus.log")).unwrap_or_default());
     assert_eq!(done["verified"], true);
+
+    // Reject from the notification: the app comes forward on that hold and
+    // asks for the reason.
+    assert!(Command::new("dunstctl").arg("close-all").status().unwrap().success());
+    let mark = notifications().len();
+    let (mut agent, mut out, id) = spawn_agent(&s, "send_email", r#"{"subject": "Upsell"}"#);
+    wait_notification(mark, |n| n["summary"] == "Approval needed: send_email").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::fs::write(format!("{session}/pick-action"), "Reject").unwrap();
+    assert!(Command::new("dunstctl").arg("context").status().unwrap().success());
+    wait_css(&c, &format!("[data-testid=detail][data-action-id=\"{id}\"]")).await;
+    wait_css(&c, "[data-testid=reason]").await.send_keys("not now").await.unwrap();
+    wait_css(&c, "[data-testid=confirm]").await.click().await.unwrap();
+    let done = read_json_line(&mut out);
+    assert!(agent.wait().unwrap().success());
+    assert_eq!(done["final"]["status"], "rejected");
+    assert_eq!(done["final"]["decision"]["reason"], "not now");
+
+    // Many at once: one grouped notification.
+    let mark = notifications().len();
+    let url = s.hub.url.clone();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..4 {
+            held_action(&url, &format!("burst-{i}-{}", unique("b")));
+        }
+    })
+    .await
+    .unwrap();
+    let n = wait_notification(mark, |n| n["summary"].as_str().unwrap_or("").ends_with("actions need a decision")).await;
+    assert_eq!(n["summary"], "4 actions need a decision");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(notifications().len(), mark + 1, "the burst made exactly one notification");
     c.close().await.unwrap();
 }
