@@ -34,12 +34,21 @@ fn require_desktop() {
 
 /// tauri-driver with the console's environment: it launches the app.
 fn driver(cli: &Cli) -> Driver {
+    driver_with(cli, Some(&cli.hub), &[])
+}
+
+fn driver_with(cli: &Cli, hub: Option<&str>, env: &[(&str, &str)]) -> Driver {
     let (port, native) = (free_port(), free_port());
-    let child = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()))
-        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-        .env("GATEHOUSE_HUB", &cli.hub)
+    let mut cmd = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()));
+    cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
         .env("GATEHOUSE_OPERATOR", &cli.operator)
         .env("GATEHOUSE_DATA_DIR", cli.data.path())
+        .envs(env.iter().copied());
+    match hub {
+        Some(h) => cmd.env("GATEHOUSE_HUB", h),
+        None => cmd.env_remove("GATEHOUSE_HUB"),
+    };
+    let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -295,5 +304,37 @@ async fn notification_approve_action_signs_and_screenshot_of_the_queue() {
     assert_eq!(n["summary"], "4 actions need a decision");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(notifications().len(), mark + 1, "the burst made exactly one notification");
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_without_a_hub_embeds_one_creates_and_enrols_the_key() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    require_desktop();
+    let cli = Cli::new("http://unused", &unique("first"));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let d = driver_with(&cli, None, &[("GATEHOUSE_LISTEN", &listen)]);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let shown = wait_css(&c, "[data-testid=agent-url]").await.text().await.unwrap();
+    let url = format!("http://{listen}");
+    assert!(shown.contains(&url), "the UI shows where agents should point: {shown}");
+    // The console created the key in the keyring; the CLI reads the same one.
+    let pk = cli.run(&["key", "show"]);
+    assert_eq!(pk.code, 0, "{}", pk.stderr);
+    let pk = pk.stdout.trim().to_owned();
+    assert!(cli.data.path().join("hub.db").exists(), "the embedded hub keeps its data in the app data dir");
+
+    let mut a = agent("trace_agent.py", &[&url, "send_email", &pk]);
+    let mut out = BufReader::new(a.stdout.take().unwrap());
+    let id = read_json_line(&mut out)["proposed"]["actionId"].as_str().unwrap().to_owned();
+    wait_css(&c, &row(&id)).await.click().await.unwrap();
+    // Decide by keyboard: `a` approves the selected hold.
+    c.find(Locator::Css("body")).await.unwrap().send_keys("a").await.unwrap();
+    let done = read_json_line(&mut out);
+    assert!(a.wait().unwrap().success());
+    assert_eq!(done["final"]["status"], "approved");
+    assert_eq!(done["verified"], true);
+    assert_eq!(done["final"]["decision"]["operatorId"], cli.operator.as_str());
     c.close().await.unwrap();
 }
