@@ -32,8 +32,8 @@ MSG
   command -v cargo >/dev/null 2>&1 || export PATH="$HOME/.cargo/bin:$PATH"
   if [ ! -x target/pyenv/bin/python ]; then python3 -m venv target/pyenv; fi
   target/pyenv/bin/python -c 'import trace_client' 2>/dev/null || target/pyenv/bin/pip install -q -r tests/agents/requirements.txt
-  (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
-  cargo build --locked --release -p gatehouse-hub -p gatehouse-operator -p gatehouse-console
+  bash scripts/ui.sh
+  cargo build --locked -p gatehouse-hub -p gatehouse-operator -p gatehouse-console
   # The operator key lives in the Secret Service. Without one on this session
   # bus (a server, a container), start a private session with gnome-keyring
   # that keeps its keyring in your home directory.
@@ -43,7 +43,7 @@ MSG
   fi
 fi
 
-bin=$root/target/release
+bin=$root/target/debug
 data=${GATEHOUSE_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/gatehouse}
 mkdir -p "$data"
 export GATEHOUSE_DATA_DIR=$data

@@ -8,7 +8,7 @@ export GATEHOUSE_PYTHON="$PWD/target/pyenv/bin/python"
 export CARGO_TERM_COLOR=never
 
 echo "== ui: install, type-check, unit tests, build (the console embeds ui/dist)"
-(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check && npm test --silent && npm run --silent build)
+bash scripts/ui.sh --check
 
 echo "== build"
 cargo build --locked --workspace --bins --tests
