@@ -9,7 +9,7 @@ use gatehouse_protocol::{ErrorBody, Verdict};
 use serde::Serialize;
 use tauri::State;
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsoleState {
     /// `starting`, `ready` or `failed`.

@@ -21,11 +21,11 @@ impl TauriSink {
     }
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
-struct Focus {
-    action_id: Option<String>,
-    reject: bool,
+pub struct Focus {
+    pub action_id: Option<String>,
+    pub reject: bool,
 }
 
 /// Notification bodies may be read as markup by the server: escape it so an

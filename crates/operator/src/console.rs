@@ -22,10 +22,12 @@ pub const GROUP_WINDOW: Duration = Duration::from_millis(600);
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Connection {
     /// `live`, `reconnecting` or `offline`.
     pub state: String,
     pub detail: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub outbox_pending: i64,
 }
 
@@ -38,6 +40,7 @@ pub trait Sink: Send + Sync + 'static {
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DecisionResult {
     pub item: Option<ApprovalItem>,
     pub queued: bool,

@@ -24,6 +24,7 @@ pub const MAX_REASON_CHARS: usize = 2000;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Verdict {
     Approve,
     Reject,
@@ -47,6 +48,7 @@ impl Verdict {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DecisionBody {
     pub tag: String,
     pub action_id: String,
@@ -61,6 +63,7 @@ pub struct DecisionBody {
 /// The envelope on the wire: `{"decision": {...}, "signature": "<128 hex>"}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SignedDecision {
     pub decision: DecisionBody,
     pub signature: String,

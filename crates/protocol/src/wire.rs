@@ -9,6 +9,7 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ActorKind {
     Human,
     Agent,
@@ -16,6 +17,7 @@ pub enum ActorKind {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Actor {
     pub kind: ActorKind,
     pub name: String,
@@ -41,6 +43,7 @@ pub struct ProposeAction {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ActionStatus {
     Recorded,
     Allowed,
@@ -108,6 +111,7 @@ pub struct EvidenceSubmit {
 /// envelope verbatim so anyone holding the operator's public key can verify.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DecisionView {
     pub operator_id: String,
     pub verdict: Verdict,
@@ -131,6 +135,7 @@ pub struct ActionStatusView {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum HoldKind {
     Trace,
     Lodestar,
@@ -138,6 +143,7 @@ pub enum HoldKind {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum HoldStatus {
     Pending,
     Approved,
@@ -150,6 +156,7 @@ pub enum HoldStatus {
 /// of held work shares one queue.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HoldView {
     pub hold_id: String,
     pub action_id: String,
@@ -170,6 +177,7 @@ pub struct HoldView {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ActionDetail {
     pub action_id: String,
     #[serde(rename = "type")]
@@ -194,6 +202,7 @@ pub struct ActionDetail {
 /// actions policy let through), the decision if any.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ApprovalItem {
     pub action: ActionDetail,
     #[serde(default)]

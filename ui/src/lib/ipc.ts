@@ -2,7 +2,7 @@
 // Rust types in crates/protocol (wire.rs) and src-tauri (commands.rs).
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { ApprovalItem, ConsoleState, Connection, DecisionResult, ErrorBody, Settings, Verdict, Info } from "./types";
+import type { ApprovalItem, ConsoleState, Connection, DecisionResult, ErrorBody, Focus, Settings, Verdict, Info } from "./types";
 
 export function isErrorBody(e: unknown): e is ErrorBody {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -19,7 +19,7 @@ export interface Handlers {
   connection: (c: Connection) => void;
   ready: (i: Info) => void;
   startupError: (e: ErrorBody) => void;
-  focusHold: (f: { actionId: string | null; reject: boolean }) => void;
+  focusHold: (f: Focus) => void;
   decisionError: (e: ErrorBody) => void;
 }
 
@@ -29,7 +29,7 @@ export async function subscribe(h: Handlers): Promise<UnlistenFn> {
     listen<Connection>("connection", (e) => h.connection(e.payload)),
     listen<Info>("ready", (e) => h.ready(e.payload)),
     listen<ErrorBody>("startup-error", (e) => h.startupError(e.payload)),
-    listen<{ actionId: string | null; reject: boolean }>("focus-hold", (e) => h.focusHold(e.payload)),
+    listen<Focus>("focus-hold", (e) => h.focusHold(e.payload)),
     listen<ErrorBody>("decision-error", (e) => h.decisionError(e.payload)),
   ]);
   return () => offs.forEach((off) => off());

@@ -1,0 +1,60 @@
+//! TypeScript declarations of every IPC payload, generated from the Rust
+//! types with ts-rs into `ui/src/lib/bindings.ts`. The test fails when the
+//! committed file drifts from the Rust types; regenerate with
+//! `GATEHOUSE_BLESS=1 cargo test -p gatehouse-console bindings`.
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_operator::console::{Connection, DecisionResult};
+    use gatehouse_operator::settings::Settings;
+    use gatehouse_protocol::decision::{DecisionBody, SignedDecision, Verdict};
+    use gatehouse_protocol::wire::*;
+    use gatehouse_protocol::ErrorBody;
+    use ts_rs::{Config, TS};
+
+    fn render() -> String {
+        let cfg = Config::default();
+        let decls = [
+            Verdict::decl(&cfg),
+            ErrorBody::decl(&cfg),
+            ActorKind::decl(&cfg),
+            Actor::decl(&cfg),
+            ActionStatus::decl(&cfg),
+            ActionDetail::decl(&cfg),
+            HoldKind::decl(&cfg),
+            HoldStatus::decl(&cfg),
+            HoldView::decl(&cfg),
+            DecisionBody::decl(&cfg),
+            SignedDecision::decl(&cfg),
+            DecisionView::decl(&cfg),
+            ApprovalItem::decl(&cfg),
+            Connection::decl(&cfg),
+            DecisionResult::decl(&cfg),
+            Settings::decl(&cfg),
+            crate::startup::Info::decl(&cfg),
+            crate::commands::ConsoleState::decl(&cfg),
+            crate::notify::Focus::decl(&cfg),
+        ];
+        let mut out = String::from(
+            "// Generated from the Rust types by ts-rs (src-tauri/src/bindings.rs). Do not edit:\n// GATEHOUSE_BLESS=1 cargo test -p gatehouse-console bindings\n\nexport type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;\n",
+        );
+        for d in decls {
+            out.push('\n');
+            out.push_str("export ");
+            out.push_str(d.trim());
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn bindings_match_the_rust_types() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings.ts");
+        let fresh = render();
+        if std::env::var_os("GATEHOUSE_BLESS").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(committed == fresh, "ui/src/lib/bindings.ts drifted from the Rust types; regenerate with GATEHOUSE_BLESS=1 cargo test -p gatehouse-console bindings");
+    }
+}

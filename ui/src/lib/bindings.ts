@@ -1,0 +1,58 @@
+// Generated from the Rust types by ts-rs (src-tauri/src/bindings.rs). Do not edit:
+// GATEHOUSE_BLESS=1 cargo test -p gatehouse-console bindings
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+export type Verdict = "approve" | "reject";
+
+export type ErrorBody = { code: string, message: string, };
+
+export type ActorKind = "human" | "agent" | "system";
+
+export type Actor = { kind: ActorKind, name: string, provider?: string | null, };
+
+export type ActionStatus = "recorded" | "allowed" | "requires_approval" | "approved" | "rejected" | "expired";
+
+export type ActionDetail = { actionId: string, type: string, actor: Actor, target: string | null, params: JsonValue | null, proposedAt: string | null, receivedAt: string, ruleId: string | null, ruleMode: string | null, checks: Array<string>, status: ActionStatus, };
+
+export type HoldKind = "trace" | "lodestar";
+
+export type HoldStatus = "pending" | "approved" | "rejected" | "expired";
+
+export type HoldView = { holdId: string, actionId: string, kind: HoldKind, status: HoldStatus, createdAt: string, deadline: string | null, reason: string | null, requestId: string | null, projectId: string | null, requiredAuthority: JsonValue | null, };
+
+export type DecisionBody = { tag: string, action_id: string, hold_id: string, verdict: Verdict, operator_id: string, reason: string | null, issued_at: string, expires_at: string, };
+
+export type SignedDecision = { decision: DecisionBody, signature: string, };
+
+export type DecisionView = { operatorId: string, verdict: Verdict, reason: string | null, decidedAt: string, publicKey: string, envelope: SignedDecision, };
+
+export type ApprovalItem = { action: ActionDetail, hold: HoldView | null, decision?: DecisionView | null, };
+
+export type Connection = { 
+/**
+ * `live`, `reconnecting` or `offline`.
+ */
+state: string, detail: string | null, outboxPending: number, };
+
+export type DecisionResult = { item: ApprovalItem | null, queued: boolean, message: string, };
+
+export type Settings = { 
+/**
+ * A remote hub URL; none means "run the embedded hub".
+ */
+hub: string | null, operator: string | null, };
+
+export type Info = { operator: string, publicKey: string, hubUrl: string, 
+/**
+ * Set when the console runs the hub itself: where agents should point.
+ */
+embeddedAgentUrl: string | null, };
+
+export type ConsoleState = { 
+/**
+ * `starting`, `ready` or `failed`.
+ */
+phase: string, info: Info | null, error: ErrorBody | null, items: Array<ApprovalItem>, connection: Connection | null, };
+
+export type Focus = { actionId: string | null, reject: boolean, };
