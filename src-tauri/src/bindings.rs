@@ -8,6 +8,7 @@ mod tests {
     use gatehouse_operator::console::{Connection, DecisionResult};
     use gatehouse_operator::settings::Settings;
     use gatehouse_protocol::decision::{DecisionBody, SignedDecision, Verdict};
+    use gatehouse_protocol::lodestar::{ApprovalResolution, ResolutionKind, ResolutionSignature};
     use gatehouse_protocol::wire::*;
     use gatehouse_protocol::ErrorBody;
     use ts_rs::{Config, TS};
@@ -24,6 +25,9 @@ mod tests {
             HoldKind::decl(&cfg),
             HoldStatus::decl(&cfg),
             HoldView::decl(&cfg),
+            ResolutionKind::decl(&cfg),
+            ResolutionSignature::decl(&cfg),
+            ApprovalResolution::decl(&cfg),
             DecisionBody::decl(&cfg),
             SignedDecision::decl(&cfg),
             DecisionView::decl(&cfg),

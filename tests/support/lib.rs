@@ -53,6 +53,7 @@ pub struct Hub {
     pub port: u16,
     child: Option<Child>,
     policy: Option<PathBuf>,
+    args: Vec<String>,
 }
 
 impl Hub {
@@ -61,13 +62,18 @@ impl Hub {
     }
 
     pub fn start_with_policy(policy_yaml: Option<&str>) -> Hub {
+        Self::start_with(policy_yaml, &[])
+    }
+
+    /// Start with a policy and extra `serve` arguments.
+    pub fn start_with(policy_yaml: Option<&str>, args: &[&str]) -> Hub {
         let dir = tempfile::tempdir().unwrap();
         let policy = policy_yaml.map(|y| {
             let p = dir.path().join("policy.yaml");
             std::fs::write(&p, y).unwrap();
             p
         });
-        let mut hub = Hub { dir, url: String::new(), port: 0, child: None, policy };
+        let mut hub = Hub { dir, url: String::new(), port: 0, child: None, policy, args: args.iter().map(|a| a.to_string()).collect() };
         hub.spawn(0);
         hub
     }
@@ -82,6 +88,7 @@ impl Hub {
         if let Some(p) = &self.policy {
             cmd.arg("--policy").arg(p);
         }
+        cmd.args(&self.args);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("hub.log")).unwrap();
         let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn().expect("spawn hub");
         let mut line = String::new();
@@ -230,4 +237,12 @@ pub fn read_json_line(r: &mut impl BufRead) -> serde_json::Value {
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("agent line is not JSON ({e}): {line:?}"))
+}
+
+/// Verify a Lodestar resolution with the independent Node verifier
+/// (tests/agents/lodestar_verify.mjs). Returns its verdict JSON.
+pub fn lodestar_verify(resolution: &serde_json::Value, pem: &str, request_id: &str, action_id: &str, deadline: Option<&str>) -> serde_json::Value {
+    let input = serde_json::json!({"resolution": resolution, "pem": pem, "request_id": request_id, "action_id": action_id, "deadline": deadline});
+    let out = Command::new("node").arg(repo_root().join("tests/agents/lodestar_verify.mjs")).arg(input.to_string()).output().expect("node");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("verifier said: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }

@@ -338,3 +338,35 @@ async fn first_run_without_a_hub_embeds_one_creates_and_enrols_the_key() {
     assert_eq!(done["final"]["decision"]["operatorId"], cli.operator.as_str());
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lodestar_hold_shows_reason_authority_deadline_and_a_click_signs_the_resolution() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let deadline = gatehouse_protocol::time::format(&(gatehouse_protocol::time::now() + chrono::Duration::minutes(3)));
+    let url = s.hub.url.clone();
+    let body = json!({
+        "request_id": "req-ui-1", "action_id": "gate-act-9", "reason": "wire transfer over limit",
+        "required_authority": {"sensitivity_clearance": "finance"},
+        "requested_at": gatehouse_protocol::time::format(&gatehouse_protocol::time::now()), "deadline": deadline,
+    });
+    let status = tokio::task::spawn_blocking(move || reqwest::blocking::Client::new().post(format!("{url}/v1/approvals")).json(&body).send().unwrap().status().as_u16()).await.unwrap();
+    assert_eq!(status, 202);
+    wait_css(&c, &row("lodestar:req-ui-1")).await.click().await.unwrap();
+    let detail = wait_css(&c, "[data-testid=detail]").await.text().await.unwrap();
+    for needle in ["wire transfer over limit", "req-ui-1", "finance", "gate-act-9"] {
+        assert!(detail.contains(needle), "{needle:?} missing from {detail}");
+    }
+    let countdown = wait_css(&c, "[data-testid=deadline]").await.text().await.unwrap();
+    assert!(countdown.starts_with("2m") || countdown.starts_with("3m"), "deadline counts down: {countdown}");
+    wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=signed-by]").await;
+    let url = s.hub.url.clone();
+    let res: Value = tokio::task::spawn_blocking(move || reqwest::blocking::get(format!("{url}/v1/approvals/p/req-ui-1")).unwrap().json().unwrap()).await.unwrap();
+    let pem = s.cli.run(&["key", "show", "--format", "spki-pem"]).stdout;
+    assert_eq!(lodestar_verify(&res, &pem, "req-ui-1", "gate-act-9", Some(&deadline)), json!({"ok": true}), "{res}");
+    c.close().await.unwrap();
+}

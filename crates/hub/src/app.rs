@@ -16,6 +16,8 @@ use std::time::Duration;
 pub struct AppState {
     pub store: Store,
     pub policy: Arc<Policy>,
+    /// Bearer token required on Lodestar's approval channel, if any.
+    pub lodestar_token: Option<Arc<str>>,
 }
 
 pub struct HubConfig {
@@ -23,6 +25,7 @@ pub struct HubConfig {
     pub db: PathBuf,
     pub policy: Policy,
     pub max_body_bytes: usize,
+    pub lodestar_token: Option<String>,
 }
 
 pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
@@ -39,6 +42,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/operator/actions/{id}", get(routes::operator::action_detail))
         .route("/operator/decisions", post(routes::operator::decide))
         .route("/operator/feed", get(routes::feed::feed))
+        .route("/v1/approvals", post(routes::lodestar::announce))
+        .route("/v1/approvals/{project_id}/{request_id}", get(routes::lodestar::fetch).delete(routes::lodestar::consume))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
@@ -73,7 +78,11 @@ pub struct RunningHub {
 /// Bind and serve in the background (the console embeds the hub this way).
 pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     let store = Store::open(&config.db)?;
-    let state = AppState { store: store.clone(), policy: Arc::new(config.policy) };
+    let state = AppState {
+        store: store.clone(),
+        policy: Arc::new(config.policy),
+        lodestar_token: config.lodestar_token.filter(|t| !t.is_empty()).map(Arc::from),
+    };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let app = router(state, config.max_body_bytes);

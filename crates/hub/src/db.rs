@@ -6,7 +6,10 @@ use rusqlite_migration::{Migrations, M};
 use std::path::Path;
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../migrations/0001_init.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../migrations/0001_init.sql")),
+        M::up(include_str!("../migrations/0002_lodestar.sql")),
+    ])
 }
 
 pub fn open(path: &Path) -> anyhow::Result<Connection> {

@@ -28,6 +28,9 @@ enum Cmd {
         /// Largest request body accepted, in bytes.
         #[arg(long, default_value_t = app::DEFAULT_MAX_BODY)]
         max_body: usize,
+        /// Require this bearer token on Lodestar's approval channel (/v1/approvals).
+        #[arg(long, env = "GATEHOUSE_LODESTAR_TOKEN", hide_env_values = true)]
+        lodestar_token: Option<String>,
     },
     /// Manage enrolled operators (offline, on the database file).
     Operators {
@@ -81,13 +84,13 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Serve { listen, db, policy, max_body } => {
+        Cmd::Serve { listen, db, policy, max_body, lodestar_token } => {
             let policy = match policy {
                 Some(p) => Policy::from_yaml(&std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?)
                     .with_context(|| format!("policy {}", p.display()))?,
                 None => Policy::default_embedded(),
             };
-            let hub = app::start(app::HubConfig { listen, db: db.clone(), policy, max_body_bytes: max_body }).await?;
+            let hub = app::start(app::HubConfig { listen, db: db.clone(), policy, max_body_bytes: max_body, lodestar_token }).await?;
             // Tests and scripts read this line to learn the bound port.
             println!("gatehouse-hub listening on http://{}", hub.addr);
             tracing::info!(db = %db.display(), "hub started");

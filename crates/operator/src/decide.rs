@@ -6,7 +6,8 @@ use crate::error::OpError;
 use crate::hub_client::HubClient;
 use crate::outbox::{self, DeliveryResult};
 use crate::store::LocalStore;
-use gatehouse_protocol::wire::{ApprovalItem, DecisionOutcome, HoldStatus};
+use gatehouse_protocol::lodestar::{self, ResolutionKind};
+use gatehouse_protocol::wire::{ApprovalItem, DecisionOutcome, HoldKind, HoldStatus};
 use gatehouse_protocol::{time, DecisionBody, ErrorBody, Verdict};
 
 #[derive(Debug)]
@@ -62,9 +63,19 @@ pub async fn decide(
     if let Some(p) = store.pending_for_hold(client.base(), &hold.hold_id)? {
         return Err(conflict("decision_pending", format!("a decision for this hold already waits in the outbox (entry {})", p.id)));
     }
-    let signed = DecisionBody::new(action_id, &hold.hold_id, verdict, client.operator(), reason, now)
+    let mut signed = DecisionBody::new(action_id, &hold.hold_id, verdict, client.operator(), reason, now)
         .sign(client.key())
         .map_err(|e| OpError::Invalid(e.to_string()))?;
+    if hold.kind == HoldKind::Lodestar {
+        // The gate verifies Lodestar's own format, signed by the same key.
+        let request_id = hold.request_id.as_deref().ok_or_else(|| OpError::Protocol("Lodestar hold without request_id".into()))?;
+        let gate_action = item.action.target.as_deref().ok_or_else(|| OpError::Protocol("Lodestar hold without the gate's action id".into()))?;
+        let kind = match verdict {
+            Verdict::Approve => ResolutionKind::Granted,
+            Verdict::Reject => ResolutionKind::Denied,
+        };
+        signed.lodestar = Some(lodestar::sign_resolution(client.key(), request_id, gate_action, kind, client.operator(), reason, &time::format(&now)));
+    }
     let id = store.enqueue(client.base(), &signed)?;
     match outbox::deliver(client, store, id).await? {
         DeliveryResult::Delivered(o) => Ok(DecideOutcome::Delivered(o)),

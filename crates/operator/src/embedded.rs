@@ -38,7 +38,7 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid"));
-    let config = |listen| app::HubConfig { listen, db: db.clone(), policy: policy.clone(), max_body_bytes: app::DEFAULT_MAX_BODY };
+    let config = |listen| app::HubConfig { listen, db: db.clone(), policy: policy.clone(), max_body_bytes: app::DEFAULT_MAX_BODY, lodestar_token: None };
     // If the usual port is taken (another hub), take any free loopback port.
     match app::start(config(listen)).await {
         Ok(h) => Ok(h),

@@ -60,13 +60,18 @@ pub struct DecisionBody {
     pub expires_at: String,
 }
 
-/// The envelope on the wire: `{"decision": {...}, "signature": "<128 hex>"}`.
+/// The envelope on the wire: `{"decision": {...}, "signature": "<128 hex>"}`,
+/// plus, for a Lodestar hold, the resolution in Lodestar's own signed format
+/// (signed by the same key; see [`crate::lodestar`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SignedDecision {
     pub decision: DecisionBody,
     pub signature: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub lodestar: Option<crate::lodestar::ApprovalResolution>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -141,7 +146,7 @@ impl DecisionBody {
     pub fn sign(self, key: &SigningKey) -> Result<SignedDecision, DecisionError> {
         self.validate()?;
         let signature = key.sign_hex(&self.signing_bytes());
-        Ok(SignedDecision { decision: self, signature })
+        Ok(SignedDecision { decision: self, signature, lodestar: None })
     }
 }
 

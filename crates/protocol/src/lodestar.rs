@@ -38,6 +38,7 @@ pub struct ApprovalRequest {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ResolutionKind {
     Granted,
     Denied,
@@ -45,6 +46,7 @@ pub enum ResolutionKind {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ResolutionSignature {
     pub signer_id: String,
     pub payload_hash: String,
@@ -55,12 +57,14 @@ pub struct ResolutionSignature {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ApprovalResolution {
     pub request_id: String,
     pub action_id: String,
     pub kind: ResolutionKind,
     pub approver_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub reason: Option<String>,
     pub at: String,
     pub signature: ResolutionSignature,

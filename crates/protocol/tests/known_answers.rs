@@ -38,7 +38,7 @@ fn decision_signatures() {
         assert_eq!(String::from_utf8(body.signing_bytes()).unwrap(), case["signing_bytes"].as_str().unwrap());
         let signed = body.clone().sign(&sk).unwrap();
         assert_eq!(signed.signature, case["signature"].as_str().unwrap());
-        let wire = SignedDecision { decision: body, signature: case["signature"].as_str().unwrap().into() };
+        let wire = SignedDecision { decision: body, signature: case["signature"].as_str().unwrap().into(), lodestar: None };
         wire.verify(&pk).unwrap();
     }
 }

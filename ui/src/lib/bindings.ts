@@ -21,9 +21,15 @@ export type HoldStatus = "pending" | "approved" | "rejected" | "expired";
 
 export type HoldView = { holdId: string, actionId: string, kind: HoldKind, status: HoldStatus, createdAt: string, deadline: string | null, reason: string | null, requestId: string | null, projectId: string | null, requiredAuthority: JsonValue | null, };
 
+export type ResolutionKind = "granted" | "denied";
+
+export type ResolutionSignature = { signer_id: string, payload_hash: string, algorithm: string, signature: string, at: string, };
+
+export type ApprovalResolution = { request_id: string, action_id: string, kind: ResolutionKind, approver_id: string, reason?: string, at: string, signature: ResolutionSignature, };
+
 export type DecisionBody = { tag: string, action_id: string, hold_id: string, verdict: Verdict, operator_id: string, reason: string | null, issued_at: string, expires_at: string, };
 
-export type SignedDecision = { decision: DecisionBody, signature: string, };
+export type SignedDecision = { decision: DecisionBody, signature: string, lodestar?: ApprovalResolution, };
 
 export type DecisionView = { operatorId: string, verdict: Verdict, reason: string | null, decidedAt: string, publicKey: string, envelope: SignedDecision, };
 

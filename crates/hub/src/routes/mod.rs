@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per audience.
 
 pub mod feed;
+pub mod lodestar;
 pub mod operator;
 pub mod trace;

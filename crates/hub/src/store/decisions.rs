@@ -9,7 +9,8 @@ use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::decision::DecisionError;
 use gatehouse_protocol::keys::KeyError;
 use gatehouse_protocol::request_auth::MAX_SKEW_MS;
-use gatehouse_protocol::wire::{kinds, ApprovalItem, HoldStatus};
+use gatehouse_protocol::lodestar::{self, ResolutionKind};
+use gatehouse_protocol::wire::{kinds, ApprovalItem, HoldKind, HoldStatus, HoldView};
 use gatehouse_protocol::{time, PublicKey, SignedDecision};
 use rusqlite::{params, Connection};
 use serde_json::json;
@@ -72,10 +73,11 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
     if hold.status != HoldStatus::Pending {
         return Err(ApiError::conflict("hold_closed", "the hold is no longer pending"));
     }
+    let resolution = check_resolution(conn, signed, &hold, &key, now)?;
     let status = d.verdict.status();
     conn.execute(
-        "INSERT INTO decisions (hold_id, action_id, operator_id, verdict, reason, issued_at, envelope, signature, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO decisions (hold_id, action_id, operator_id, verdict, reason, issued_at, envelope, signature, received_at, resolution)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             d.hold_id,
             d.action_id,
@@ -86,6 +88,7 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
             serde_json::to_string(signed).expect("envelope serialises"),
             signed.signature,
             now_s,
+            resolution,
         ],
     )?;
     conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", params![d.hold_id, status, now_s])?;
@@ -99,6 +102,43 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
         &json!({"hold": item.hold, "decision": item.decision, "status": status}),
     )?;
     Ok(Applied::Applied(item))
+}
+
+/// A Lodestar hold needs the resolution the gate will verify: signed by the
+/// same operator key, naming this request and the gate's action, with the
+/// verdict and reason of the envelope, and not after the deadline.
+fn check_resolution(conn: &Connection, signed: &SignedDecision, hold: &HoldView, key: &PublicKey, now: time::Timestamp) -> ApiResult<Option<String>> {
+    let bad = |m: String| ApiError::unprocessable("invalid_resolution", m);
+    let res = match (hold.kind, &signed.lodestar) {
+        (HoldKind::Trace, None) => return Ok(None),
+        (HoldKind::Trace, Some(_)) => return Err(bad("this hold is not a Lodestar hold; drop the resolution".into())),
+        (HoldKind::Lodestar, None) => return Err(bad("a Lodestar hold needs a signed resolution".into())),
+        (HoldKind::Lodestar, Some(r)) => r,
+    };
+    let d = &signed.decision;
+    let gate_action = conn.query_row("SELECT target FROM actions WHERE id = ?1", [&d.action_id], |r| r.get::<_, Option<String>>(0))?;
+    let want_kind = match d.verdict {
+        gatehouse_protocol::Verdict::Approve => ResolutionKind::Granted,
+        gatehouse_protocol::Verdict::Reject => ResolutionKind::Denied,
+    };
+    if Some(&res.request_id) != hold.request_id.as_ref() || Some(&res.action_id) != gate_action.as_ref() {
+        return Err(bad("the resolution names another request or action".into()));
+    }
+    if res.kind != want_kind || res.approver_id != d.operator_id || res.reason != d.reason {
+        return Err(bad("the resolution does not match the decision (kind, approver or reason)".into()));
+    }
+    lodestar::verify_resolution(res, key)
+        .map_err(|_| ApiError::unauthorized("invalid_signature", "the resolution's signature does not verify"))?;
+    let at = time::parse(&res.at).ok_or_else(|| bad(format!("at {:?} is not ISO 8601 with an offset", res.at)))?;
+    if at > now + chrono::Duration::milliseconds(MAX_SKEW_MS) {
+        return Err(bad("the resolution is dated in the future".into()));
+    }
+    if let Some(dl) = hold.deadline.as_deref().and_then(time::parse) {
+        if at > dl {
+            return Err(ApiError::conflict("hold_expired", format!("the resolution is dated after the deadline {}", hold.deadline.clone().unwrap_or_default())));
+        }
+    }
+    Ok(Some(serde_json::to_string(res).expect("resolution serialises")))
 }
 
 fn load(conn: &Connection, action_id: &str) -> ApiResult<ApprovalItem> {

@@ -1,0 +1,94 @@
+//! Lodestar's HTTP approval channel (interop.md §2), served by the hub:
+//! the gate announces a parked call, polls for the signed resolution (404
+//! means "not yet"; `?wait_ms=` long-polls), and deletes it once promoted.
+//! Every call may carry `Authorization: Bearer <token>`; when the hub is
+//! started with `--lodestar-token`, it must.
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::json::JsonBody;
+use crate::store::actions::Proposed;
+use crate::store::lodestar::{self, Fetch};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use gatehouse_protocol::canonical::canonical_bytes;
+use gatehouse_protocol::lodestar::ApprovalRequest;
+use gatehouse_protocol::time;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+fn check_token(s: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(want) = &s.lodestar_token else { return Ok(()) };
+    let given = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        None => Err(ApiError::unauthorized("auth_required", "this hub requires a bearer token on the approval channel")),
+        Some(t) if !constant_time_eq(t.trim().as_bytes(), want.as_bytes()) => Err(ApiError::unauthorized("invalid_token", "bearer token refused")),
+        Some(_) => Ok(()),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn announce(State(s): State<AppState>, headers: HeaderMap, JsonBody(req, raw): JsonBody<ApprovalRequest>) -> ApiResult<Response> {
+    check_token(&s, &headers)?;
+    for (name, v) in [("request_id", &req.request_id), ("action_id", &req.action_id)] {
+        if v.trim().is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
+            return Err(ApiError::unprocessable("invalid_body", format!("{name} must be 1..200 printable characters")));
+        }
+    }
+    let digest = hex::encode(Sha256::digest(canonical_bytes(&raw)));
+    let now = time::format(&time::now());
+    let request_id = req.request_id.clone();
+    let code = match s.store.write(move |tx| lodestar::announce(tx, &req, digest, &now)).await? {
+        Proposed::Created(_) => StatusCode::ACCEPTED,
+        Proposed::Existing(_) => StatusCode::OK,
+    };
+    Ok((code, Json(json!({"request_id": request_id, "status": "pending"}))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct WaitQuery {
+    wait_ms: Option<u64>,
+}
+
+pub async fn fetch(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((project_id, request_id)): Path<(String, String)>,
+    Query(q): Query<WaitQuery>,
+) -> ApiResult<Response> {
+    check_token(&s, &headers)?;
+    let wait = Duration::from_millis(q.wait_ms.unwrap_or(0).min(crate::routes::trace::MAX_WAIT_MS));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut rx = s.store.subscribe();
+    loop {
+        rx.borrow_and_update();
+        let (p, r) = (project_id.clone(), request_id.clone());
+        match s.store.write(move |tx| lodestar::fetch(tx, &r, &p)).await? {
+            Fetch::Resolved(res) => return Ok((StatusCode::OK, Json(res)).into_response()),
+            Fetch::Unknown => return Err(ApiError::not_found("unknown_request", format!("no approval request {request_id:?} was announced"))),
+            Fetch::Consumed => return Err(ApiError::not_found("consumed", "the resolution was already consumed")),
+            Fetch::Pending => {}
+        }
+        if wait.is_zero() || tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            return Err(ApiError::not_found("pending", "no resolution yet"));
+        }
+    }
+}
+
+pub async fn consume(State(s): State<AppState>, headers: HeaderMap, Path((_project_id, request_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    check_token(&s, &headers)?;
+    let now = time::format(&time::now());
+    let r = request_id.clone();
+    if s.store.write(move |tx| lodestar::consume(tx, &r, &now)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("nothing_to_consume", format!("no unconsumed resolution for {request_id:?}")))
+    }
+}

@@ -1,0 +1,100 @@
+//! Lodestar holds (interop.md §2): an announced ApprovalRequest becomes an
+//! action with a `lodestar` hold keyed by `request_id`; the operator's
+//! decision carries the signed ApprovalResolution the gate fetches verbatim
+//! until it consumes it.
+
+use super::actions::{self, NewAction, NewHold, Proposed};
+use crate::error::{ApiError, ApiResult};
+use gatehouse_protocol::lodestar::ApprovalRequest;
+use gatehouse_protocol::wire::{ActionStatus, Actor, ActorKind, ApprovalItem, HoldKind};
+use gatehouse_protocol::time;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+
+pub const ACTION_TYPE: &str = "lodestar.approval";
+
+/// The hub's action id for a Lodestar request.
+pub fn action_id(request_id: &str) -> String {
+    format!("lodestar:{request_id}")
+}
+
+pub fn announce(conn: &Connection, req: &ApprovalRequest, digest: String, now: &str) -> ApiResult<Proposed> {
+    let deadline = match &req.deadline {
+        Some(d) => Some(time::format(
+            &time::parse(d).ok_or_else(|| ApiError::unprocessable("invalid_body", format!("deadline {d:?} is not ISO 8601 with an offset")))?,
+        )),
+        None => None,
+    };
+    let authority = req.required_authority.as_ref().map(|a| serde_json::to_value(a).expect("serialises"));
+    let new = NewAction {
+        id: action_id(&req.request_id),
+        source: "lodestar",
+        action_type: ACTION_TYPE.to_owned(),
+        actor: Actor { kind: ActorKind::System, name: "lodestar-gate".to_owned(), provider: None },
+        // The gate's own action id: what the resolution must name.
+        target: Some(req.action_id.clone()),
+        params: Some(json!({
+            "request_id": req.request_id,
+            "action_id": req.action_id,
+            "reason": req.reason,
+            "required_authority": authority,
+            "requested_at": req.requested_at,
+        })),
+        proposed_at: Some(req.requested_at.clone()),
+        received_at: now.to_owned(),
+        rule_id: None,
+        rule_mode: Some("enforce".to_owned()),
+        checks: vec![],
+        status: ActionStatus::RequiresApproval,
+        request_digest: digest,
+        hold: Some(NewHold {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: HoldKind::Lodestar,
+            deadline,
+            reason: req.reason.clone(),
+            request_id: Some(req.request_id.clone()),
+            project_id: None,
+            required_authority: authority,
+        }),
+    };
+    actions::propose(conn, new)
+}
+
+pub enum Fetch {
+    Resolved(Value),
+    Pending,
+    Consumed,
+    Unknown,
+}
+
+pub fn fetch(conn: &Connection, request_id: &str, project_id: &str) -> ApiResult<Fetch> {
+    let hold: Option<String> = conn
+        .query_row("SELECT id FROM holds WHERE request_id = ?1", [request_id], |r| r.get(0))
+        .optional()?;
+    let Some(hold_id) = hold else { return Ok(Fetch::Unknown) };
+    // Remember which project the gate asked from (the announce has none).
+    conn.execute("UPDATE holds SET project_id = ?2 WHERE id = ?1 AND project_id IS NULL", params![hold_id, project_id])?;
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .query_row("SELECT resolution, consumed_at FROM decisions WHERE hold_id = ?1", [&hold_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(match row {
+        Some((_, Some(_))) => Fetch::Consumed,
+        Some((Some(res), None)) => Fetch::Resolved(serde_json::from_str(&res).map_err(ApiError::internal)?),
+        _ => Fetch::Pending,
+    })
+}
+
+/// Mark the resolution consumed. True when there was one to consume.
+pub fn consume(conn: &Connection, request_id: &str, now: &str) -> ApiResult<bool> {
+    let n = conn.execute(
+        "UPDATE decisions SET consumed_at = ?2
+         WHERE hold_id = (SELECT id FROM holds WHERE request_id = ?1) AND resolution IS NOT NULL AND consumed_at IS NULL",
+        params![request_id, now],
+    )?;
+    Ok(n == 1)
+}
+
+/// The item for a request id, if announced.
+pub fn item(conn: &Connection, request_id: &str) -> ApiResult<Option<ApprovalItem>> {
+    actions::load_item(conn, &action_id(request_id))
+}
