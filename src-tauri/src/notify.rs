@@ -67,9 +67,12 @@ impl Sink for TauriSink {
         }
         let (summary, body, single) = if items.len() == 1 {
             let a = &items[0].action;
+            // The short id keeps two holds with the same agent and target
+            // apart: servers stack notifications whose text is identical.
+            let short: String = a.action_id.chars().take(8).collect();
             (
                 format!("Approval needed: {}", inert(&a.action_type)),
-                format!("{} → {}", inert(&a.actor.name), inert(a.target.as_deref().unwrap_or("-"))),
+                format!("{} → {}\n#{}", inert(&a.actor.name), inert(a.target.as_deref().unwrap_or("-")), inert(&short)),
                 Some(a.action_id.clone()),
             )
         } else {

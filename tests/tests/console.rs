@@ -153,6 +153,7 @@ async fn held_action_appears_notifies_and_is_approved_or_rejected_by_click() {
     let n = wait_notification(mark, |n| n["summary"] == "Approval needed: send_email").await;
     assert_eq!(n["appname"], "Gatehouse");
     assert!(n["body"].as_str().unwrap().contains("mail-bot"), "{n}");
+    assert!(n["body"].as_str().unwrap().contains(&id1[..8]), "the notification names its hold: {n}");
     wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
     let done = read_json_line(&mut out1);
     assert!(agent1.wait().unwrap().success());
