@@ -246,3 +246,17 @@ pub fn lodestar_verify(resolution: &serde_json::Value, pem: &str, request_id: &s
     let out = Command::new("node").arg(repo_root().join("tests/agents/lodestar_verify.mjs")).arg(input.to_string()).output().expect("node");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("verifier said: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
+
+/// GET `path` as operator `operator`, signed with `key` (operator request auth).
+pub fn signed_get(base: &str, operator: &str, key: &gatehouse_protocol::SigningKey, path: &str) -> serde_json::Value {
+    let s = gatehouse_protocol::request_auth::sign(key, operator, "GET", path, b"");
+    reqwest::blocking::Client::new()
+        .get(format!("{base}{path}"))
+        .header(gatehouse_protocol::request_auth::HEADER_OPERATOR, &s.operator)
+        .header(gatehouse_protocol::request_auth::HEADER_TIMESTAMP, s.timestamp_ms.to_string())
+        .header(gatehouse_protocol::request_auth::HEADER_SIGNATURE, s.signature)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}

@@ -18,21 +18,12 @@ fn op(hub: &Hub, id: &str) -> Op {
 
 fn hold_id(hub: &Hub, o: &Op, action: &str) -> String {
     let path = format!("/operator/actions/{action}");
-    let v = signed_get(&hub.url, o, &path);
+    let v = op_get(&hub.url, o, &path);
     v["item"]["hold"]["holdId"].as_str().unwrap().to_owned()
 }
 
-fn signed_get(base: &str, o: &Op, path: &str) -> Value {
-    let s = gatehouse_protocol::request_auth::sign(&o.key, &o.id, "GET", path, b"");
-    reqwest::blocking::Client::new()
-        .get(format!("{base}{path}"))
-        .header("x-gatehouse-operator", &s.operator)
-        .header("x-gatehouse-timestamp", s.timestamp_ms.to_string())
-        .header("x-gatehouse-signature", s.signature)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
+fn op_get(base: &str, o: &Op, path: &str) -> Value {
+    signed_get(base, &o.id, &o.key, path)
 }
 
 fn decision(o: &Op, action: &str, hold: &str, verdict: Verdict, reason: Option<&str>) -> SignedDecision {
@@ -45,7 +36,7 @@ fn post(hub: &Hub, body: &impl serde::Serialize) -> (u16, Value) {
 }
 
 fn status_of(hub: &Hub, o: &Op, action: &str) -> String {
-    signed_get(&hub.url, o, &format!("/operator/actions/{action}"))["item"]["action"]["status"].as_str().unwrap().to_owned()
+    op_get(&hub.url, o, &format!("/operator/actions/{action}"))["item"]["action"]["status"].as_str().unwrap().to_owned()
 }
 
 #[test]
@@ -100,7 +91,7 @@ fn unknown_key_tampered_and_replayed_decisions_are_refused() {
     assert_eq!((code, body["outcome"].as_str().unwrap()), (200, "already_applied"));
     assert_eq!(status_of(&hub, &alice, "act-1"), "requires_approval");
     assert_eq!(status_of(&hub, &alice, "act-2"), "approved");
-    let events = signed_get(&hub.url, &alice, "/operator/actions/act-2")["events"].clone();
+    let events = op_get(&hub.url, &alice, "/operator/actions/act-2")["events"].clone();
     let decided = events.as_array().unwrap().iter().filter(|e| e["kind"] == "hold.decided").count();
     assert_eq!(decided, 1);
 }
@@ -185,8 +176,8 @@ fn reads_need_credentials() {
     assert_eq!(r.status().as_u16(), 401);
     // A request signed by an unenrolled key is refused; alice's is accepted.
     let stranger = Op { id: "alice".into(), key: SigningKey::generate() };
-    assert_eq!(signed_get(&hub.url, &stranger, "/operator/approvals")["code"], "invalid_signature");
-    let list = signed_get(&hub.url, &alice, "/operator/approvals");
+    assert_eq!(op_get(&hub.url, &stranger, "/operator/approvals")["code"], "invalid_signature");
+    let list = op_get(&hub.url, &alice, "/operator/approvals");
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
     // The agent's own token works.
     assert_eq!(status(&hub.url, "secret-1", resp["statusToken"].as_str().unwrap())["status"], "requires_approval");

@@ -152,18 +152,7 @@ fn the_hub_refuses_resolutions_that_do_not_match_or_come_late() {
     let deadline = time::now() + chrono::Duration::minutes(5);
     let body = request("r-x", Some(time::format(&deadline)));
     assert_eq!(http.post(format!("{}/v1/approvals", hub.url)).json(&body).send().unwrap().status().as_u16(), 202);
-    let detail: Value = {
-        let path = "/operator/actions/lodestar%3Ar-x";
-        let s = gatehouse_protocol::request_auth::sign(&key, "ops", "GET", path, b"");
-        http.get(format!("{}{path}", hub.url))
-            .header("x-gatehouse-operator", "ops")
-            .header("x-gatehouse-timestamp", s.timestamp_ms.to_string())
-            .header("x-gatehouse-signature", s.signature)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    };
+    let detail = signed_get(&hub.url, "ops", &key, "/operator/actions/lodestar%3Ar-x");
     let hold_id = detail["item"]["hold"]["holdId"].as_str().expect("hold").to_owned();
     let now = time::now();
     let post = |lodestar: Option<gatehouse_protocol::lodestar::ApprovalResolution>| {
