@@ -2,7 +2,8 @@
 //! Errors cross as `{code, message}`.
 
 use crate::startup::{Info, Shared};
-use gatehouse_operator::console::{Connection, DecisionResult};
+use gatehouse_operator::console::{Connection, DecisionResult, TraceFilter, VerifiedTrace};
+use gatehouse_protocol::wire::TraceList;
 use gatehouse_operator::settings::{self, Settings};
 use gatehouse_protocol::wire::ApprovalItem;
 use gatehouse_protocol::{ErrorBody, Verdict};
@@ -42,14 +43,28 @@ pub async fn decide(
     verdict: Verdict,
     reason: Option<String>,
 ) -> Result<DecisionResult, ErrorBody> {
-    let core = shared
-        .core
-        .lock()
-        .unwrap()
-        .as_ref()
-        .map(|(c, _)| c.clone())
-        .ok_or_else(|| ErrorBody::new("not_ready", "the console is still starting"))?;
-    core.decide(&action_id, verdict, reason.as_deref()).await.map_err(|e| e.body())
+    core(&shared)?.decide(&action_id, verdict, reason.as_deref()).await.map_err(|e| e.body())
+}
+
+fn core(shared: &State<'_, Shared>) -> Result<std::sync::Arc<gatehouse_operator::console::ConsoleCore>, ErrorBody> {
+    shared.core.lock().unwrap().as_ref().map(|(c, _)| c.clone()).ok_or_else(|| ErrorBody::new("not_ready", "the console is still starting"))
+}
+
+#[tauri::command]
+pub async fn list_traces(shared: State<'_, Shared>, filter: TraceFilter) -> Result<TraceList, ErrorBody> {
+    core(&shared)?.traces(&filter).await.map_err(|e| e.body())
+}
+
+#[tauri::command]
+pub async fn verify_trace(shared: State<'_, Shared>, action_id: String) -> Result<VerifiedTrace, ErrorBody> {
+    core(&shared)?.verify_trace(&action_id).await.map_err(|e| e.body())
+}
+
+/// Export to `<data dir>/exports/`; returns the file path.
+#[tauri::command]
+pub async fn export_trace(shared: State<'_, Shared>, action_id: String) -> Result<String, ErrorBody> {
+    let dir = gatehouse_operator::config::data_dir().join("exports");
+    core(&shared)?.export_trace(&action_id, &dir).await.map_err(|e| e.body())
 }
 
 #[tauri::command]

@@ -20,7 +20,8 @@ fn main() {
         .init();
     tauri::Builder::default()
         .manage(startup::Shared::default())
-        .invoke_handler(tauri::generate_handler![commands::get_state, commands::decide, commands::get_settings, commands::save_settings])
+        .invoke_handler(tauri::generate_handler![commands::get_state, commands::decide, commands::get_settings, commands::save_settings,
+            commands::list_traces, commands::verify_trace, commands::export_trace])
         .setup(|app| {
             let data_dir = gatehouse_operator::config::data_dir();
             std::fs::create_dir_all(&data_dir)?;

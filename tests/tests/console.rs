@@ -65,12 +65,22 @@ async fn open_app(d: &Driver) -> Client {
     // reqwest and fantoccini both link rustls; pick its crypto provider once.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let caps = json!({"tauri:options": {"application": bin("gatehouse-console")}});
-    ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{}", d.port))
-        .await
-        .expect("WebDriver session with the console")
+    // tauri-driver accepts connections before its native WebKitWebDriver is
+    // up; a first session request can be cut off. Retry briefly.
+    let mut last = None;
+    for _ in 0..10 {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.as_object().unwrap().clone())
+            .connect(&format!("http://127.0.0.1:{}", d.port))
+            .await
+        {
+            Ok(c) => return c,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("WebDriver session with the console: {last:?}")
 }
 
 fn row(id: &str) -> String {
@@ -369,5 +379,67 @@ async fn lodestar_hold_shows_reason_authority_deadline_and_a_click_signs_the_res
     let res: Value = tokio::task::spawn_blocking(move || reqwest::blocking::get(format!("{url}/v1/approvals/p/req-ui-1")).unwrap().json().unwrap()).await.unwrap();
     let pem = s.cli.run(&["key", "show", "--format", "spki-pem"]).stdout;
     assert_eq!(lodestar_verify(&res, &pem, "req-ui-1", "gate-act-9", Some(&deadline)), json!({"ok": true}), "{res}");
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_view_browses_10000_traces_virtualized_and_verifies_one_here() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    let seeded = Command::new(bin("gatehouse-hub")).args(["seed", "--count", "10000", "--db"]).arg(s.hub.db()).output().unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    // One real action: held, approved with the keyring key, evidence attached.
+    let url = s.hub.url.clone();
+    tokio::task::spawn_blocking(move || {
+        held_action(&url, "real-1");
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.cli.run(&["approve", "real-1", "--reason", "checked"]).code, 0);
+
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_css(&c, "[data-testid=tab-evidence]").await.click().await.unwrap();
+    wait_attr(&c, "[data-testid=trace-total]", "data-total", "10001").await;
+    let rendered = c.find_all(Locator::Css("[data-testid=trace-row]")).await.unwrap().len();
+    assert!(rendered > 5 && rendered < 100, "a virtualized list renders only what is visible, not {rendered} rows");
+
+    // Scroll to the very end: pages load as needed and the last row appears.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        c.execute("const el = document.querySelector('[data-testid=trace-scroll]'); el.scrollTop = el.scrollHeight;", vec![]).await.unwrap();
+        if c.find(Locator::Css("[data-testid=trace-row][data-action-id=\"seed-0\"]")).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the end of the list never rendered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rendered = c.find_all(Locator::Css("[data-testid=trace-row]")).await.unwrap().len();
+    assert!(rendered < 100, "still virtualized at the end: {rendered}");
+
+    // Filters narrow it down on the hub.
+    wait_css(&c, "[data-testid=trace-type]").await.send_keys("merge_pr").await.unwrap();
+    wait_attr(&c, "[data-testid=trace-total]", "data-total", "2500").await;
+    // Erase it as a person would (WebDriver's clear() fires no input event).
+    let backspaces: String = std::iter::repeat_n('\u{E003}', "merge_pr".len()).collect();
+    wait_css(&c, "[data-testid=trace-type]").await.send_keys(&backspaces).await.unwrap();
+    wait_attr(&c, "[data-testid=trace-total]", "data-total", "10001").await;
+    wait_css(&c, "[data-testid=trace-search]").await.send_keys("real-1").await.unwrap();
+    wait_attr(&c, "[data-testid=trace-total]", "data-total", "1").await;
+
+    // Verified here, on this machine, with the pinned keys.
+    wait_css(&c, "[data-testid=trace-row][data-action-id=\"real-1\"]").await.click().await.unwrap();
+    wait_attr(&c, "[data-testid=verify-badge]", "data-valid", "true").await;
+    let kinds = c.find_all(Locator::Css("[data-testid=timeline-event]")).await.unwrap().len();
+    assert_eq!(kinds, 3, "proposal, hold, decision");
+    let shot = c.screenshot().await.unwrap();
+    std::fs::create_dir_all(repo_root().join("target/screenshots")).unwrap();
+    std::fs::write(repo_root().join("target/screenshots/evidence.png"), shot).unwrap();
+    wait_css(&c, "[data-testid=export]").await.click().await.unwrap();
+    let saved = wait_css(&c, "[data-testid=export-path]").await.text().await.unwrap();
+    let path = saved.trim_start_matches("Saved to ").trim().to_owned();
+    assert!(std::path::Path::new(&path).exists(), "{path}");
+    let r = s.cli.run(&["verify", &path]);
+    assert_eq!(r.code, 0, "the exported bundle verifies offline: {}", r.stderr);
     c.close().await.unwrap();
 }

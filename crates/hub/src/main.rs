@@ -32,6 +32,15 @@ enum Cmd {
         #[arg(long, env = "GATEHOUSE_LODESTAR_TOKEN", hide_env_values = true)]
         lodestar_token: Option<String>,
     },
+    /// Fill a database with synthetic traces (for demos, UI tests and
+    /// benchmarks): N actions from a few agents, through the same code path
+    /// as real proposals, so their events are hash-chained like any other.
+    Seed {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+    },
     /// Manage enrolled operators (offline, on the database file).
     Operators {
         #[command(subcommand)]
@@ -120,6 +129,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 other => other.into(),
             })?;
             println!("enrolled operator {id} ({role})");
+            Ok(())
+        }
+        Cmd::Seed { db, count } => {
+            let started = std::time::Instant::now();
+            let mut conn = gatehouse_hub::db::open(&db)?;
+            let tx = conn.transaction()?;
+            let agents = ["mail-bot", "ci-bot", "billing-bot", "research-bot"];
+            let types = [("send_email", "recorded"), ("read.file", "allowed"), ("merge_pr", "recorded"), ("search.web", "allowed")];
+            for i in 0..count {
+                let (ty, status) = types[i % types.len()];
+                let agent = agents[(i / 3) % agents.len()];
+                let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
+                let request = serde_json::json!({"id": format!("seed-{i}"), "type": ty, "actor": {"kind": "agent", "name": agent}, "target": format!("seed://target/{i}")});
+                let new = store::actions::NewAction {
+                    id: format!("seed-{i}"),
+                    source: "seed",
+                    action_type: ty.to_owned(),
+                    actor: serde_json::from_value(request["actor"].clone())?,
+                    target: Some(format!("seed://target/{i}")),
+                    params: Some(serde_json::json!({"n": i})),
+                    proposed_at: None,
+                    received_at: now,
+                    rule_id: None,
+                    rule_mode: None,
+                    checks: vec![],
+                    status: gatehouse_protocol::wire::ActionStatus::parse(status).expect("status"),
+                    request_digest: format!("seed-{i}"),
+                    request,
+                    hold: None,
+                };
+                store::actions::propose(&tx, new).map_err(|e| anyhow::anyhow!("{}", e.body))?;
+            }
+            tx.commit()?;
+            println!("seeded {count} traces in {:.2?}", started.elapsed());
             Ok(())
         }
         Cmd::Operators { cmd: OperatorsCmd::List { db } } => {

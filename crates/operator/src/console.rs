@@ -10,7 +10,8 @@ use crate::hub_client::HubClient;
 use crate::outbox;
 use crate::queue::{Change, Queue};
 use crate::store::LocalStore;
-use gatehouse_protocol::wire::ApprovalItem;
+use gatehouse_protocol::trace::{Report, TraceBundle};
+use gatehouse_protocol::wire::{ApprovalItem, TraceList};
 use gatehouse_protocol::Verdict;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,51 @@ pub struct DecisionResult {
     pub item: Option<ApprovalItem>,
     pub queued: bool,
     pub message: String,
+}
+
+/// Evidence browser filters (all optional).
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct TraceFilter {
+    pub agent: Option<String>,
+    pub action_type: Option<String>,
+    pub status: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub text: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub limit: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub offset: Option<i64>,
+}
+
+impl TraceFilter {
+    fn query_string(&self) -> String {
+        let mut parts = Vec::new();
+        let mut add = |k: &str, v: &Option<String>| {
+            if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                parts.push(format!("{k}={}", crate::hub_client::urlencode(v)));
+            }
+        };
+        add("agent", &self.agent);
+        add("type", &self.action_type);
+        add("status", &self.status);
+        add("from", &self.from);
+        add("to", &self.to);
+        add("q", &self.text);
+        parts.push(format!("limit={}", self.limit.unwrap_or(500)));
+        parts.push(format!("offset={}", self.offset.unwrap_or(0)));
+        parts.join("&")
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedTrace {
+    pub bundle: TraceBundle,
+    pub report: Report,
 }
 
 pub struct ConsoleCore {
@@ -176,6 +222,28 @@ impl ConsoleCore {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// One page of traces matching `filter`.
+    pub async fn traces(&self, filter: &TraceFilter) -> Result<TraceList, OpError> {
+        self.client.traces(&filter.query_string()).await
+    }
+
+    /// Fetch an action's trace and verify it here (chain and signatures
+    /// against pinned keys), not trusting the hub's word.
+    pub async fn verify_trace(&self, action_id: &str) -> Result<VerifiedTrace, OpError> {
+        let (bundle, report) = crate::trust::fetch_and_verify(&self.client, &self.store, action_id).await?;
+        Ok(VerifiedTrace { bundle, report })
+    }
+
+    /// Write the trace bundle to `dir` and return the file's path.
+    pub async fn export_trace(&self, action_id: &str, dir: &std::path::Path) -> Result<String, OpError> {
+        let bundle = self.client.trace_bundle(action_id).await?;
+        std::fs::create_dir_all(dir).map_err(|e| OpError::Store(e.to_string()))?;
+        let safe: String = action_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let path = dir.join(format!("trace-{safe}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&bundle).expect("serialises")).map_err(|e| OpError::Store(e.to_string()))?;
+        Ok(path.display().to_string())
     }
 
     pub fn item(&self, action_id: &str) -> Option<ApprovalItem> {

@@ -36,6 +36,8 @@ pub mod exit {
     pub const CONFLICT: u8 = 4;
     pub const REFUSED: u8 = 5;
     pub const KEYRING: u8 = 6;
+    /// A trace bundle did not verify.
+    pub const INVALID_TRACE: u8 = 7;
     /// The hub could not be reached and nothing was queued.
     pub const UNREACHABLE: u8 = 69;
     /// The hub could not be reached; the signed decision waits in the outbox.

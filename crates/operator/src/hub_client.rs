@@ -97,6 +97,19 @@ impl HubClient {
         Ok((item, v["events"].clone()))
     }
 
+    pub async fn operators(&self) -> Result<Vec<OperatorInfo>, OpError> {
+        self.get_json("/operator/operators").await
+    }
+
+    pub async fn trace_bundle(&self, action_id: &str) -> Result<gatehouse_protocol::trace::TraceBundle, OpError> {
+        self.get_json(&format!("/operator/traces/{}", urlencode(action_id))).await
+    }
+
+    /// One page of traces; `query` is an already-encoded query string.
+    pub async fn traces(&self, query: &str) -> Result<gatehouse_protocol::wire::TraceList, OpError> {
+        self.get_json(&format!("/operator/traces?{query}")).await
+    }
+
     pub async fn post_decision(&self, signed: &SignedDecision) -> Result<DecisionOutcome, OpError> {
         let resp = self
             .http

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod queue;
 pub mod settings;
 pub mod store;
+pub mod trust;
 pub mod vault;
 
 pub use error::OpError;

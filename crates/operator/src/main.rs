@@ -9,6 +9,7 @@ use gatehouse_operator::feed::{self, ConnState, FeedMsg};
 use gatehouse_operator::hub_client::HubClient;
 use gatehouse_operator::outbox;
 use gatehouse_operator::store::LocalStore;
+use gatehouse_operator::trust;
 use gatehouse_operator::vault::Vault;
 use gatehouse_protocol::wire::{ApprovalItem, FeedEvent};
 use gatehouse_protocol::{time, Verdict};
@@ -70,6 +71,17 @@ enum Cmd {
         /// Exit after this many events.
         #[arg(long)]
         count: Option<u64>,
+    },
+    /// An action's evidence trace, verified here against pinned operator keys.
+    /// With --json, prints the trace bundle (export it with `> bundle.json`).
+    Trace { action_id: String },
+    /// Verify an exported trace bundle offline. Exit 0 when valid, 7 with the
+    /// broken event named otherwise.
+    Verify {
+        bundle: std::path::PathBuf,
+        /// Also trust this operator key (repeatable): OPERATOR=PUBLIC_KEY_HEX.
+        #[arg(long = "trust")]
+        trust: Vec<String>,
     },
     /// Decisions waiting to be delivered.
     Outbox {
@@ -199,6 +211,40 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
             Ok(exit::OK)
         }
         Cmd::Watch { after, resume, count } => watch(ctx, after, resume, count).await,
+        Cmd::Trace { action_id } => {
+            let (client, store) = (ctx.client()?, ctx.store()?);
+            let (bundle, report) = trust::fetch_and_verify(&client, &store, &action_id).await?;
+            if ctx.json {
+                println!("{}", serde_json::to_string_pretty(&bundle).expect("serialises"));
+            } else {
+                for e in &bundle.events {
+                    println!("#{} {} {} {}", e.seq, e.at, e.kind, &e.hash[..12]);
+                }
+                println!("{}", report.summary());
+            }
+            if !report.valid {
+                eprintln!("{}", report.summary());
+                return Ok(exit::INVALID_TRACE);
+            }
+            Ok(exit::OK)
+        }
+        Cmd::Verify { bundle, trust: extra } => {
+            let text = std::fs::read_to_string(&bundle).map_err(|e| OpError::Invalid(format!("{}: {e}", bundle.display())))?;
+            let b: gatehouse_protocol::trace::TraceBundle =
+                serde_json::from_str(&text).map_err(|e| OpError::Invalid(format!("{} is not a trace bundle: {e}", bundle.display())))?;
+            let extra = extra.iter().map(|t| trust::parse_trust(t)).collect::<Result<Vec<_>, _>>()?;
+            // Offline: no hub. Our own key if we have one, pinned keys, --trust.
+            let own = ctx.operator().ok().and_then(|op| Vault::default().load(&op).ok().map(|k| (op, k.public())));
+            let keys = trust::trusted(&ctx.store()?, own.as_ref().map(|(id, k)| (id.as_str(), *k)), &extra)?;
+            let report = gatehouse_protocol::trace::verify(&b, &keys);
+            ctx.print(|| report.summary(), serde_json::to_value(&report).expect("serialises"));
+            if report.valid {
+                Ok(exit::OK)
+            } else {
+                eprintln!("{}", report.summary());
+                Ok(exit::INVALID_TRACE)
+            }
+        }
         Cmd::Outbox { cmd } => {
             let store = ctx.store()?;
             match cmd.unwrap_or(OutboxCmd::List) {

@@ -30,7 +30,10 @@ pub struct OutboxEntry {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../migrations/0001_init.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../migrations/0001_init.sql")),
+        M::up(include_str!("../migrations/0002_pinned_keys.sql")),
+    ])
 }
 
 impl LocalStore {
@@ -164,6 +167,27 @@ impl LocalStore {
             params![hub, seq],
         )?;
         Ok(())
+    }
+}
+
+impl LocalStore {
+    /// Pin `key` for `operator` on `hub` unless a key is already pinned.
+    /// Returns the pinned key (which differs from `key` on a conflict).
+    pub fn pin_key(&self, hub: &str, operator: &str, key: &str) -> Result<String, OpError> {
+        let c = self.conn();
+        c.execute(
+            "INSERT INTO pinned_keys (hub, operator_id, public_key, pinned_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (hub, operator_id) DO NOTHING",
+            params![hub, operator, key, time::format(&time::now())],
+        )?;
+        Ok(c.query_row("SELECT public_key FROM pinned_keys WHERE hub = ?1 AND operator_id = ?2", params![hub, operator], |r| r.get(0))?)
+    }
+
+    /// Every pinned (operator, key), across hubs.
+    pub fn pinned_keys(&self) -> Result<Vec<(String, String)>, OpError> {
+        let c = self.conn();
+        let mut stmt = c.prepare("SELECT DISTINCT operator_id, public_key FROM pinned_keys ORDER BY operator_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

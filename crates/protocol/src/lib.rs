@@ -10,6 +10,7 @@ pub mod keys;
 pub mod lodestar;
 pub mod request_auth;
 pub mod time;
+pub mod trace;
 pub mod wire;
 
 pub use canonical::{canonical_bytes, canonical_string, parse_strict, CanonicalError};

@@ -258,3 +258,29 @@ pub struct OperatorInfo {
     pub role: String,
     pub public_key: String,
 }
+
+/// One row of the evidence browser.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct TraceSummary {
+    pub action_id: String,
+    #[serde(rename = "type")]
+    pub action_type: String,
+    pub agent: String,
+    pub target: Option<String>,
+    pub status: ActionStatus,
+    pub received_at: String,
+    pub rule_id: Option<String>,
+    pub decided_by: Option<String>,
+}
+
+/// `GET /operator/traces`: one page of matching traces and how many match.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct TraceList {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub total: i64,
+    pub items: Vec<TraceSummary>,
+}

@@ -49,6 +49,35 @@ export type Settings = {
  */
 hub: string | null, operator: string | null, };
 
+export type TraceSummary = { actionId: string, type: string, agent: string, target: string | null, status: ActionStatus, receivedAt: string, ruleId: string | null, decidedBy: string | null, };
+
+export type TraceList = { total: number, items: Array<TraceSummary>, };
+
+export type TraceEvent = { seq: number, at: string, kind: string, subject: string, data: JsonValue, prevHash: string, hash: string, };
+
+export type TraceBundle = { format: string, actionId: string, exportedAt: string, 
+/**
+ * The last event's hash as the exporter saw it.
+ */
+head: string, events: Array<TraceEvent>, 
+/**
+ * Public keys the hub reported for the signers (informational: the
+ * verifier decides which keys it trusts).
+ */
+operators: { [key in string]: string }, };
+
+export type Problem = { 
+/**
+ * Position in the bundle (0-based).
+ */
+index: number, seq: number, kind: string, message: string, };
+
+export type Report = { valid: boolean, events: number, signaturesChecked: number, problems: Array<Problem>, };
+
+export type TraceFilter = { agent: string | null, actionType: string | null, status: string | null, from: string | null, to: string | null, text: string | null, limit: number | null, offset: number | null, };
+
+export type VerifiedTrace = { bundle: TraceBundle, report: Report, };
+
 export type Info = { operator: string, publicKey: string, hubUrl: string, 
 /**
  * Set when the console runs the hub itself: where agents should point.

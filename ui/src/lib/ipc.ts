@@ -2,7 +2,10 @@
 // Rust types in crates/protocol (wire.rs) and src-tauri (commands.rs).
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { ApprovalItem, ConsoleState, Connection, DecisionResult, ErrorBody, Focus, Settings, Verdict, Info } from "./types";
+import type {
+  ApprovalItem, ConsoleState, Connection, DecisionResult, ErrorBody, Focus, Settings, Verdict, Info, TraceFilter, TraceList,
+  VerifiedTrace,
+} from "./types";
 
 export function isErrorBody(e: unknown): e is ErrorBody {
   return typeof e === "object" && e !== null && "code" in e && "message" in e;
@@ -12,6 +15,9 @@ export const getState = () => invoke<ConsoleState>("get_state");
 export const decide = (actionId: string, verdict: Verdict, reason: string | null) =>
   invoke<DecisionResult>("decide", { actionId, verdict, reason });
 export const getSettings = () => invoke<Settings>("get_settings");
+export const listTraces = (filter: TraceFilter) => invoke<TraceList>("list_traces", { filter });
+export const verifyTrace = (actionId: string) => invoke<VerifiedTrace>("verify_trace", { actionId });
+export const exportTrace = (actionId: string) => invoke<string>("export_trace", { actionId });
 export const saveSettings = (hub: string | null, operator: string | null) => invoke<void>("save_settings", { hub, operator });
 
 export interface Handlers {

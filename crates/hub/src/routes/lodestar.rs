@@ -45,7 +45,7 @@ pub async fn announce(State(s): State<AppState>, headers: HeaderMap, JsonBody(re
     let digest = hex::encode(Sha256::digest(canonical_bytes(&raw)));
     let now = time::format(&time::now());
     let request_id = req.request_id.clone();
-    let code = match s.store.write(move |tx| lodestar::announce(tx, &req, digest, &now)).await? {
+    let code = match s.store.write(move |tx| lodestar::announce(tx, &req, raw, digest, &now)).await? {
         Proposed::Created(_) => StatusCode::ACCEPTED,
         Proposed::Existing(_) => StatusCode::OK,
     };

@@ -94,6 +94,7 @@ pub async fn propose(State(s): State<AppState>, JsonBody(req, raw): JsonBody<Pro
         checks,
         status,
         request_digest: hex::encode(Sha256::digest(canonical_bytes(&raw))),
+        request: raw,
         hold,
     };
     let (code, item) = match s.store.write(move |tx| actions::propose(tx, new)).await? {

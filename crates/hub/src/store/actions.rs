@@ -26,6 +26,9 @@ pub struct NewAction {
     pub checks: Vec<String>,
     pub status: ActionStatus,
     pub request_digest: String,
+    /// The request as the agent sent it (kept verbatim in the trace, with any
+    /// extra fields such as HestiaOS's decision/risk_score/violations).
+    pub request: Value,
     pub hold: Option<NewHold>,
 }
 
@@ -96,7 +99,8 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
         )?;
     }
     let item = load_item(conn, &a.id)?.ok_or_else(|| ApiError::internal("action vanished"))?;
-    events::append(conn, kinds::ACTION_PROPOSED, &a.id, &a.received_at, &json!({"action": item.action}))?;
+    let policy = json!({"ruleId": a.rule_id, "mode": a.rule_mode, "status": a.status, "require": a.checks});
+    events::append(conn, kinds::ACTION_PROPOSED, &a.id, &a.received_at, &json!({"action": item.action, "policy": policy, "request": a.request}))?;
     if let Some(hold) = &item.hold {
         events::append(conn, kinds::HOLD_CREATED, &a.id, &a.received_at, &json!({"hold": hold, "action": item.action}))?;
     }

@@ -1,23 +1,14 @@
 //! The event log: the feed's source and each subject's hash chain.
 
 use crate::error::ApiResult;
-use gatehouse_protocol::canonical::canonical_bytes;
+pub use gatehouse_protocol::trace::{event_hash, GENESIS};
+use gatehouse_protocol::trace::TraceEvent;
 use gatehouse_protocol::wire::FeedEvent;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+use serde_json::Value;
 
 pub fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
-}
-
-/// The hash of one event: SHA-256 over the canonical JSON of its content and
-/// the previous hash of the same subject.
-pub fn event_hash(kind: &str, subject: &str, at: &str, data: &Value, prev_hash: &str) -> String {
-    let doc = json!({"kind": kind, "subject": subject, "at": at, "data": data, "prev_hash": prev_hash});
-    hex::encode(Sha256::digest(canonical_bytes(&doc)))
 }
 
 pub fn append(conn: &Connection, kind: &str, subject: &str, at: &str, data: &Value) -> ApiResult<i64> {
@@ -52,15 +43,14 @@ pub fn after(conn: &Connection, after: i64, limit: i64) -> ApiResult<Vec<FeedEve
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn for_subject(conn: &Connection, subject: &str) -> ApiResult<Vec<Value>> {
+/// One subject's events in order, with their chain hashes.
+pub fn for_subject(conn: &Connection, subject: &str) -> ApiResult<Vec<TraceEvent>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, at, kind, subject, data, prev_hash, hash FROM events WHERE subject = ?1 ORDER BY seq",
     )?;
     let rows = stmt.query_map([subject], |r| {
         let e = row_to_event(r)?;
-        let prev: String = r.get(5)?;
-        let hash: String = r.get(6)?;
-        Ok(json!({"seq": e.seq, "at": e.at, "kind": e.kind, "subject": e.subject, "data": e.data, "prevHash": prev, "hash": hash}))
+        Ok(TraceEvent { seq: e.seq, at: e.at, kind: e.kind, subject: e.subject, data: e.data, prev_hash: r.get(5)?, hash: r.get(6)? })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

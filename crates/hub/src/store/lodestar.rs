@@ -18,7 +18,7 @@ pub fn action_id(request_id: &str) -> String {
     format!("lodestar:{request_id}")
 }
 
-pub fn announce(conn: &Connection, req: &ApprovalRequest, digest: String, now: &str) -> ApiResult<Proposed> {
+pub fn announce(conn: &Connection, req: &ApprovalRequest, raw: Value, digest: String, now: &str) -> ApiResult<Proposed> {
     let deadline = match &req.deadline {
         Some(d) => Some(time::format(
             &time::parse(d).ok_or_else(|| ApiError::unprocessable("invalid_body", format!("deadline {d:?} is not ISO 8601 with an offset")))?,
@@ -47,6 +47,7 @@ pub fn announce(conn: &Connection, req: &ApprovalRequest, digest: String, now: &
         checks: vec![],
         status: ActionStatus::RequiresApproval,
         request_digest: digest,
+        request: raw,
         hold: Some(NewHold {
             id: uuid::Uuid::new_v4().to_string(),
             kind: HoldKind::Lodestar,

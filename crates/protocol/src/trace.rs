@@ -1,0 +1,214 @@
+//! Evidence traces: an action's events as a self-contained bundle, and the
+//! offline verification a reviewer runs on their own machine.
+//!
+//! Each event's `hash` is SHA-256 over the canonical JSON of
+//! `{kind, subject, at, data, prev_hash}`, and `prev_hash` is the previous
+//! event's hash (the first event's is 64 zeros). Verification recomputes every
+//! hash, checks every link and the order, and verifies every operator
+//! signature in the trace against keys the *verifier* trusts (never keys the
+//! bundle merely claims), so a changed byte, a deleted or reordered event, or a
+//! decision re-signed by another key is found and the report names the event.
+//!
+//! Limit: cutting events off the *end* leaves a valid shorter chain; compare
+//! `head` with a head you saw earlier (the console pins the heads it saw).
+
+use crate::canonical::canonical_bytes;
+use crate::keys::PublicKey;
+use crate::lodestar::verify_resolution;
+use crate::SignedDecision;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub const BUNDLE_FORMAT: &str = "gatehouse.trace-bundle.v1";
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct TraceEvent {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub seq: i64,
+    pub at: String,
+    pub kind: String,
+    pub subject: String,
+    #[cfg_attr(feature = "ts", ts(type = "JsonValue"))]
+    pub data: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct TraceBundle {
+    pub format: String,
+    pub action_id: String,
+    pub exported_at: String,
+    /// The last event's hash as the exporter saw it.
+    pub head: String,
+    pub events: Vec<TraceEvent>,
+    /// Public keys the hub reported for the signers (informational: the
+    /// verifier decides which keys it trusts).
+    #[serde(default)]
+    pub operators: BTreeMap<String, String>,
+}
+
+pub fn event_hash(kind: &str, subject: &str, at: &str, data: &Value, prev_hash: &str) -> String {
+    let doc = json!({"kind": kind, "subject": subject, "at": at, "data": data, "prev_hash": prev_hash});
+    hex::encode(Sha256::digest(canonical_bytes(&doc)))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// Position in the bundle (0-based).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub index: usize,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub seq: i64,
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub valid: bool,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub events: usize,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub signatures_checked: usize,
+    pub problems: Vec<Problem>,
+}
+
+impl Report {
+    /// One line naming the first broken event, for humans and exit messages.
+    pub fn summary(&self) -> String {
+        match self.problems.first() {
+            None => format!("valid: {} events, {} signatures verified", self.events, self.signatures_checked),
+            Some(p) => format!("INVALID at event #{} ({}, position {}): {}", p.seq, p.kind, p.index, p.message),
+        }
+    }
+}
+
+/// Verify a bundle against the keys the verifier trusts (operator id → key).
+pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Report {
+    let mut problems = Vec::new();
+    let mut signatures_checked = 0;
+    let mut push = |i: usize, e: &TraceEvent, m: String| problems.push(Problem { index: i, seq: e.seq, kind: e.kind.clone(), message: m });
+    if bundle.format != BUNDLE_FORMAT {
+        return Report {
+            valid: false,
+            events: bundle.events.len(),
+            signatures_checked: 0,
+            problems: vec![Problem { index: 0, seq: 0, kind: String::new(), message: format!("not a {BUNDLE_FORMAT} bundle") }],
+        };
+    }
+    if bundle.events.is_empty() {
+        return Report { valid: false, events: 0, signatures_checked: 0, problems: vec![Problem { index: 0, seq: 0, kind: String::new(), message: "the bundle has no events".into() }] };
+    }
+    for (i, e) in bundle.events.iter().enumerate() {
+        if e.subject != bundle.action_id {
+            push(i, e, format!("belongs to {:?}, not to action {:?}", e.subject, bundle.action_id));
+        }
+        let expected_prev = if i == 0 { GENESIS } else { bundle.events[i - 1].hash.as_str() };
+        if e.prev_hash != expected_prev {
+            let why = if i == 0 { "the first event does not start the chain (events before it are missing)" } else { "does not link to the event before it (an event was deleted, inserted or reordered)" };
+            push(i, e, why.into());
+        }
+        if i > 0 && e.seq <= bundle.events[i - 1].seq {
+            push(i, e, "is out of order".into());
+        }
+        if event_hash(&e.kind, &e.subject, &e.at, &e.data, &e.prev_hash) != e.hash {
+            push(i, e, "its content was changed (hash mismatch)".into());
+        }
+        if i == 0 && e.kind != "action.proposed" {
+            push(i, e, "a trace must start with the proposal".into());
+        }
+        if e.kind == "hold.decided" {
+            match check_decision(&e.data, &bundle.action_id, trusted) {
+                Ok(n) => signatures_checked += n,
+                Err(m) => push(i, e, m),
+            }
+        }
+    }
+    if let Some(last) = bundle.events.last() {
+        if last.hash != bundle.head {
+            push(bundle.events.len() - 1, last, "the chain does not end at the bundle's head (events were cut off the end)".into());
+        }
+    }
+    Report { valid: problems.is_empty(), events: bundle.events.len(), signatures_checked, problems }
+}
+
+fn check_decision(data: &Value, action_id: &str, trusted: &BTreeMap<String, PublicKey>) -> Result<usize, String> {
+    let envelope: SignedDecision = serde_json::from_value(data["decision"]["envelope"].clone())
+        .map_err(|e| format!("decision envelope unreadable: {e}"))?;
+    let op = &envelope.decision.operator_id;
+    if data["decision"]["operatorId"].as_str() != Some(op.as_str()) {
+        return Err("the decision names another operator than its envelope".into());
+    }
+    if envelope.decision.action_id != action_id {
+        return Err(format!("the decision was signed for action {:?}", envelope.decision.action_id));
+    }
+    let key = trusted.get(op).ok_or_else(|| format!("signed as {op:?}, whose key this verifier does not trust"))?;
+    envelope.verify(key).map_err(|e| format!("{op}'s signature does not verify against the trusted key ({e}): re-signed or altered"))?;
+    let mut n = 1;
+    if let Some(res) = &envelope.lodestar {
+        verify_resolution(res, key).map_err(|_| format!("{op}'s Lodestar resolution does not verify"))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{time, DecisionBody, SigningKey, Verdict};
+
+    fn chain(key: &SigningKey) -> TraceBundle {
+        let mut events: Vec<TraceEvent> = Vec::new();
+        let signed = DecisionBody::new("a1", "h1", Verdict::Approve, "alice", None, time::now()).sign(key).unwrap();
+        let datas = [
+            ("action.proposed", json!({"action": {"actionId": "a1"}})),
+            ("hold.created", json!({"hold": {"holdId": "h1"}})),
+            ("hold.decided", json!({"decision": {"operatorId": "alice", "envelope": signed}, "status": "approved"})),
+            ("evidence.attached", json!({"evidence": {"checks": [{"name": "sent", "pass": true}]}})),
+        ];
+        for (i, (kind, data)) in datas.into_iter().enumerate() {
+            let prev = events.last().map(|e| e.hash.clone()).unwrap_or_else(|| GENESIS.into());
+            let at = "2026-11-21T10:00:00.000Z".to_string();
+            let hash = event_hash(kind, "a1", &at, &data, &prev);
+            events.push(TraceEvent { seq: i as i64 + 1, at, kind: kind.into(), subject: "a1".into(), data, prev_hash: prev, hash });
+        }
+        let head = events.last().unwrap().hash.clone();
+        TraceBundle { format: BUNDLE_FORMAT.into(), action_id: "a1".into(), exported_at: String::new(), head, events, operators: BTreeMap::new() }
+    }
+
+    #[test]
+    fn valid_chain_and_each_kind_of_damage() {
+        let k = SigningKey::generate();
+        let trusted = BTreeMap::from([("alice".to_string(), k.public())]);
+        let b = chain(&k);
+        let r = verify(&b, &trusted);
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.signatures_checked, 1);
+
+        let mut changed = b.clone();
+        changed.events[3].data["evidence"]["checks"][0]["pass"] = json!(false);
+        assert_eq!(verify(&changed, &trusted).problems[0].seq, 4);
+
+        let mut deleted = b.clone();
+        deleted.events.remove(1);
+        assert_eq!(verify(&deleted, &trusted).problems[0].seq, 3);
+
+        let mut reordered = b.clone();
+        reordered.events.swap(1, 2);
+        assert!(!verify(&reordered, &trusted).valid);
+
+        assert!(!verify(&b, &BTreeMap::new()).valid, "an untrusted signer is reported");
+    }
+}
