@@ -9,8 +9,8 @@
 //! bundle merely claims), so a changed byte, a deleted or reordered event, or a
 //! decision re-signed by another key is found and the report names the event.
 //!
-//! Limit: cutting events off the *end* leaves a valid shorter chain; compare
-//! `head` with a head you saw earlier (the console pins the heads it saw).
+//! Limit: cutting events off the *end* and rewriting `head` leaves a valid
+//! shorter chain; only a head obtained earlier, out of band, reveals that.
 
 use crate::canonical::canonical_bytes;
 use crate::keys::PublicKey;
