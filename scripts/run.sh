@@ -77,7 +77,7 @@ db=$data/hub.db
 pk=$("$bin/gatehouse" key show 2>/dev/null || "$bin/gatehouse" key init)
 "$bin/gatehouse-hub" operators list --db "$db" 2>/dev/null | grep -q "^$GATEHOUSE_OPERATOR	" \
   || "$bin/gatehouse-hub" operators add --db "$db" --id "$GATEHOUSE_OPERATOR" --public-key "$pk" --role admin
-"$bin/gatehouse-hub" serve --listen "$listen" --db "$db" >"$data/hub.out" 2>"$data/hub.log" &
+"$bin/gatehouse-hub" serve --listen "$listen" --db "$db" --dev-open >"$data/hub.out" 2>"$data/hub.log" &
 pids+=($!)
 wait_for_hub
 "$root/target/pyenv/bin/python" demo/trace_demo_agent.py "$hub_url" --every 8 >"$data/agent.log" 2>&1 &

@@ -61,8 +61,9 @@ impl Hub {
         Self::start_with_policy(None)
     }
 
+    /// A `--dev-open` hub: agents propose without credentials (loopback only).
     pub fn start_with_policy(policy_yaml: Option<&str>) -> Hub {
-        Self::start_with(policy_yaml, &[])
+        Self::start_with(policy_yaml, &["--dev-open"])
     }
 
     /// Start with a policy and extra `serve` arguments.

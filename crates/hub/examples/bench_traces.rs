@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
             source: "bench",
             action_type: ty.into(),
             actor: Actor { kind: ActorKind::Agent, name: format!("agent-{}", i % 7), provider: None },
+            principal_id: None,
             target: Some(format!("bench://{i}")),
             params: Some(serde_json::json!({"i": i})),
             proposed_at: None,

@@ -18,6 +18,9 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     /// Bearer token required on Lodestar's approval channel, if any.
     pub lodestar_token: Option<Arc<str>>,
+    /// Loopback development mode: agents may propose without credentials,
+    /// and an actor name that is a principal's id stands in for it.
+    pub dev_open: bool,
 }
 
 pub struct HubConfig {
@@ -26,6 +29,7 @@ pub struct HubConfig {
     pub policy: Policy,
     pub max_body_bytes: usize,
     pub lodestar_token: Option<String>,
+    pub dev_open: bool,
 }
 
 pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
@@ -45,6 +49,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/operator/traces", get(routes::operator::traces))
         .route("/operator/traces/{id}", get(routes::operator::trace_bundle))
         .route("/operator/operators", get(routes::operator::operators))
+        .route("/operator/principals", get(routes::principals::list).post(routes::principals::create))
+        .route("/operator/principals/{id}/history", get(routes::principals::history))
+        .route("/operator/grants", post(routes::principals::grant))
         .route("/v1/approvals", post(routes::lodestar::announce))
         .route("/v1/approvals/{project_id}/{request_id}", get(routes::lodestar::fetch).delete(routes::lodestar::consume))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
@@ -85,7 +92,11 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         store: store.clone(),
         policy: Arc::new(config.policy),
         lodestar_token: config.lodestar_token.filter(|t| !t.is_empty()).map(Arc::from),
+        dev_open: config.dev_open,
     };
+    if config.dev_open && !config.listen.ip().is_loopback() {
+        anyhow::bail!("--dev-open is only allowed on a loopback address, not {}", config.listen);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let app = router(state, config.max_body_bytes);

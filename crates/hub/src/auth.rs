@@ -23,8 +23,13 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("auth_required", format!("operator requests must be signed (missing {name} header)")))
 }
 
-/// Authenticate an operator from request headers.
+/// Authenticate an operator from request headers (body-less request).
 pub async fn authenticate(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<OperatorInfo, ApiError> {
+    authenticate_with_body(state, method, uri, headers, b"").await
+}
+
+/// Authenticate an operator's signed request with a body.
+pub async fn authenticate_with_body(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<OperatorInfo, ApiError> {
     let operator_id = header(headers, HEADER_OPERATOR)?.to_owned();
     let ts: i64 = header(headers, HEADER_TIMESTAMP)?
         .parse()
@@ -39,7 +44,7 @@ pub async fn authenticate(state: &AppState, method: &Method, uri: &Uri, headers:
         .ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {operator_id:?} is not enrolled on this hub")))?;
     let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
     let now = chrono::Utc::now().timestamp_millis();
-    request_auth::verify(&key, method.as_str(), &path, ts, b"", &sig, now).map_err(|e| match e {
+    request_auth::verify(&key, method.as_str(), &path, ts, body, &sig, now).map_err(|e| match e {
         RequestAuthError::Stale => ApiError::unauthorized("stale_request", "request timestamp is too far from the hub's clock"),
         RequestAuthError::Key(_) => ApiError::unauthorized("invalid_signature", "request signature does not verify"),
     })?;

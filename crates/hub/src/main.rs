@@ -28,6 +28,10 @@ enum Cmd {
         /// Largest request body accepted, in bytes.
         #[arg(long, default_value_t = app::DEFAULT_MAX_BODY)]
         max_body: usize,
+        /// Development on loopback: agents may propose without credentials and
+        /// an actor name that names a principal stands in for it.
+        #[arg(long)]
+        dev_open: bool,
         /// Require this bearer token on Lodestar's approval channel (/v1/approvals).
         #[arg(long, env = "GATEHOUSE_LODESTAR_TOKEN", hide_env_values = true)]
         lodestar_token: Option<String>,
@@ -93,13 +97,13 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Serve { listen, db, policy, max_body, lodestar_token } => {
+        Cmd::Serve { listen, db, policy, max_body, lodestar_token, dev_open } => {
             let policy = match policy {
                 Some(p) => Policy::from_yaml(&std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?)
                     .with_context(|| format!("policy {}", p.display()))?,
                 None => Policy::default_embedded(),
             };
-            let hub = app::start(app::HubConfig { listen, db: db.clone(), policy, max_body_bytes: max_body, lodestar_token }).await?;
+            let hub = app::start(app::HubConfig { listen, db: db.clone(), policy, max_body_bytes: max_body, lodestar_token, dev_open }).await?;
             // Tests and scripts read this line to learn the bound port.
             println!("gatehouse-hub listening on http://{}", hub.addr);
             tracing::info!(db = %db.display(), "hub started");
@@ -147,6 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     source: "seed",
                     action_type: ty.to_owned(),
                     actor: serde_json::from_value(request["actor"].clone())?,
+                    principal_id: None,
                     target: Some(format!("seed://target/{i}")),
                     params: Some(serde_json::json!({"n": i})),
                     proposed_at: None,

@@ -4,7 +4,8 @@
 
 use crate::error::OpError;
 use gatehouse_protocol::request_auth::{self, HEADER_OPERATOR, HEADER_SIGNATURE, HEADER_TIMESTAMP};
-use gatehouse_protocol::wire::{ApprovalItem, ApprovalList, DecisionOutcome, OperatorInfo};
+use gatehouse_protocol::grant::SignedGrant;
+use gatehouse_protocol::wire::{ApprovalItem, ApprovalList, DecisionOutcome, GrantRecord, NewPrincipal, OperatorInfo, PrincipalCreated, PrincipalView};
 use gatehouse_protocol::{ErrorBody, SignedDecision, SigningKey};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -95,6 +96,51 @@ impl HubClient {
         let v: serde_json::Value = self.get_json(&path).await?;
         let item = serde_json::from_value(v["item"].clone()).map_err(|e| OpError::Protocol(e.to_string()))?;
         Ok((item, v["events"].clone()))
+    }
+
+    /// A POST whose body is covered by the operator's request signature.
+    async fn signed_post<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize) -> Result<T, OpError> {
+        let bytes = serde_json::to_vec(body).expect("body serialises");
+        let url = format!("{}{}", self.base, path);
+        let full_path = reqwest::Url::parse(&url).map(|u| u.path().to_owned()).unwrap_or_else(|_| path.to_owned());
+        let sig = request_auth::sign(&self.key, &self.operator, "POST", &full_path, &bytes);
+        let resp = self
+            .http
+            .post(url)
+            .header(HEADER_OPERATOR, &sig.operator)
+            .header(HEADER_TIMESTAMP, sig.timestamp_ms.to_string())
+            .header(HEADER_SIGNATURE, sig.signature)
+            .header("content-type", "application/json")
+            .body(bytes)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        self.parse(resp).await
+    }
+
+    pub async fn principals(&self) -> Result<Vec<PrincipalView>, OpError> {
+        self.get_json("/operator/principals").await
+    }
+
+    pub async fn add_principal(&self, p: &NewPrincipal) -> Result<PrincipalCreated, OpError> {
+        self.signed_post("/operator/principals", p).await
+    }
+
+    pub async fn principal_history(&self, id: &str) -> Result<Vec<GrantRecord>, OpError> {
+        self.get_json(&format!("/operator/principals/{}/history", urlencode(id))).await
+    }
+
+    pub async fn post_grant(&self, g: &SignedGrant) -> Result<PrincipalView, OpError> {
+        let resp = self
+            .http
+            .post(format!("{}/operator/grants", self.base))
+            .json(g)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        self.parse(resp).await
     }
 
     pub async fn operators(&self) -> Result<Vec<OperatorInfo>, OpError> {

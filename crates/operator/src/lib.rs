@@ -3,6 +3,7 @@
 //! signs requests, the local store (outbox, cache, feed cursor), the outbox
 //! that delivers signed decisions exactly once, and the feed subscriber.
 
+pub mod capabilities;
 pub mod config;
 pub mod console;
 pub mod decide;

@@ -9,7 +9,10 @@ use gatehouse_operator::feed::{self, ConnState, FeedMsg};
 use gatehouse_operator::hub_client::HubClient;
 use gatehouse_operator::outbox;
 use gatehouse_operator::store::LocalStore;
+use gatehouse_operator::capabilities;
 use gatehouse_operator::trust;
+use gatehouse_protocol::grant::GrantOp;
+use gatehouse_protocol::wire::{NewPrincipal, PrincipalView};
 use gatehouse_operator::vault::Vault;
 use gatehouse_protocol::wire::{ApprovalItem, FeedEvent};
 use gatehouse_protocol::{time, Verdict};
@@ -83,6 +86,31 @@ enum Cmd {
         #[arg(long = "trust")]
         trust: Vec<String>,
     },
+    /// Principals (agents) and their capabilities.
+    Principals {
+        #[command(subcommand)]
+        cmd: Option<PrincipalsCmd>,
+    },
+    /// Grant capabilities to a principal (signed; admins only).
+    Grant {
+        principal: String,
+        /// Action types or prefix patterns such as `email.*`.
+        #[arg(required = true)]
+        capabilities: Vec<String>,
+        /// How long the grant holds: 1h, 8h, 24h, 7d, ... or never.
+        #[arg(long, default_value = "never")]
+        expires: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Revoke capabilities from a principal (signed; admins only).
+    Revoke {
+        principal: String,
+        #[arg(required = true)]
+        capabilities: Vec<String>,
+        #[arg(long)]
+        reason: String,
+    },
     /// Decisions waiting to be delivered.
     Outbox {
         #[command(subcommand)]
@@ -105,6 +133,23 @@ enum KeyCmd {
 enum KeyFormat {
     Hex,
     SpkiPem,
+}
+
+#[derive(Subcommand)]
+enum PrincipalsCmd {
+    /// List principals (default).
+    List,
+    /// Add a principal. Without --public-key, an API token is issued and
+    /// printed alone on the last line (shown once).
+    Add {
+        id: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Every grant and revocation of a principal, with signer and reason.
+    History { id: String },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +256,22 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
             Ok(exit::OK)
         }
         Cmd::Watch { after, resume, count } => watch(ctx, after, resume, count).await,
+        Cmd::Principals { cmd } => principals_cmd(ctx, cmd.unwrap_or(PrincipalsCmd::List)).await,
+        Cmd::Grant { principal, capabilities, expires, reason } => {
+            let client = ctx.client()?;
+            let expiry = capabilities::parse_expiry(&expires)?;
+            let prepared = capabilities::prepare(&client, GrantOp::Grant, &principal, &capabilities, expiry, &reason)?;
+            let p = capabilities::submit(&client, prepared.body).await?;
+            ctx.print(|| render_principal(&p), serde_json::to_value(&p).expect("serialises"));
+            Ok(exit::OK)
+        }
+        Cmd::Revoke { principal, capabilities, reason } => {
+            let client = ctx.client()?;
+            let prepared = capabilities::prepare(&client, GrantOp::Revoke, &principal, &capabilities, None, &reason)?;
+            let p = capabilities::submit(&client, prepared.body).await?;
+            ctx.print(|| render_principal(&p), serde_json::to_value(&p).expect("serialises"));
+            Ok(exit::OK)
+        }
         Cmd::Trace { action_id } => {
             let (client, store) = (ctx.client()?, ctx.store()?);
             let (bundle, report) = trust::fetch_and_verify(&client, &store, &action_id).await?;
@@ -292,6 +353,70 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
             }
         }
     }
+}
+
+fn render_principal(p: &PrincipalView) -> String {
+    let caps: Vec<String> = p
+        .capabilities
+        .iter()
+        .map(|c| match &c.expires_at {
+            Some(e) => format!("{} (until {e})", c.capability),
+            None => c.capability.clone(),
+        })
+        .collect();
+    let cred = match &p.public_key {
+        Some(k) => format!("key {}…", &k[..16]),
+        None => "API token".to_owned(),
+    };
+    format!("{}\t{}\t{}\t{}", inert(&p.id), inert(&p.org), cred, if caps.is_empty() { "-".into() } else { caps.join(", ") })
+}
+
+async fn principals_cmd(ctx: &Ctx, cmd: PrincipalsCmd) -> Result<u8, OpError> {
+    let client = ctx.client()?;
+    match cmd {
+        PrincipalsCmd::List => {
+            let list = client.principals().await?;
+            ctx.print(
+                || if list.is_empty() { "no principals".into() } else { list.iter().map(render_principal).collect::<Vec<_>>().join("\n") },
+                serde_json::to_value(&list).expect("serialises"),
+            );
+        }
+        PrincipalsCmd::Add { id, org, public_key } => {
+            let created = client.add_principal(&NewPrincipal { id, org, public_key }).await?;
+            if ctx.json {
+                println!("{}", serde_json::to_value(&created).expect("serialises"));
+            } else {
+                println!("{}", render_principal(&created.principal));
+                if let Some(t) = &created.token {
+                    eprintln!("API token (shown once; the agent sends it as Authorization: Bearer):");
+                    println!("{t}");
+                }
+            }
+        }
+        PrincipalsCmd::History { id } => {
+            let h = client.principal_history(&id).await?;
+            ctx.print(
+                || {
+                    h.iter()
+                        .map(|g| {
+                            format!(
+                                "{}\t{:?}\t{}\tby {}\t{}{}",
+                                g.received_at,
+                                g.op,
+                                g.capabilities.join(","),
+                                inert(&g.operator_id),
+                                inert(&g.reason),
+                                g.expires_at.as_deref().map(|e| format!("\tuntil {e}")).unwrap_or_default()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                serde_json::to_value(&h).expect("serialises"),
+            );
+        }
+    }
+    Ok(exit::OK)
 }
 
 async fn flush_quietly(client: &HubClient, store: &LocalStore) {

@@ -6,6 +6,7 @@
 pub mod canonical;
 pub mod decision;
 pub mod error;
+pub mod grant;
 pub mod keys;
 pub mod lodestar;
 pub mod request_auth;

@@ -284,3 +284,65 @@ pub struct TraceList {
     pub total: i64,
     pub items: Vec<TraceSummary>,
 }
+
+/// A capability a principal currently holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct CapabilityView {
+    pub capability: String,
+    pub expires_at: Option<String>,
+    pub granted_by: String,
+    pub granted_at: String,
+    pub grant_id: String,
+}
+
+/// A principal (an agent) and its live (unexpired) capabilities.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct PrincipalView {
+    pub id: String,
+    pub org: String,
+    pub public_key: Option<String>,
+    pub has_token: bool,
+    pub created_at: String,
+    pub created_by: String,
+    pub capabilities: Vec<CapabilityView>,
+}
+
+/// `POST /operator/principals` body.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewPrincipal {
+    pub id: String,
+    pub org: String,
+    #[serde(default)]
+    pub public_key: Option<String>,
+}
+
+/// `POST /operator/principals` answer: the API token appears here once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct PrincipalCreated {
+    pub principal: PrincipalView,
+    pub token: Option<String>,
+}
+
+/// One entry of a principal's grant history.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct GrantRecord {
+    pub grant_id: String,
+    pub op: crate::grant::GrantOp,
+    pub principal_id: String,
+    pub capabilities: Vec<String>,
+    pub expires_at: Option<String>,
+    pub reason: String,
+    pub operator_id: String,
+    pub issued_at: String,
+    pub received_at: String,
+}

@@ -3,4 +3,5 @@
 pub mod feed;
 pub mod lodestar;
 pub mod operator;
+pub mod principals;
 pub mod trace;

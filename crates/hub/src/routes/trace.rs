@@ -5,7 +5,9 @@
 use crate::app::AppState;
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
-use crate::json::JsonBody;
+use crate::json::{self, JsonBody, RawBody};
+use crate::store::principals;
+use axum::response::IntoResponse;
 use crate::policy::{Mode, Policy};
 use crate::store::actions::{self, NewAction, NewHold, Proposed};
 use axum::extract::{Path, Query, State};
@@ -44,14 +46,75 @@ fn check_text(field: &str, v: &str, required: bool) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn propose(State(s): State<AppState>, JsonBody(req, raw): JsonBody<ProposeAction>) -> ApiResult<(StatusCode, Json<ProposeResponse>)> {
+/// Who is proposing: the principal its credentials prove (an API token, or
+/// a request signed with the principal's key), or, on a `--dev-open` hub,
+/// the principal named by the actor, if there is one.
+async fn principal_for(s: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], actor_name: &str) -> ApiResult<Option<String>> {
+    use gatehouse_protocol::request_auth::{self, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+    if let Some(id) = headers.get("x-gatehouse-principal").and_then(|v| v.to_str().ok()).map(str::to_owned) {
+        let ts: i64 = headers.get(HEADER_TIMESTAMP).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+            .ok_or_else(|| ApiError::unauthorized("auth_required", "signed requests need x-gatehouse-timestamp"))?;
+        let sig = headers.get(HEADER_SIGNATURE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let lookup = id.clone();
+        let key = s.store.read(move |c| principals::key_of(c, &lookup)).await?;
+        let key = match key {
+            Some(Some(k)) => gatehouse_protocol::PublicKey::from_hex(&k).map_err(ApiError::internal)?,
+            Some(None) => return Err(ApiError::unauthorized("invalid_signature", format!("principal {id:?} has no public key; use its API token"))),
+            None => return Err(ApiError::unauthorized("unknown_principal", format!("no principal {id:?}"))),
+        };
+        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
+        request_auth::verify(&key, method.as_str(), path, ts, body, &sig, chrono::Utc::now().timestamp_millis())
+            .map_err(|_| ApiError::unauthorized("invalid_signature", "the request signature does not verify against the principal's key"))?;
+        return Ok(Some(id));
+    }
+    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let token = auth.strip_prefix("Bearer ").unwrap_or("").trim().to_owned();
+        return match s.store.read(move |c| principals::by_token(c, &token)).await? {
+            Some(id) => Ok(Some(id)),
+            None => Err(ApiError::unauthorized("unknown_principal", "the API token matches no principal")),
+        };
+    }
+    if s.dev_open {
+        let name = actor_name.to_owned();
+        return Ok(if s.store.read(move |c| principals::exists(c, &name)).await? { Some(actor_name.to_owned()) } else { None });
+    }
+    Err(ApiError::unauthorized(
+        "auth_required",
+        "send the principal's API token (Authorization: Bearer) or a request signed with its key; only a --dev-open hub on loopback takes anonymous proposals",
+    ))
+}
+
+pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<axum::response::Response> {
+    let (req, raw): (ProposeAction, Value) = json::parse(&body)?;
     check_text("type", &req.action_type, true)?;
     check_text("actor.name", &req.actor.name, true)?;
     if let Some(id) = &req.id {
         check_text("id", id, true)?;
     }
+    let principal = principal_for(&s, &method, &uri, &headers, &body, &req.actor.name).await?;
     let now = time::now();
     let received_at = time::format(&now);
+    if let Some(p) = &principal {
+        let (pid, ty, at) = (p.clone(), req.action_type.clone(), received_at.clone());
+        if !s.store.read(move |c| principals::allows(c, &pid, &ty, &at)).await? {
+            // Refused where it enters: never held, never recorded as an
+            // action; the refusal is kept on the principal's own trace.
+            let action_id = req.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let (pid, ty, at, aid) = (p.clone(), req.action_type.clone(), received_at.clone(), action_id.clone());
+            s.store
+                .write(move |tx| {
+                    crate::store::events::append(tx, "action.refused", &format!("principal:{pid}"), &at, &json!({"actionId": aid, "type": ty, "code": "authority_denied"}))?;
+                    Ok(())
+                })
+                .await?;
+            let body = json!({
+                "actionId": action_id, "status": "rejected", "checks": [],
+                "code": "authority_denied",
+                "message": format!("principal {p:?} holds no capability for {:?}", req.action_type),
+            });
+            return Ok((StatusCode::FORBIDDEN, Json(body)).into_response());
+        }
+    }
     let actor_kind = serde_json::to_value(req.actor.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     let matched = s.policy.evaluate(&req.action_type, &actor_kind, &req.actor.name, req.actor.provider.as_deref());
     let (status, rule_id, rule_mode, checks, hold) = match matched {
@@ -85,6 +148,7 @@ pub async fn propose(State(s): State<AppState>, JsonBody(req, raw): JsonBody<Pro
         source: "trace",
         action_type: req.action_type,
         actor: req.actor,
+        principal_id: principal,
         target: req.target,
         params: req.params.map(Value::Object),
         proposed_at: req.timestamp,
@@ -110,7 +174,8 @@ pub async fn propose(State(s): State<AppState>, JsonBody(req, raw): JsonBody<Pro
             checks: item.action.checks,
             status_token: Some(token),
         }),
-    ))
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

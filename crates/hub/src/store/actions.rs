@@ -17,6 +17,8 @@ pub struct NewAction {
     pub source: &'static str,
     pub action_type: String,
     pub actor: Actor,
+    /// The principal the request's credentials proved, if any.
+    pub principal_id: Option<String>,
     pub target: Option<String>,
     pub params: Option<Value>,
     pub proposed_at: Option<String>,
@@ -63,8 +65,8 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
         ));
     }
     conn.execute(
-        "INSERT INTO actions (id, source, type, actor, target, params, proposed_at, received_at, rule_id, rule_mode, checks, status, request_digest)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO actions (id, source, type, actor, target, params, proposed_at, received_at, rule_id, rule_mode, checks, status, request_digest, principal_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             a.id,
             a.source,
@@ -79,6 +81,7 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
             serde_json::to_string(&a.checks).expect("checks serialise"),
             a.status.as_str(),
             a.request_digest,
+            a.principal_id,
         ],
     )?;
     if let Some(h) = &a.hold {
@@ -99,7 +102,7 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
         )?;
     }
     let item = load_item(conn, &a.id)?.ok_or_else(|| ApiError::internal("action vanished"))?;
-    let policy = json!({"ruleId": a.rule_id, "mode": a.rule_mode, "status": a.status, "require": a.checks});
+    let policy = json!({"ruleId": a.rule_id, "mode": a.rule_mode, "status": a.status, "require": a.checks, "principal": a.principal_id});
     events::append(conn, kinds::ACTION_PROPOSED, &a.id, &a.received_at, &json!({"action": item.action, "policy": policy, "request": a.request}))?;
     if let Some(hold) = &item.hold {
         events::append(conn, kinds::HOLD_CREATED, &a.id, &a.received_at, &json!({"hold": hold, "action": item.action}))?;

@@ -31,6 +31,7 @@ pub fn announce(conn: &Connection, req: &ApprovalRequest, raw: Value, digest: St
         source: "lodestar",
         action_type: ACTION_TYPE.to_owned(),
         actor: Actor { kind: ActorKind::System, name: "lodestar-gate".to_owned(), provider: None },
+        principal_id: None,
         // The gate's own action id: what the resolution must name.
         target: Some(req.action_id.clone()),
         params: Some(json!({

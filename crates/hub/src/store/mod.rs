@@ -11,6 +11,7 @@ pub mod decisions;
 pub mod events;
 pub mod lodestar;
 pub mod operators;
+pub mod principals;
 pub mod traces;
 
 use crate::error::{ApiError, ApiResult};

@@ -1,0 +1,174 @@
+//! Principals, their credentials, capabilities, and the signed history of
+//! every grant and revocation.
+
+use super::{events, operators};
+use crate::error::{ApiError, ApiResult};
+use gatehouse_protocol::grant::{capability_allows, GrantOp, SignedGrant};
+use gatehouse_protocol::wire::{CapabilityView, GrantRecord, PrincipalView};
+use gatehouse_protocol::{time, PublicKey};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn create(conn: &Connection, id: &str, org: &str, public_key: Option<&str>, token: Option<&str>, by: &str, now: &str) -> ApiResult<PrincipalView> {
+    let exists: Option<i64> = conn.query_row("SELECT 1 FROM principals WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    if exists.is_some() {
+        return Err(ApiError::conflict("principal_exists", format!("principal {id:?} already exists")));
+    }
+    if let Some(k) = public_key {
+        let taken: Option<String> = conn.query_row("SELECT id FROM principals WHERE public_key = ?1", [k], |r| r.get(0)).optional()?;
+        if let Some(other) = taken {
+            return Err(ApiError::conflict("duplicate_key", format!("that public key already belongs to {other:?}")));
+        }
+    }
+    conn.execute(
+        "INSERT INTO principals (id, org, public_key, token_hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, org, public_key, token.map(token_hash), now, by],
+    )?;
+    events::append(conn, "principal.created", &format!("principal:{id}"), now, &json!({"id": id, "org": org, "publicKey": public_key, "by": by}))?;
+    get(conn, id, now)?.ok_or_else(|| ApiError::internal("principal vanished"))
+}
+
+fn capabilities(conn: &Connection, id: &str, now: &str) -> ApiResult<Vec<CapabilityView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT capability, expires_at, granted_by, granted_at, grant_id FROM capabilities
+         WHERE principal_id = ?1 AND (expires_at IS NULL OR expires_at > ?2) ORDER BY capability",
+    )?;
+    let rows = stmt.query_map(params![id, now], |r| {
+        Ok(CapabilityView { capability: r.get(0)?, expires_at: r.get(1)?, granted_by: r.get(2)?, granted_at: r.get(3)?, grant_id: r.get(4)? })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn row(conn: &Connection, r: (String, String, Option<String>, bool, String, String), now: &str) -> ApiResult<PrincipalView> {
+    let capabilities = capabilities(conn, &r.0, now)?;
+    Ok(PrincipalView { id: r.0, org: r.1, public_key: r.2, has_token: r.3, created_at: r.4, created_by: r.5, capabilities })
+}
+
+const COLS: &str = "id, org, public_key, token_hash IS NOT NULL, created_at, created_by";
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Option<String>, bool, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+pub fn get(conn: &Connection, id: &str, now: &str) -> ApiResult<Option<PrincipalView>> {
+    let r = conn.query_row(&format!("SELECT {COLS} FROM principals WHERE id = ?1"), [id], read_row).optional()?;
+    r.map(|r| row(conn, r, now)).transpose()
+}
+
+pub fn list(conn: &Connection, now: &str) -> ApiResult<Vec<PrincipalView>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLS} FROM principals ORDER BY id"))?;
+    let rows: Vec<_> = stmt.query_map([], read_row)?.collect::<Result<_, _>>()?;
+    rows.into_iter().map(|r| row(conn, r, now)).collect()
+}
+
+pub fn by_token(conn: &Connection, token: &str) -> ApiResult<Option<String>> {
+    Ok(conn.query_row("SELECT id FROM principals WHERE token_hash = ?1", [token_hash(token)], |r| r.get(0)).optional()?)
+}
+
+pub fn key_of(conn: &Connection, id: &str) -> ApiResult<Option<Option<String>>> {
+    Ok(conn.query_row("SELECT public_key FROM principals WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+}
+
+pub fn exists(conn: &Connection, id: &str) -> ApiResult<bool> {
+    Ok(conn.query_row("SELECT 1 FROM principals WHERE id = ?1", [id], |r| r.get::<_, i64>(0)).optional()?.is_some())
+}
+
+/// Whether `principal` may propose `action_type` now.
+pub fn allows(conn: &Connection, principal: &str, action_type: &str, now: &str) -> ApiResult<bool> {
+    Ok(capabilities(conn, principal, now)?.iter().any(|c| capability_allows(&c.capability, action_type)))
+}
+
+/// Apply a signed grant or revocation: admin signer, valid signature, known
+/// principal, fresh id. Returns the principal after the change.
+pub fn apply(conn: &Connection, signed: &SignedGrant, now: time::Timestamp) -> ApiResult<PrincipalView> {
+    let g = &signed.grant;
+    let op = operators::get_active(conn, &g.operator_id)?
+        .ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {:?} is not enrolled on this hub", g.operator_id)))?;
+    let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
+    signed.verify(&key).map_err(|e| match e {
+        gatehouse_protocol::grant::GrantError::Key(_) => ApiError::unauthorized("invalid_signature", format!("the grant's signature does not verify against {}'s enrolled key", g.operator_id)),
+        other => ApiError::unprocessable("invalid_grant", other.to_string()),
+    })?;
+    if op.role != "admin" {
+        return Err(ApiError::forbidden("admin_required", format!("{} is an {}; only admins grant or revoke capabilities", op.operator_id, op.role)));
+    }
+    let issued = time::parse(&g.issued_at).ok_or_else(|| ApiError::unprocessable("invalid_grant", "issued_at"))?;
+    let skew = chrono::Duration::minutes(5);
+    if issued > now + skew || issued < now - chrono::Duration::hours(1) {
+        return Err(ApiError::unprocessable("stale_grant", "the grant was issued too long ago or in the future; sign it again"));
+    }
+    let now_s = time::format(&now);
+    if let Some(e) = &g.expires_at {
+        if time::parse(e).is_some_and(|e| e <= now) {
+            return Err(ApiError::unprocessable("invalid_grant", "the grant expires before it arrives"));
+        }
+    }
+    if !exists(conn, &g.principal_id)? {
+        return Err(ApiError::not_found("unknown_principal", format!("no principal {:?}", g.principal_id)));
+    }
+    let seen: Option<String> = conn.query_row("SELECT envelope FROM grants WHERE id = ?1", [&g.grant_id], |r| r.get(0)).optional()?;
+    if let Some(env) = seen {
+        if env == serde_json::to_string(signed).expect("serialises") {
+            return get(conn, &g.principal_id, &now_s)?.ok_or_else(|| ApiError::internal("principal vanished"));
+        }
+        return Err(ApiError::conflict("duplicate_grant_id", "a different grant already used this id"));
+    }
+    for cap in &g.capabilities {
+        match g.op {
+            GrantOp::Grant => conn.execute(
+                "INSERT INTO capabilities (principal_id, capability, expires_at, grant_id, granted_by, granted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (principal_id, capability) DO UPDATE SET expires_at = excluded.expires_at, grant_id = excluded.grant_id,
+                   granted_by = excluded.granted_by, granted_at = excluded.granted_at",
+                params![g.principal_id, cap, g.expires_at, g.grant_id, g.operator_id, now_s],
+            )?,
+            GrantOp::Revoke => conn.execute("DELETE FROM capabilities WHERE principal_id = ?1 AND capability = ?2", params![g.principal_id, cap])?,
+        };
+    }
+    conn.execute(
+        "INSERT INTO grants (id, principal_id, op, capabilities, expires_at, reason, operator_id, issued_at, received_at, envelope)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            g.grant_id,
+            g.principal_id,
+            if g.op == GrantOp::Grant { "grant" } else { "revoke" },
+            serde_json::to_string(&g.capabilities).expect("serialises"),
+            g.expires_at,
+            g.reason,
+            g.operator_id,
+            g.issued_at,
+            now_s,
+            serde_json::to_string(signed).expect("serialises"),
+        ],
+    )?;
+    let kind = if g.op == GrantOp::Grant { "capability.granted" } else { "capability.revoked" };
+    events::append(conn, kind, &format!("principal:{}", g.principal_id), &now_s, &json!({"envelope": signed}))?;
+    get(conn, &g.principal_id, &now_s)?.ok_or_else(|| ApiError::internal("principal vanished"))
+}
+
+pub fn history(conn: &Connection, id: &str) -> ApiResult<Vec<GrantRecord>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, op, principal_id, capabilities, expires_at, reason, operator_id, issued_at, received_at FROM grants
+         WHERE principal_id = ?1 ORDER BY received_at, rowid",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        let op: String = r.get(1)?;
+        let caps: String = r.get(3)?;
+        Ok(GrantRecord {
+            grant_id: r.get(0)?,
+            op: if op == "grant" { GrantOp::Grant } else { GrantOp::Revoke },
+            principal_id: r.get(2)?,
+            capabilities: serde_json::from_str(&caps).unwrap_or_default(),
+            expires_at: r.get(4)?,
+            reason: r.get(5)?,
+            operator_id: r.get(6)?,
+            issued_at: r.get(7)?,
+            received_at: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
