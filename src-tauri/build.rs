@@ -3,7 +3,8 @@ fn main() {
     // permission; capabilities/default.json grants exactly what the UI uses.
     tauri_build::try_build(
         tauri_build::Attributes::new()
-            .app_manifest(tauri_build::AppManifest::new().commands(&["get_state", "decide", "get_settings", "save_settings", "list_traces", "verify_trace", "export_trace"])),
+            .app_manifest(tauri_build::AppManifest::new().commands(&["get_state", "decide", "get_settings", "save_settings", "list_traces", "verify_trace", "export_trace",
+                "list_principals", "principal_history", "known_action_types", "prepare_grant", "confirm_grant"])),
     )
     .expect("tauri build");
 }

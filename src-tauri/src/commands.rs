@@ -3,7 +3,9 @@
 
 use crate::startup::{Info, Shared};
 use gatehouse_operator::console::{Connection, DecisionResult, TraceFilter, VerifiedTrace};
-use gatehouse_protocol::wire::TraceList;
+use gatehouse_operator::capabilities::GrantPreview;
+use gatehouse_protocol::grant::GrantOp;
+use gatehouse_protocol::wire::{GrantRecord, PrincipalView, TraceList};
 use gatehouse_operator::settings::{self, Settings};
 use gatehouse_protocol::wire::ApprovalItem;
 use gatehouse_protocol::{ErrorBody, Verdict};
@@ -65,6 +67,31 @@ pub async fn verify_trace(shared: State<'_, Shared>, action_id: String) -> Resul
 pub async fn export_trace(shared: State<'_, Shared>, action_id: String) -> Result<String, ErrorBody> {
     let dir = gatehouse_operator::config::data_dir().join("exports");
     core(&shared)?.export_trace(&action_id, &dir).await.map_err(|e| e.body())
+}
+
+#[tauri::command]
+pub async fn list_principals(shared: State<'_, Shared>) -> Result<Vec<PrincipalView>, ErrorBody> {
+    core(&shared)?.principals().await.map_err(|e| e.body())
+}
+
+#[tauri::command]
+pub async fn principal_history(shared: State<'_, Shared>, id: String) -> Result<Vec<GrantRecord>, ErrorBody> {
+    core(&shared)?.principal_history(&id).await.map_err(|e| e.body())
+}
+
+#[tauri::command]
+pub async fn known_action_types(shared: State<'_, Shared>) -> Result<Vec<String>, ErrorBody> {
+    core(&shared)?.known_action_types().await.map_err(|e| e.body())
+}
+
+#[tauri::command]
+pub fn prepare_grant(shared: State<'_, Shared>, op: GrantOp, principal: String, capabilities: Vec<String>, expiry: String, reason: String) -> Result<GrantPreview, ErrorBody> {
+    core(&shared)?.prepare_grant(op, &principal, &capabilities, &expiry, &reason).map_err(|e| e.body())
+}
+
+#[tauri::command]
+pub async fn confirm_grant(shared: State<'_, Shared>, grant_id: String) -> Result<PrincipalView, ErrorBody> {
+    core(&shared)?.confirm_grant(&grant_id).await.map_err(|e| e.body())
 }
 
 #[tauri::command]

@@ -261,3 +261,15 @@ pub fn signed_get(base: &str, operator: &str, key: &gatehouse_protocol::SigningK
         .json()
         .unwrap()
 }
+
+/// Propose through the unmodified TRACE SDK (tests/agents/trace_propose.py),
+/// with a principal's API token on its session if given. Returns
+/// `{"http": status, "body": json}`.
+pub fn sdk_propose(hub: &str, ty: &str, token: Option<&str>, actor: &str) -> serde_json::Value {
+    let mut args = vec![hub, ty, "--actor", actor];
+    if let Some(t) = token {
+        args.extend(["--token", t]);
+    }
+    let out = Command::new(python()).arg(repo_root().join("tests/agents/trace_propose.py")).args(&args).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}

@@ -8,15 +8,6 @@ use gatehouse_tests::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-fn sdk_propose(hub: &str, ty: &str, token: Option<&str>, actor: &str) -> Value {
-    let mut args = vec![hub, ty, "--actor", actor];
-    if let Some(t) = token {
-        args.extend(["--token", t]);
-    }
-    let out = std::process::Command::new(python()).arg(repo_root().join("tests/agents/trace_propose.py")).args(&args).output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
 fn admin(hub: &Hub) -> Cli {
     let cli = Cli::new(&hub.url, &unique("ada"));
     let pk = cli.key_init();

@@ -443,3 +443,105 @@ async fn evidence_view_browses_10000_traces_virtualized_and_verifies_one_here() 
     assert_eq!(r.code, 0, "the exported bundle verifies offline: {}", r.stderr);
     c.close().await.unwrap();
 }
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+async fn fill_grant(c: &Client, principal: &str, caps: &str, expiry: Option<(&str, &str)>, reason: &str) {
+    if !principal.is_empty() {
+        wait_css(c, "[data-testid=grant-principal]").await.send_keys(principal).await.unwrap();
+    }
+    wait_css(c, "[data-testid=grant-capabilities]").await.send_keys(caps).await.unwrap();
+    if let Some((choice, custom)) = expiry {
+        wait_css(c, "[data-testid=grant-expiry]").await.select_by_value(choice).await.unwrap();
+        if choice == "custom" {
+            wait_css(c, "[data-testid=grant-expiry-custom]").await.send_keys(custom).await.unwrap();
+        }
+    }
+    wait_css(c, "[data-testid=grant-reason]").await.send_keys(reason).await.unwrap();
+}
+
+async fn sign_previewed(c: &Client, must_contain: &[&str]) {
+    wait_css(c, "[data-testid=grant-submit]").await.click().await.unwrap();
+    let shown = wait_css(c, "[data-testid=grant-preview]").await.text().await.unwrap();
+    for m in must_contain {
+        assert!(shown.contains(m), "the preview shows what will be signed ({m}): {shown}");
+    }
+    wait_css(c, "[data-testid=grant-confirm]").await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if c.find(Locator::Css("[data-testid=grant-done]")).await.is_ok() {
+            return;
+        }
+        if let Ok(e) = c.find(Locator::Css("[data-testid=grant-error]")).await {
+            panic!("the grant failed: {}", e.text().await.unwrap_or_default());
+        }
+        assert!(Instant::now() < deadline, "the grant never completed");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capabilities_granted_from_the_form_are_enforced_until_they_expire_or_are_revoked() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    require_desktop();
+    let hub = Hub::start_with(None, &[]); // credentials required
+    let cli = Cli::new(&hub.url, &unique("root"));
+    let pk = cli.key_init();
+    hub.enrol(&cli.operator, &pk, "admin");
+    let token = cli.run(&["principals", "add", "mail-bot", "--org", "acme"]).stdout.trim().lines().last().unwrap().to_owned();
+    let url = hub.url.clone();
+    let propose_with = move |t: String| {
+        let url = url.clone();
+        async move { blocking(move || sdk_propose(&url, "send_email", Some(&t), "mail-bot")).await }
+    };
+    assert_eq!(propose_with(token.clone()).await["body"]["code"], "authority_denied");
+
+    let d = driver(&cli);
+    let c = open_app(&d).await;
+    wait_css(&c, "[data-testid=tab-capabilities]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"]").await;
+
+    // An invalid capability is caught before anything is signed.
+    wait_css(&c, "[data-testid=grant-capabilities]").await.send_keys("<script>").await.unwrap();
+    wait_css(&c, "[data-testid=capability-error]").await;
+    let backspaces: String = std::iter::repeat_n('\u{E003}', 8).collect();
+    wait_css(&c, "[data-testid=grant-capabilities]").await.send_keys(&backspaces).await.unwrap();
+
+    // Grant for 4 seconds through the form.
+    fill_grant(&c, "mail-bot", "send_email", Some(("custom", "4s")), "pilot week").await;
+    sign_previewed(&c, &["\"principal_id\":\"mail-bot\"", "\"capabilities\":[\"send_email\"]", "\"reason\":\"pilot week\"", "\"expires_at\":\""]).await;
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] [data-capability=\"send_email\"]").await;
+    let r = propose_with(token.clone()).await;
+    assert_eq!(r["body"]["status"], "requires_approval", "accepted after the grant: {r}");
+    tokio::time::sleep(Duration::from_millis(4300)).await;
+    assert_eq!(propose_with(token.clone()).await["body"]["code"], "authority_denied", "refused after expiry");
+
+    // Grant without expiry, then revoke from the principal's row.
+    // The form keeps the principal it just granted to.
+    let kept = wait_css(&c, "[data-testid=grant-principal]").await.prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("mail-bot"));
+    fill_grant(&c, "", "send_email", Some(("never", "")), "rollout").await;
+    sign_previewed(&c, &["\"expires_at\":null"]).await;
+    assert_eq!(propose_with(token.clone()).await["body"]["status"], "requires_approval");
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] [data-capability=\"send_email\"] [data-testid=revoke]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=grant-reason]").await.send_keys("incident 42").await.unwrap();
+    sign_previewed(&c, &["\"op\":\"revoke\""]).await;
+    assert_eq!(propose_with(token.clone()).await["body"]["code"], "authority_denied", "refused after the revoke");
+
+    // The history lists all three with signer and reason.
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] .pname").await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let rows = c.find_all(Locator::Css("[data-testid=history-row]")).await.unwrap();
+        if rows.len() == 3 || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(rows.len(), 3);
+    let last = rows[2].text().await.unwrap();
+    assert!(last.contains("revoke") && last.contains(&cli.operator) && last.contains("incident 42"), "{last}");
+    c.close().await.unwrap();
+}

@@ -98,6 +98,9 @@ pub struct ConsoleCore {
     pub store: Arc<LocalStore>,
     queue: Mutex<Queue>,
     conn: Mutex<Connection>,
+    /// Grants prepared and previewed, awaiting the operator's confirmation:
+    /// what is signed is exactly what was shown, never a body sent back by the UI.
+    pending_grants: Mutex<std::collections::HashMap<String, gatehouse_protocol::grant::GrantBody>>,
 }
 
 impl ConsoleCore {
@@ -107,6 +110,7 @@ impl ConsoleCore {
             store: Arc::new(store),
             queue: Mutex::new(Queue::default()),
             conn: Mutex::new(Connection { state: "reconnecting".into(), detail: None, outbox_pending: 0 }),
+            pending_grants: Mutex::new(Default::default()),
         })
     }
 
@@ -244,6 +248,44 @@ impl ConsoleCore {
         let path = dir.join(format!("trace-{safe}.json"));
         std::fs::write(&path, serde_json::to_vec_pretty(&bundle).expect("serialises")).map_err(|e| OpError::Store(e.to_string()))?;
         Ok(path.display().to_string())
+    }
+
+    pub async fn principals(&self) -> Result<Vec<gatehouse_protocol::wire::PrincipalView>, OpError> {
+        self.client.principals().await
+    }
+
+    pub async fn principal_history(&self, id: &str) -> Result<Vec<gatehouse_protocol::wire::GrantRecord>, OpError> {
+        self.client.principal_history(id).await
+    }
+
+    /// Action types worth suggesting: those the hub's policy names and those seen recently.
+    pub async fn known_action_types(&self) -> Result<Vec<String>, OpError> {
+        let mut types = std::collections::BTreeSet::new();
+        if let Ok(page) = self.client.traces("limit=500").await {
+            types.extend(page.items.into_iter().map(|t| t.action_type));
+        }
+        if let Ok(policy) = self.client.policy().await {
+            for r in policy["rules"].as_array().into_iter().flatten() {
+                if let Some(t) = r["when"]["actionType"].as_str() {
+                    types.insert(t.to_owned());
+                }
+            }
+        }
+        Ok(types.into_iter().collect())
+    }
+
+    /// Build a grant or revocation and keep it until confirmed.
+    pub fn prepare_grant(&self, op: gatehouse_protocol::grant::GrantOp, principal: &str, capabilities: &[String], expiry: &str, reason: &str) -> Result<crate::capabilities::GrantPreview, OpError> {
+        let expires_in = crate::capabilities::parse_expiry(expiry)?;
+        let preview = crate::capabilities::prepare(&self.client, op, principal, capabilities, expires_in, reason)?;
+        self.pending_grants.lock().unwrap().insert(preview.body.grant_id.clone(), preview.body.clone());
+        Ok(preview)
+    }
+
+    /// Sign and send exactly the prepared grant `grant_id`.
+    pub async fn confirm_grant(&self, grant_id: &str) -> Result<gatehouse_protocol::wire::PrincipalView, OpError> {
+        let body = self.pending_grants.lock().unwrap().remove(grant_id).ok_or_else(|| OpError::NotFound("that grant was not prepared here (or was already sent)".into()))?;
+        crate::capabilities::submit(&self.client, body).await
     }
 
     pub fn item(&self, action_id: &str) -> Option<ApprovalItem> {

@@ -119,6 +119,12 @@ impl HubClient {
         self.parse(resp).await
     }
 
+    /// TRACE's `GET /policy` (public).
+    pub async fn policy(&self) -> Result<serde_json::Value, OpError> {
+        let resp = self.http.get(format!("{}/policy", self.base)).timeout(REQUEST_TIMEOUT).send().await.map_err(|e| self.unreachable(e))?;
+        self.parse(resp).await
+    }
+
     pub async fn principals(&self) -> Result<Vec<PrincipalView>, OpError> {
         self.get_json("/operator/principals").await
     }

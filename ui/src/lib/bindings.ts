@@ -78,6 +78,26 @@ export type TraceFilter = { agent: string | null, actionType: string | null, sta
 
 export type VerifiedTrace = { bundle: TraceBundle, report: Report, };
 
+export type GrantOp = "grant" | "revoke";
+
+export type GrantBody = { tag: string, grant_id: string, op: GrantOp, principal_id: string, capabilities: Array<string>, 
+/**
+ * Until when the grant holds (RFC 3339); none for no expiry. Unused by a revocation.
+ */
+expires_at: string | null, reason: string, operator_id: string, issued_at: string, };
+
+export type GrantPreview = { body: GrantBody, 
+/**
+ * The exact canonical bytes the signature will cover, as text.
+ */
+signedText: string, };
+
+export type CapabilityView = { capability: string, expiresAt: string | null, grantedBy: string, grantedAt: string, grantId: string, };
+
+export type PrincipalView = { id: string, org: string, publicKey: string | null, hasToken: boolean, createdAt: string, createdBy: string, capabilities: Array<CapabilityView>, };
+
+export type GrantRecord = { grantId: string, op: GrantOp, principalId: string, capabilities: Array<string>, expiresAt: string | null, reason: string, operatorId: string, issuedAt: string, receivedAt: string, };
+
 export type Info = { operator: string, publicKey: string, hubUrl: string, 
 /**
  * Set when the console runs the hub itself: where agents should point.

@@ -4,7 +4,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   ApprovalItem, ConsoleState, Connection, DecisionResult, ErrorBody, Focus, Settings, Verdict, Info, TraceFilter, TraceList,
-  VerifiedTrace,
+  VerifiedTrace, PrincipalView, GrantRecord, GrantOp, GrantPreview,
 } from "./types";
 
 export function isErrorBody(e: unknown): e is ErrorBody {
@@ -18,6 +18,12 @@ export const getSettings = () => invoke<Settings>("get_settings");
 export const listTraces = (filter: TraceFilter) => invoke<TraceList>("list_traces", { filter });
 export const verifyTrace = (actionId: string) => invoke<VerifiedTrace>("verify_trace", { actionId });
 export const exportTrace = (actionId: string) => invoke<string>("export_trace", { actionId });
+export const listPrincipals = () => invoke<PrincipalView[]>("list_principals");
+export const principalHistory = (id: string) => invoke<GrantRecord[]>("principal_history", { id });
+export const knownActionTypes = () => invoke<string[]>("known_action_types");
+export const prepareGrant = (op: GrantOp, principal: string, capabilities: string[], expiry: string, reason: string) =>
+  invoke<GrantPreview>("prepare_grant", { op, principal, capabilities, expiry, reason });
+export const confirmGrant = (grantId: string) => invoke<PrincipalView>("confirm_grant", { grantId });
 export const saveSettings = (hub: string | null, operator: string | null) => invoke<void>("save_settings", { hub, operator });
 
 export interface Handlers {
