@@ -39,14 +39,16 @@ fn grant_expire_regrant_revoke_with_history() {
     assert_eq!(r["body"]["status"], "rejected");
     assert_eq!(ada.run(&["--json", "approvals"]).json()["items"].as_array().unwrap().len(), 0);
 
-    // Granted for two seconds: accepted (held, as policy says), then refused again.
-    let g = ada.run(&["grant", "mail-bot", "send_email", "--expires", "2s", "--reason", "pilot week"]);
+    // Granted for a few seconds: accepted (held, as policy says), then refused again.
+    let g = ada.run(&["grant", "mail-bot", "send_email", "--expires", "8s", "--reason", "pilot week"]);
     assert_eq!(g.code, 0, "{}", g.stderr);
     let r = sdk_propose(&hub.url, "send_email", Some(&token), "mail-bot");
     assert_eq!((r["http"].as_i64(), r["body"]["status"].as_str()), (Some(200), Some("requires_approval")), "{r}");
     let r = sdk_propose(&hub.url, "read.file", Some(&token), "mail-bot");
     assert_eq!(r["body"]["code"], "authority_denied", "other types stay refused");
-    std::thread::sleep(Duration::from_millis(2300));
+    let listed = ada.run(&["--json", "principals"]).json();
+    let until = time::parse(listed[0]["capabilities"][0]["expiresAt"].as_str().expect("an expiry")).unwrap();
+    std::thread::sleep(Duration::from_millis((until - time::now()).num_milliseconds().max(0) as u64 + 300));
     let r = sdk_propose(&hub.url, "send_email", Some(&token), "mail-bot");
     assert_eq!(r["body"]["code"], "authority_denied", "after expiry: {r}");
 

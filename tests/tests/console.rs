@@ -509,13 +509,17 @@ async fn capabilities_granted_from_the_form_are_enforced_until_they_expire_or_ar
     let backspaces: String = std::iter::repeat_n('\u{E003}', 8).collect();
     wait_css(&c, "[data-testid=grant-capabilities]").await.send_keys(&backspaces).await.unwrap();
 
-    // Grant for 4 seconds through the form.
-    fill_grant(&c, "mail-bot", "send_email", Some(("custom", "4s")), "pilot week").await;
+    // Grant for 15 seconds through the form.
+    fill_grant(&c, "mail-bot", "send_email", Some(("custom", "15s")), "pilot week").await;
     sign_previewed(&c, &["\"principal_id\":\"mail-bot\"", "\"capabilities\":[\"send_email\"]", "\"reason\":\"pilot week\"", "\"expires_at\":\""]).await;
     wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] [data-capability=\"send_email\"]").await;
     let r = propose_with(token.clone()).await;
     assert_eq!(r["body"]["status"], "requires_approval", "accepted after the grant: {r}");
-    tokio::time::sleep(Duration::from_millis(4300)).await;
+    // Wait until the grant's own expiry, as the hub recorded it.
+    let list = cli.run(&["--json", "principals"]).json();
+    let until = gatehouse_protocol::time::parse(list[0]["capabilities"][0]["expiresAt"].as_str().expect("an expiry")).unwrap();
+    let left = (until - gatehouse_protocol::time::now()).num_milliseconds().max(0) as u64;
+    tokio::time::sleep(Duration::from_millis(left + 300)).await;
     assert_eq!(propose_with(token.clone()).await["body"]["code"], "authority_denied", "refused after expiry");
 
     // Grant without expiry, then revoke from the principal's row.
