@@ -49,6 +49,7 @@ mod tests {
             CapabilityView::decl(&cfg),
             PrincipalView::decl(&cfg),
             GrantRecord::decl(&cfg),
+            gatehouse_operator::mesa::MesaPrincipal::decl(&cfg),
             crate::startup::Info::decl(&cfg),
             crate::commands::ConsoleState::decl(&cfg),
             crate::notify::Focus::decl(&cfg),

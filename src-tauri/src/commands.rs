@@ -4,6 +4,7 @@
 use crate::startup::{Info, Shared};
 use gatehouse_operator::console::{Connection, DecisionResult, TraceFilter, VerifiedTrace};
 use gatehouse_operator::capabilities::GrantPreview;
+use gatehouse_operator::mesa::{self, MesaClient, MesaPrincipal};
 use gatehouse_protocol::grant::GrantOp;
 use gatehouse_protocol::wire::{GrantRecord, PrincipalView, TraceList};
 use gatehouse_operator::settings::{self, Settings};
@@ -94,6 +95,42 @@ pub async fn confirm_grant(shared: State<'_, Shared>, grant_id: String) -> Resul
     core(&shared)?.confirm_grant(&grant_id).await.map_err(|e| e.body())
 }
 
+fn mesa_client() -> Result<MesaClient, ErrorBody> {
+    let url = settings::load(&gatehouse_operator::config::data_dir())
+        .mesa_url
+        .ok_or_else(|| ErrorBody::new("mesa_not_connected", "connect a mesa server first (URL and admin token)"))?;
+    MesaClient::new(&url).map_err(|e| e.body())
+}
+
+/// Remember a mesa server: its URL in settings, its admin token in the keyring.
+#[tauri::command]
+pub async fn mesa_connect(url: String, token: String) -> Result<Vec<MesaPrincipal>, ErrorBody> {
+    let client = MesaClient::new(&url).map_err(|e| e.body())?;
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        return Err(ErrorBody::new("invalid", "the mesa admin token is required"));
+    }
+    let u = client.url().to_owned();
+    tokio::task::spawn_blocking(move || mesa::save_token(&u, &token))
+        .await
+        .map_err(|e| ErrorBody::new("internal", e.to_string()))?
+        .map_err(|e| e.body())?;
+    let dir = gatehouse_operator::config::data_dir();
+    let s = Settings { mesa_url: Some(client.url().to_owned()), ..settings::load(&dir) };
+    settings::save(&dir, &s).map_err(|e| e.body())?;
+    client.principals().await.map_err(|e| e.body())
+}
+
+#[tauri::command]
+pub async fn mesa_principals() -> Result<Vec<MesaPrincipal>, ErrorBody> {
+    mesa_client()?.principals().await.map_err(|e| e.body())
+}
+
+#[tauri::command]
+pub async fn mesa_set_capabilities(id: String, capabilities: Vec<String>) -> Result<MesaPrincipal, ErrorBody> {
+    mesa_client()?.set_capabilities(&id, &capabilities).await.map_err(|e| e.body())
+}
+
 #[tauri::command]
 pub fn get_settings() -> Settings {
     settings::load(&gatehouse_operator::config::data_dir())
@@ -103,7 +140,8 @@ pub fn get_settings() -> Settings {
 #[tauri::command]
 pub fn save_settings(app: tauri::AppHandle, hub: Option<String>, operator: Option<String>) -> Result<(), ErrorBody> {
     let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let s = Settings { hub: clean(hub), operator: clean(operator) };
-    settings::save(&gatehouse_operator::config::data_dir(), &s).map_err(|e| e.body())?;
+    let dir = gatehouse_operator::config::data_dir();
+    let s = Settings { hub: clean(hub), operator: clean(operator), ..settings::load(&dir) };
+    settings::save(&dir, &s).map_err(|e| e.body())?;
     app.restart()
 }

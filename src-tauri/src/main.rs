@@ -23,7 +23,8 @@ fn main() {
         .invoke_handler(tauri::generate_handler![commands::get_state, commands::decide, commands::get_settings, commands::save_settings,
             commands::list_traces, commands::verify_trace, commands::export_trace,
             commands::list_principals, commands::principal_history, commands::known_action_types,
-            commands::prepare_grant, commands::confirm_grant])
+            commands::prepare_grant, commands::confirm_grant,
+            commands::mesa_connect, commands::mesa_principals, commands::mesa_set_capabilities])
         .setup(|app| {
             let data_dir = gatehouse_operator::config::data_dir();
             std::fs::create_dir_all(&data_dir)?;

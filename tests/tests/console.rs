@@ -549,3 +549,93 @@ async fn capabilities_granted_from_the_form_are_enforced_until_they_expire_or_ar
     assert!(last.contains("revoke") && last.contains(&cli.operator) && last.contains("incident 42"), "{last}");
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mesa_principals_managed_from_the_console_with_the_token_in_the_keyring() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    // A mesa server that follows interop.md §3, with one registered principal.
+    let admin_token = format!("mesa-admin-{}", unique("t"));
+    let mut mesa = Command::new(python())
+        .arg(repo_root().join("tests/fixtures/mesa_server.py"))
+        .arg(&admin_token)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut BufReader::new(mesa.stdout.take().unwrap()), &mut line).unwrap();
+    let mesa_url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let pk = gatehouse_protocol::SigningKey::generate().public().to_hex();
+    let url = mesa_url.clone();
+    let created: Value = blocking(move || {
+        reqwest::blocking::Client::new().post(format!("{url}/principals")).json(&json!({"org": "acme", "public_key": pk})).send().unwrap().json().unwrap()
+    })
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_css(&c, "[data-testid=tab-capabilities]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=mesa-url]").await.send_keys(&mesa_url).await.unwrap();
+    wait_css(&c, "[data-testid=mesa-token]").await.send_keys(&admin_token).await.unwrap();
+    wait_css(&c, "[data-testid=mesa-connect]").await.click().await.unwrap();
+    let row = format!("[data-testid=mesa-principal][data-id=\"{id}\"]");
+    wait_css(&c, &row).await;
+
+    // Set capabilities through PUT /principals/{id}/capabilities.
+    wait_css(&c, &format!("{row} [data-testid=mesa-capabilities]")).await.send_keys("offer, counter").await.unwrap();
+    wait_css(&c, &format!("{row} [data-testid=mesa-save]")).await.click().await.unwrap();
+    wait_css(&c, "[data-testid=mesa-saved]").await;
+    let (url, pid) = (mesa_url.clone(), id.clone());
+    let on_server: Value = blocking(move || reqwest::blocking::get(format!("{url}/principals/{pid}")).unwrap().json().unwrap()).await;
+    assert_eq!(on_server["capabilities"], json!(["offer", "counter"]));
+
+    // mesa's error codes, shown as they are.
+    let backspaces: String = std::iter::repeat_n('\u{E003}', 20).collect();
+    wait_css(&c, &format!("{row} [data-testid=mesa-capabilities]")).await.send_keys(&backspaces).await.unwrap();
+    wait_css(&c, &format!("{row} [data-testid=mesa-capabilities]")).await.send_keys("teleport").await.unwrap();
+    wait_css(&c, &format!("{row} [data-testid=mesa-save]")).await.click().await.unwrap();
+    let err = wait_css(&c, "[data-testid=mesa-error]").await.text().await.unwrap();
+    assert!(err.starts_with("schema_invalid:") && err.contains("teleport"), "{err}");
+
+    // The token is in the keyring, never in a file.
+    let stored = Command::new("secret-tool").args(["lookup", "service", "gatehouse-mesa", "username", &mesa_url]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&stored.stdout).trim(), admin_token);
+    let mut leaked = Vec::new();
+    for entry in walk(s.cli.data.path()) {
+        if std::fs::read(&entry).map(|b| String::from_utf8_lossy(&b).contains(&admin_token)).unwrap_or(false) {
+            leaked.push(entry);
+        }
+    }
+    assert!(leaked.is_empty(), "the mesa token was written to {leaked:?}");
+
+    // A wrong token: mesa's admin_forbidden comes through.
+    wait_css(&c, "[data-testid=mesa-token]").await.send_keys("wrong-token").await.unwrap();
+    wait_css(&c, "[data-testid=mesa-connect]").await.click().await.unwrap();
+    wait_css(&c, &row).await;
+    wait_css(&c, &format!("{row} [data-testid=mesa-save]")).await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let t = wait_css(&c, "[data-testid=mesa-error]").await.text().await.unwrap_or_default();
+        if t.starts_with("admin_forbidden:") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "mesa's admin_forbidden not shown: {t}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let _ = mesa.kill();
+    c.close().await.unwrap();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod error;
 pub mod feed;
 pub mod hub_client;
+pub mod mesa;
 pub mod outbox;
 pub mod queue;
 pub mod settings;

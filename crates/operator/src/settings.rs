@@ -17,6 +17,9 @@ pub struct Settings {
     pub hub: Option<String>,
     #[serde(default)]
     pub operator: Option<String>,
+    /// A mesa server to manage (its admin token is in the keyring).
+    #[serde(default)]
+    pub mesa_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,7 +47,11 @@ export type Settings = {
 /**
  * A remote hub URL; none means "run the embedded hub".
  */
-hub: string | null, operator: string | null, };
+hub: string | null, operator: string | null, 
+/**
+ * A mesa server to manage (its admin token is in the keyring).
+ */
+mesaUrl: string | null, };
 
 export type TraceSummary = { actionId: string, type: string, agent: string, target: string | null, status: ActionStatus, receivedAt: string, ruleId: string | null, decidedBy: string | null, };
 
@@ -97,6 +101,8 @@ export type CapabilityView = { capability: string, expiresAt: string | null, gra
 export type PrincipalView = { id: string, org: string, publicKey: string | null, hasToken: boolean, createdAt: string, createdBy: string, capabilities: Array<CapabilityView>, };
 
 export type GrantRecord = { grantId: string, op: GrantOp, principalId: string, capabilities: Array<string>, expiresAt: string | null, reason: string, operatorId: string, issuedAt: string, receivedAt: string, };
+
+export type MesaPrincipal = { id: string, org: string, public_key: string, capabilities: Array<string>, created_at: string, };
 
 export type Info = { operator: string, publicKey: string, hubUrl: string, 
 /**

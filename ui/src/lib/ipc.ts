@@ -4,7 +4,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   ApprovalItem, ConsoleState, Connection, DecisionResult, ErrorBody, Focus, Settings, Verdict, Info, TraceFilter, TraceList,
-  VerifiedTrace, PrincipalView, GrantRecord, GrantOp, GrantPreview,
+  VerifiedTrace, PrincipalView, GrantRecord, GrantOp, GrantPreview, MesaPrincipal,
 } from "./types";
 
 export function isErrorBody(e: unknown): e is ErrorBody {
@@ -24,6 +24,10 @@ export const knownActionTypes = () => invoke<string[]>("known_action_types");
 export const prepareGrant = (op: GrantOp, principal: string, capabilities: string[], expiry: string, reason: string) =>
   invoke<GrantPreview>("prepare_grant", { op, principal, capabilities, expiry, reason });
 export const confirmGrant = (grantId: string) => invoke<PrincipalView>("confirm_grant", { grantId });
+export const mesaConnect = (url: string, token: string) => invoke<MesaPrincipal[]>("mesa_connect", { url, token });
+export const mesaPrincipals = () => invoke<MesaPrincipal[]>("mesa_principals");
+export const mesaSetCapabilities = (id: string, capabilities: string[]) =>
+  invoke<MesaPrincipal>("mesa_set_capabilities", { id, capabilities });
 export const saveSettings = (hub: string | null, operator: string | null) => invoke<void>("save_settings", { hub, operator });
 
 export interface Handlers {
