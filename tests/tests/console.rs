@@ -581,6 +581,7 @@ async fn mesa_principals_managed_from_the_console_with_the_token_in_the_keyring(
     wait_css(&c, "[data-testid=mesa-connect]").await.click().await.unwrap();
     let row = format!("[data-testid=mesa-principal][data-id=\"{id}\"]");
     wait_css(&c, &row).await;
+    assert!(wait_css(&c, "[data-testid=mesa-saved]").await.text().await.unwrap().starts_with("Connected to"));
 
     // Set capabilities through PUT /principals/{id}/capabilities.
     wait_css(&c, &format!("{row} [data-testid=mesa-capabilities]")).await.send_keys("offer, counter").await.unwrap();
@@ -612,7 +613,17 @@ async fn mesa_principals_managed_from_the_console_with_the_token_in_the_keyring(
     // A wrong token: mesa's admin_forbidden comes through.
     wait_css(&c, "[data-testid=mesa-token]").await.send_keys("wrong-token").await.unwrap();
     wait_css(&c, "[data-testid=mesa-connect]").await.click().await.unwrap();
-    wait_css(&c, &row).await;
+    // Wait for the reconnect to finish before saving again.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = c.find(Locator::Css("[data-testid=mesa-saved]")).await {
+            if e.text().await.unwrap_or_default().starts_with("Connected to") {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "reconnect never finished");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
     wait_css(&c, &format!("{row} [data-testid=mesa-save]")).await.click().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

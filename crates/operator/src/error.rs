@@ -17,6 +17,9 @@ pub enum OpError {
     Unreachable { url: String, detail: String },
     #[error("hub refused ({status}): {}", body.message)]
     Hub { status: u16, body: ErrorBody },
+    /// A mesa server's error, with mesa's own code.
+    #[error("mesa refused ({status}): {}", body.message)]
+    Mesa { status: u16, body: ErrorBody },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -52,7 +55,7 @@ impl OpError {
             OpError::KeyExists(_) => "key_exists".into(),
             OpError::Keyring(_) => "keyring".into(),
             OpError::Unreachable { .. } => "hub_unreachable".into(),
-            OpError::Hub { body, .. } => body.code.clone(),
+            OpError::Hub { body, .. } | OpError::Mesa { body, .. } => body.code.clone(),
             OpError::NotFound(_) => "not_found".into(),
             OpError::Invalid(_) => "invalid".into(),
             OpError::Store(_) => "local_store".into(),
@@ -67,7 +70,7 @@ impl OpError {
             OpError::KeyExists(_) => exit::CONFLICT,
             OpError::Unreachable { .. } => exit::UNREACHABLE,
             OpError::NotFound(_) => exit::NOT_FOUND,
-            OpError::Hub { status, .. } => match status {
+            OpError::Hub { status, .. } | OpError::Mesa { status, .. } => match status {
                 404 => exit::NOT_FOUND,
                 409 => exit::CONFLICT,
                 400..=499 => exit::REFUSED,

@@ -29,7 +29,7 @@ pub struct MesaError {
 }
 
 fn to_op(e: MesaError) -> OpError {
-    OpError::Hub { status: e.status, body: gatehouse_protocol::ErrorBody::new(e.code, format!("mesa: {}", e.message)) }
+    OpError::Mesa { status: e.status, body: gatehouse_protocol::ErrorBody::new(e.code, e.message) }
 }
 
 pub fn save_token(url: &str, token: &str) -> Result<(), OpError> {
