@@ -494,7 +494,7 @@ async fn capabilities_granted_from_the_form_are_enforced_until_they_expire_or_ar
     let url = hub.url.clone();
     let propose_with = move |t: String| {
         let url = url.clone();
-        async move { blocking(move || sdk_propose(&url, "send_email", Some(&t), "mail-bot")).await }
+        async move { blocking(move || sdk_propose(&url, "email.send", Some(&t), "mail-bot")).await }
     };
     assert_eq!(propose_with(token.clone()).await["body"]["code"], "authority_denied");
 
@@ -510,9 +510,9 @@ async fn capabilities_granted_from_the_form_are_enforced_until_they_expire_or_ar
     wait_css(&c, "[data-testid=grant-capabilities]").await.send_keys(&backspaces).await.unwrap();
 
     // Grant for 15 seconds through the form.
-    fill_grant(&c, "mail-bot", "send_email", Some(("custom", "15s")), "pilot week").await;
-    sign_previewed(&c, &["\"principal_id\":\"mail-bot\"", "\"capabilities\":[\"send_email\"]", "\"reason\":\"pilot week\"", "\"expires_at\":\""]).await;
-    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] [data-capability=\"send_email\"]").await;
+    fill_grant(&c, "mail-bot", "email.send", Some(("custom", "15s")), "pilot week").await;
+    sign_previewed(&c, &["\"principal_id\":\"mail-bot\"", "\"capabilities\":[\"email.send\"]", "\"reason\":\"pilot week\"", "\"expires_at\":\""]).await;
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] [data-capability=\"email.send\"]").await;
     let r = propose_with(token.clone()).await;
     assert_eq!(r["body"]["status"], "requires_approval", "accepted after the grant: {r}");
     // Wait until the grant's own expiry, as the hub recorded it.
@@ -526,10 +526,10 @@ async fn capabilities_granted_from_the_form_are_enforced_until_they_expire_or_ar
     // The form keeps the principal it just granted to.
     let kept = wait_css(&c, "[data-testid=grant-principal]").await.prop("value").await.unwrap();
     assert_eq!(kept.as_deref(), Some("mail-bot"));
-    fill_grant(&c, "", "send_email", Some(("never", "")), "rollout").await;
+    fill_grant(&c, "", "email.send", Some(("never", "")), "rollout").await;
     sign_previewed(&c, &["\"expires_at\":null"]).await;
     assert_eq!(propose_with(token.clone()).await["body"]["status"], "requires_approval");
-    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] [data-capability=\"send_email\"] [data-testid=revoke]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] [data-capability=\"email.send\"] [data-testid=revoke]").await.click().await.unwrap();
     wait_css(&c, "[data-testid=grant-reason]").await.send_keys("incident 42").await.unwrap();
     sign_previewed(&c, &["\"op\":\"revoke\""]).await;
     assert_eq!(propose_with(token.clone()).await["body"]["code"], "authority_denied", "refused after the revoke");
