@@ -273,3 +273,20 @@ pub fn sdk_propose(hub: &str, ty: &str, token: Option<&str>, actor: &str) -> ser
     let out = Command::new(python()).arg(repo_root().join("tests/agents/trace_propose.py")).args(&args).output().unwrap();
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
+
+/// POST `body` to `path` as operator `operator`, the body covered by the
+/// request signature. Returns (status, JSON).
+pub fn signed_post(base: &str, operator: &str, key: &gatehouse_protocol::SigningKey, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let s = gatehouse_protocol::request_auth::sign(key, operator, "POST", path, &bytes);
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}{path}"))
+        .header(gatehouse_protocol::request_auth::HEADER_OPERATOR, &s.operator)
+        .header(gatehouse_protocol::request_auth::HEADER_TIMESTAMP, s.timestamp_ms.to_string())
+        .header(gatehouse_protocol::request_auth::HEADER_SIGNATURE, s.signature)
+        .header("content-type", "application/json")
+        .body(bytes)
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(serde_json::Value::Null))
+}

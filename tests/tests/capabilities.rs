@@ -84,20 +84,12 @@ fn grants_from_non_admins_or_unknown_keys_are_refused() {
     hub.enrol("root", &admin_key.public().to_hex(), "admin");
     let approver = SigningKey::generate();
     hub.enrol("appr", &approver.public().to_hex(), "approver");
-    // Create the principal as the admin (signed request with body).
-    let body = serde_json::to_vec(&json!({"id": "bot", "org": "acme"})).unwrap();
-    let s = gatehouse_protocol::request_auth::sign(&admin_key, "root", "POST", "/operator/principals", &body);
+    // Create the principal as the admin (signed request with body); an
+    // approver may not.
+    let (code, body) = signed_post(&hub.url, "appr", &approver, "/operator/principals", &json!({"id": "bot", "org": "acme"}));
+    assert_eq!((code, body["code"].as_str()), (403, Some("admin_required")));
+    assert_eq!(signed_post(&hub.url, "root", &admin_key, "/operator/principals", &json!({"id": "bot", "org": "acme"})).0, 201);
     let http = reqwest::blocking::Client::new();
-    let r = http
-        .post(format!("{}/operator/principals", hub.url))
-        .header("x-gatehouse-operator", "root")
-        .header("x-gatehouse-timestamp", s.timestamp_ms.to_string())
-        .header("x-gatehouse-signature", s.signature)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
 
     let send = |op: &str, key: &SigningKey| -> (u16, Value) {
         let g = GrantBody::new(GrantOp::Grant, "bot", vec!["send_email".into()], None, "why", op, time::now()).sign(key).unwrap();
@@ -130,17 +122,8 @@ fn key_principals_sign_their_requests_and_dev_open_maps_actor_names() {
     let http = reqwest::blocking::Client::new();
     let bot_key = SigningKey::generate();
     for (id, key) in [("keybot", Some(bot_key.public().to_hex())), ("namebot", None)] {
-        let body = serde_json::to_vec(&json!({"id": id, "org": "acme", "publicKey": key})).unwrap();
-        let s = gatehouse_protocol::request_auth::sign(&admin_key, "root", "POST", "/operator/principals", &body);
-        let r = http
-            .post(format!("{}/operator/principals", hub.url))
-            .header("x-gatehouse-operator", "root")
-            .header("x-gatehouse-timestamp", s.timestamp_ms.to_string())
-            .header("x-gatehouse-signature", s.signature)
-            .body(body)
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201);
+        let (code, _) = signed_post(&hub.url, "root", &admin_key, "/operator/principals", &json!({"id": id, "org": "acme", "publicKey": key}));
+        assert_eq!(code, 201);
     }
     let propose_signed = |key: &SigningKey| {
         let body = serde_json::to_vec(&json!({"type": "send_email", "actor": {"kind": "agent", "name": "whoever"}})).unwrap();

@@ -137,16 +137,21 @@ impl HubClient {
         self.get_json(&format!("/operator/principals/{}/history", urlencode(id))).await
     }
 
-    pub async fn post_grant(&self, g: &SignedGrant) -> Result<PrincipalView, OpError> {
+    /// POST a body that carries its own signature (a decision, a grant).
+    async fn post_envelope<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize) -> Result<T, OpError> {
         let resp = self
             .http
-            .post(format!("{}/operator/grants", self.base))
-            .json(g)
+            .post(format!("{}{path}", self.base))
+            .json(body)
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
         self.parse(resp).await
+    }
+
+    pub async fn post_grant(&self, g: &SignedGrant) -> Result<PrincipalView, OpError> {
+        self.post_envelope("/operator/grants", g).await
     }
 
     pub async fn operators(&self) -> Result<Vec<OperatorInfo>, OpError> {
@@ -163,15 +168,7 @@ impl HubClient {
     }
 
     pub async fn post_decision(&self, signed: &SignedDecision) -> Result<DecisionOutcome, OpError> {
-        let resp = self
-            .http
-            .post(format!("{}/operator/decisions", self.base))
-            .json(signed)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        self.parse(resp).await
+        self.post_envelope("/operator/decisions", signed).await
     }
 
     /// Open the SSE feed after `after` (or from now). The caller reads the body stream.
