@@ -73,11 +73,9 @@ impl Rule {
     }
 }
 
+/// Policy patterns are capability patterns (`email.*`), plus `*` for any type.
 fn pattern_matches(pattern: &str, value: &str) -> bool {
-    match pattern.strip_suffix(".*") {
-        Some(prefix) => value.len() > prefix.len() + 1 && value.starts_with(prefix) && value.as_bytes()[prefix.len()] == b'.',
-        None => pattern == "*" || pattern == value,
-    }
+    pattern == "*" || gatehouse_protocol::grant::capability_allows(pattern, value)
 }
 
 impl Policy {
