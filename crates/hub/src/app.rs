@@ -21,6 +21,8 @@ pub struct AppState {
     /// Loopback development mode: agents may propose without credentials,
     /// and an actor name that is a principal's id stands in for it.
     pub dev_open: bool,
+    /// Most helpers one parent may have running at once.
+    pub helper_cap: i64,
 }
 
 pub struct HubConfig {
@@ -30,7 +32,13 @@ pub struct HubConfig {
     pub max_body_bytes: usize,
     pub lodestar_token: Option<String>,
     pub dev_open: bool,
+    pub helper_cap: i64,
+    /// A helper silent this long is reaped (stale at half of it).
+    pub heartbeat_timeout: Duration,
 }
+
+pub const DEFAULT_HELPER_CAP: i64 = 16;
+pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
 
@@ -52,6 +60,11 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/operator/principals", get(routes::principals::list).post(routes::principals::create))
         .route("/operator/principals/{id}/history", get(routes::principals::history))
         .route("/operator/grants", post(routes::principals::grant))
+        .route("/operator/helpers", get(routes::helpers::list))
+        .route("/operator/helpers/{id}/stop", post(routes::helpers::stop))
+        .route("/helpers", post(routes::helpers::spawn))
+        .route("/helpers/{id}/heartbeat", post(routes::helpers::heartbeat))
+        .route("/helpers/{id}/retire", post(routes::helpers::retire))
         .route("/v1/approvals", post(routes::lodestar::announce))
         .route("/v1/approvals/{project_id}/{request_id}", get(routes::lodestar::fetch).delete(routes::lodestar::consume))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
@@ -63,15 +76,25 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
-/// Periodically resolve holds whose deadline passed.
-pub fn spawn_expiry(store: Store) -> tokio::task::JoinHandle<()> {
+/// Periodically resolve holds whose deadline passed and reap helpers.
+pub fn spawn_expiry(store: Store, heartbeat_timeout: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
-            if let Err(e) = store.write(move |tx| crate::store::actions::expire_due(tx, &now)).await {
+            let t = gatehouse_protocol::time::now();
+            let now = gatehouse_protocol::time::format(&t);
+            let timeout = chrono::Duration::from_std(heartbeat_timeout).unwrap_or(chrono::Duration::seconds(30));
+            let stale_before = gatehouse_protocol::time::format(&(t - timeout / 2));
+            let dead_before = gatehouse_protocol::time::format(&(t - timeout));
+            let result = store
+                .write(move |tx| {
+                    crate::store::actions::expire_due(tx, &now)?;
+                    crate::store::helpers::reap(tx, &now, &stale_before, &dead_before)
+                })
+                .await;
+            if let Err(e) = result {
                 tracing::warn!(error = ?e, "expiry sweep failed");
             }
         }
@@ -93,6 +116,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         policy: Arc::new(config.policy),
         lodestar_token: config.lodestar_token.filter(|t| !t.is_empty()).map(Arc::from),
         dev_open: config.dev_open,
+        helper_cap: config.helper_cap,
     };
     if config.dev_open && !config.listen.ip().is_loopback() {
         anyhow::bail!("--dev-open is only allowed on a loopback address, not {}", config.listen);
@@ -100,9 +124,10 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let app = router(state, config.max_body_bytes);
+    let heartbeat_timeout = config.heartbeat_timeout;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let expiry = spawn_expiry(store);
+        let expiry = spawn_expiry(store, heartbeat_timeout);
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = rx.await;

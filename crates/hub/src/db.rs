@@ -11,6 +11,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0002_lodestar.sql")),
         M::up(include_str!("../migrations/0003_traces.sql")),
         M::up(include_str!("../migrations/0004_principals.sql")),
+        M::up(include_str!("../migrations/0005_helpers.sql")),
     ])
 }
 

@@ -32,6 +32,12 @@ enum Cmd {
         /// an actor name that names a principal stands in for it.
         #[arg(long)]
         dev_open: bool,
+        /// Most helpers one parent may have running at once; more are created stopped.
+        #[arg(long, default_value_t = app::DEFAULT_HELPER_CAP)]
+        helper_cap: i64,
+        /// A helper silent this long is reaped (flagged stale at half of it).
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        heartbeat_timeout: std::time::Duration,
         /// Require this bearer token on Lodestar's approval channel (/v1/approvals).
         #[arg(long, env = "GATEHOUSE_LODESTAR_TOKEN", hide_env_values = true)]
         lodestar_token: Option<String>,
@@ -97,13 +103,13 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Serve { listen, db, policy, max_body, lodestar_token, dev_open } => {
+        Cmd::Serve { listen, db, policy, max_body, lodestar_token, dev_open, helper_cap, heartbeat_timeout } => {
             let policy = match policy {
                 Some(p) => Policy::from_yaml(&std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?)
                     .with_context(|| format!("policy {}", p.display()))?,
                 None => Policy::default_embedded(),
             };
-            let hub = app::start(app::HubConfig { listen, db: db.clone(), policy, max_body_bytes: max_body, lodestar_token, dev_open }).await?;
+            let hub = app::start(app::HubConfig { listen, db: db.clone(), policy, max_body_bytes: max_body, lodestar_token, dev_open, helper_cap, heartbeat_timeout }).await?;
             // Tests and scripts read this line to learn the bound port.
             println!("gatehouse-hub listening on http://{}", hub.addr);
             tracing::info!(db = %db.display(), "hub started");

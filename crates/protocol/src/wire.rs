@@ -346,3 +346,31 @@ pub struct GrantRecord {
     pub issued_at: String,
     pub received_at: String,
 }
+
+/// A swarm helper as operators see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct HelperView {
+    pub id: String,
+    pub name: String,
+    pub parent_id: String,
+    pub swarm_id: String,
+    pub task: Option<String>,
+    /// running, idle, blocked, sleeping, stopped or retired.
+    pub status: String,
+    /// running or stopped: what the hub wants.
+    pub desired_state: String,
+    pub progress: Option<f64>,
+    pub current_task: Option<String>,
+    pub created_at: String,
+    pub ttl_expires_at: String,
+    pub last_heartbeat: String,
+    /// No heartbeat for half the heartbeat timeout.
+    pub stale: bool,
+    pub stop_deadline: Option<String>,
+    pub stop_reason: Option<String>,
+    pub stop_by: Option<String>,
+    pub retired_at: Option<String>,
+    pub retire_reason: Option<String>,
+}

@@ -46,44 +46,6 @@ fn check_text(field: &str, v: &str, required: bool) -> ApiResult<()> {
     Ok(())
 }
 
-/// Who is proposing: the principal its credentials prove (an API token, or
-/// a request signed with the principal's key), or, on a `--dev-open` hub,
-/// the principal named by the actor, if there is one.
-async fn principal_for(s: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], actor_name: &str) -> ApiResult<Option<String>> {
-    use gatehouse_protocol::request_auth::{self, HEADER_SIGNATURE, HEADER_TIMESTAMP};
-    if let Some(id) = headers.get("x-gatehouse-principal").and_then(|v| v.to_str().ok()).map(str::to_owned) {
-        let ts: i64 = headers.get(HEADER_TIMESTAMP).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
-            .ok_or_else(|| ApiError::unauthorized("auth_required", "signed requests need x-gatehouse-timestamp"))?;
-        let sig = headers.get(HEADER_SIGNATURE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let lookup = id.clone();
-        let key = s.store.read(move |c| principals::key_of(c, &lookup)).await?;
-        let key = match key {
-            Some(Some(k)) => gatehouse_protocol::PublicKey::from_hex(&k).map_err(ApiError::internal)?,
-            Some(None) => return Err(ApiError::unauthorized("invalid_signature", format!("principal {id:?} has no public key; use its API token"))),
-            None => return Err(ApiError::unauthorized("unknown_principal", format!("no principal {id:?}"))),
-        };
-        let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
-        request_auth::verify(&key, method.as_str(), path, ts, body, &sig, chrono::Utc::now().timestamp_millis())
-            .map_err(|_| ApiError::unauthorized("invalid_signature", "the request signature does not verify against the principal's key"))?;
-        return Ok(Some(id));
-    }
-    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let token = auth.strip_prefix("Bearer ").unwrap_or("").trim().to_owned();
-        return match s.store.read(move |c| principals::by_token(c, &token)).await? {
-            Some(id) => Ok(Some(id)),
-            None => Err(ApiError::unauthorized("unknown_principal", "the API token matches no principal")),
-        };
-    }
-    if s.dev_open {
-        let name = actor_name.to_owned();
-        return Ok(if s.store.read(move |c| principals::exists(c, &name)).await? { Some(actor_name.to_owned()) } else { None });
-    }
-    Err(ApiError::unauthorized(
-        "auth_required",
-        "send the principal's API token (Authorization: Bearer) or a request signed with its key; only a --dev-open hub on loopback takes anonymous proposals",
-    ))
-}
-
 pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<axum::response::Response> {
     let (req, raw): (ProposeAction, Value) = json::parse(&body)?;
     check_text("type", &req.action_type, true)?;
@@ -91,7 +53,7 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
     if let Some(id) = &req.id {
         check_text("id", id, true)?;
     }
-    let principal = principal_for(&s, &method, &uri, &headers, &body, &req.actor.name).await?;
+    let principal = auth::principal_for(&s, &method, &uri, &headers, &body, &req.actor.name).await?;
     let now = time::now();
     let received_at = time::format(&now);
     if let Some(p) = &principal {

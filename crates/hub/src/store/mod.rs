@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod decisions;
 pub mod events;
+pub mod helpers;
 pub mod lodestar;
 pub mod operators;
 pub mod principals;
