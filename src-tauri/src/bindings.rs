@@ -50,6 +50,7 @@ mod tests {
             PrincipalView::decl(&cfg),
             GrantRecord::decl(&cfg),
             gatehouse_operator::mesa::MesaPrincipal::decl(&cfg),
+            HelperView::decl(&cfg),
             crate::startup::Info::decl(&cfg),
             crate::commands::ConsoleState::decl(&cfg),
             crate::notify::Focus::decl(&cfg),

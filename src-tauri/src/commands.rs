@@ -71,6 +71,11 @@ pub async fn export_trace(shared: State<'_, Shared>, action_id: String) -> Resul
 }
 
 #[tauri::command]
+pub async fn list_helpers(shared: State<'_, Shared>) -> Result<Vec<gatehouse_protocol::wire::HelperView>, ErrorBody> {
+    core(&shared)?.helpers().await.map_err(|e| e.body())
+}
+
+#[tauri::command]
 pub async fn list_principals(shared: State<'_, Shared>) -> Result<Vec<PrincipalView>, ErrorBody> {
     core(&shared)?.principals().await.map_err(|e| e.body())
 }

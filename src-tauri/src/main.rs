@@ -24,7 +24,8 @@ fn main() {
             commands::list_traces, commands::verify_trace, commands::export_trace,
             commands::list_principals, commands::principal_history, commands::known_action_types,
             commands::prepare_grant, commands::confirm_grant,
-            commands::mesa_connect, commands::mesa_principals, commands::mesa_set_capabilities])
+            commands::mesa_connect, commands::mesa_principals, commands::mesa_set_capabilities,
+            commands::list_helpers])
         .setup(|app| {
             let data_dir = gatehouse_operator::config::data_dir();
             std::fs::create_dir_all(&data_dir)?;

@@ -61,6 +61,10 @@ impl Sink for TauriSink {
         let _ = self.app.emit("connection", c);
     }
 
+    fn helper_changed(&self, h: &gatehouse_protocol::wire::HelperView) {
+        let _ = self.app.emit("helper", h);
+    }
+
     fn new_holds(&self, items: Vec<ApprovalItem>) {
         if items.is_empty() {
             return;

@@ -290,3 +290,65 @@ pub fn signed_post(base: &str, operator: &str, key: &gatehouse_protocol::Signing
         .unwrap();
     (r.status().as_u16(), r.json().unwrap_or(serde_json::Value::Null))
 }
+
+/// A simulated swarm: `helpers` helpers spawned with the parent's token
+/// across `swarms`, each tray holding `tasks` tasks. Every helper reports
+/// once; every tenth (from the eighth) then dies silently; the others claim
+/// tasks from their swarm's tray, heartbeat with progress, and retire with
+/// `tray_drained` when it is empty.
+pub struct Swarm {
+    pub doomed: std::collections::HashSet<String>,
+    pub ids: Vec<String>,
+    pub handles: Vec<std::thread::JoinHandle<()>>,
+    pub trays: Vec<std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>>,
+}
+
+pub fn bearer_post(url: &str, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = reqwest::blocking::Client::new().post(url).bearer_auth(token).json(&body).send().unwrap();
+    (r.status().as_u16(), r.json().unwrap_or(serde_json::Value::Null))
+}
+
+pub fn start_swarm(hub: &str, parent_token: &str, helpers: usize, swarms: &[&str], tasks: usize, task_ms: u64) -> Swarm {
+    use std::sync::{Arc, Mutex};
+    let trays: Vec<Arc<Mutex<std::collections::VecDeque<String>>>> =
+        swarms.iter().map(|sw| Arc::new(Mutex::new((0..tasks).map(|i| format!("{sw}-task-{i}")).collect()))).collect();
+    let mut doomed = std::collections::HashSet::new();
+    let mut spawned = Vec::new();
+    for i in 0..helpers {
+        let k = i % swarms.len();
+        let (code, v) = bearer_post(&format!("{hub}/helpers"), parent_token, serde_json::json!({"name": format!("helper-{i}"), "swarmId": swarms[k], "ttlSeconds": 600}));
+        assert_eq!(code, 201, "{v}");
+        let id = v["helper"]["id"].as_str().unwrap().to_owned();
+        let silent = i % 10 == 7;
+        if silent {
+            doomed.insert(id.clone());
+        }
+        spawned.push((id, v["token"].as_str().unwrap().to_owned(), k, silent));
+    }
+    let ids = spawned.iter().map(|s| s.0.clone()).collect();
+    let handles = spawned
+        .into_iter()
+        .map(|(id, token, k, silent)| {
+            let (tray, url) = (trays[k].clone(), hub.to_owned());
+            std::thread::spawn(move || {
+                let hb = format!("{url}/helpers/{id}/heartbeat");
+                assert_eq!(bearer_post(&hb, &token, serde_json::json!({"state": "idle"})).0, 200);
+                if silent {
+                    return; // killed: no more heartbeats, no retirement
+                }
+                let mut done = 0usize;
+                loop {
+                    let task = tray.lock().unwrap().pop_front();
+                    let Some(task) = task else { break };
+                    done += 1;
+                    let progress = (done as f64 / (done as f64 + 1.0)).min(1.0);
+                    assert_eq!(bearer_post(&hb, &token, serde_json::json!({"state": "running", "task": task, "progress": progress})).0, 200);
+                    std::thread::sleep(std::time::Duration::from_millis(task_ms));
+                }
+                let (code, v) = bearer_post(&format!("{url}/helpers/{id}/retire"), &token, serde_json::json!({"reason": "tray_drained"}));
+                assert_eq!(code, 200, "{v}");
+            })
+        })
+        .collect();
+    Swarm { doomed, ids, handles, trays }
+}

@@ -650,3 +650,78 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helpers_view_shows_a_swarm_live_stale_reaped_and_retired() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    require_desktop();
+    let hub = Hub::start_with(None, &["--heartbeat-timeout", "4s", "--helper-cap", "60"]);
+    let cli = Cli::new(&hub.url, &unique("hal"));
+    let pk = cli.key_init();
+    hub.enrol(&cli.operator, &pk, "admin");
+    let token = cli.run(&["principals", "add", "orchestrator", "--org", "acme"]).stdout.trim().lines().last().unwrap().to_owned();
+    let d = driver(&cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    wait_css(&c, "[data-testid=tab-helpers]").await.click().await.unwrap();
+
+    let url = hub.url.clone();
+    let swarm = blocking(move || start_swarm(&url, &token, 50, &["swarm-a", "swarm-b", "swarm-c"], 45, 250)).await;
+    let doomed = swarm.doomed.clone();
+    let mut saw_running = false;
+    let mut saw_stale = std::collections::HashSet::new();
+    let mut saw_reaped = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let running: i64 = wait_css(&c, "[data-testid=count-running]").await.attr("data-count").await.unwrap().unwrap().parse().unwrap();
+        saw_running |= running > 0;
+        for id in &doomed {
+            let row = format!("[data-testid=helper-row][data-helper-id=\"{id}\"]");
+            if let Ok(e) = c.find(Locator::Css(&row)).await {
+                match e.attr("data-state").await.unwrap().as_deref() {
+                    Some("stale") => {
+                        saw_stale.insert(id.clone());
+                    }
+                    Some("retired") if saw_stale.contains(id) => {
+                        let reason = c.find(Locator::Css(&format!("{row} [data-testid=helper-reason]"))).await.unwrap().text().await.unwrap();
+                        assert_eq!(reason, "heartbeat_timeout");
+                        saw_reaped.insert(id.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let retired: i64 = wait_css(&c, "[data-testid=count-retired]").await.attr("data-count").await.unwrap().unwrap().parse().unwrap();
+        if retired == 50 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the swarm never finished: {retired} retired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for h in swarm.handles {
+        blocking(move || h.join().unwrap()).await;
+    }
+    // Each silent helper ends reaped, with the reason on its row.
+    for id in &doomed {
+        let row = format!("[data-testid=helper-row][data-helper-id=\"{id}\"]");
+        assert_eq!(wait_css(&c, &row).await.attr("data-state").await.unwrap().as_deref(), Some("retired"));
+        let reason = wait_css(&c, &format!("{row} [data-testid=helper-reason]")).await.text().await.unwrap();
+        assert_eq!(reason, "heartbeat_timeout");
+        saw_reaped.insert(id.clone());
+    }
+    assert!(saw_running, "the UI showed running helpers");
+    assert_eq!(saw_stale, doomed, "the UI showed each silent helper as stale");
+    assert_eq!(saw_reaped, doomed, "then as reaped, with the reason");
+    for s in ["running", "idle", "blocked", "sleeping", "stale"] {
+        assert_eq!(wait_css(&c, &format!("[data-testid=count-{s}]")).await.attr("data-count").await.unwrap().as_deref(), Some("0"), "{s}");
+    }
+    let drained = c.find_all(Locator::Css("[data-testid=helper-row][data-state=retired]")).await.unwrap().len();
+    assert_eq!(drained, 50);
+    let shot = c.screenshot().await.unwrap();
+    std::fs::write(repo_root().join("target/screenshots/helpers.png"), shot).unwrap();
+    // The CLI sees the same.
+    let list = cli.run(&["--json", "helpers"]).json();
+    let tray_drained = list.as_array().unwrap().iter().filter(|h| h["retireReason"] == "tray_drained").count();
+    assert_eq!(tray_drained, 45);
+    c.close().await.unwrap();
+}

@@ -5,8 +5,7 @@
 use gatehouse_protocol::SigningKey;
 use gatehouse_tests::*;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 struct Setup {
@@ -25,8 +24,7 @@ fn setup(args: &[&str]) -> Setup {
 }
 
 fn post(url: &str, token: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::blocking::Client::new().post(url).bearer_auth(token).json(&body).send().unwrap();
-    (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    bearer_post(url, token, body)
 }
 
 fn spawn(s: &Setup, name: &str, swarm: &str) -> (String, String, Value) {
@@ -44,42 +42,8 @@ const LIVE: [&str; 4] = ["running", "idle", "blocked", "sleeping"];
 #[test]
 fn fifty_helpers_three_swarms_five_killed_silently_none_left_running() {
     let s = setup(&["--helper-cap", "60", "--heartbeat-timeout", "3s"]);
-    let swarms = ["swarm-a", "swarm-b", "swarm-c"];
-    let trays: HashMap<&str, Arc<Mutex<VecDeque<String>>>> =
-        swarms.iter().map(|sw| (*sw, Arc::new(Mutex::new((0..60).map(|i| format!("{sw}-task-{i}")).collect())))).collect();
-    // Spawn all 50 first, then let them work.
-    let mut doomed = HashSet::new();
-    let mut spawned = Vec::new();
-    for i in 0..50 {
-        let swarm = swarms[i % 3];
-        let (id, token, _) = spawn(&s, &format!("helper-{i}"), swarm);
-        let silent = i % 10 == 7; // 5 of them die without a word
-        if silent {
-            doomed.insert(id.clone());
-        }
-        spawned.push((id, token, swarm, silent));
-    }
-    let mut handles = Vec::new();
-    for (id, token, swarm, silent) in spawned {
-        let (tray, url) = (trays[swarm].clone(), s.hub.url.clone());
-        handles.push(std::thread::spawn(move || {
-            let hb = format!("{url}/helpers/{id}/heartbeat");
-            let (code, _) = post(&hb, &token, json!({"state": "idle"}));
-            assert_eq!(code, 200);
-            if silent {
-                return; // killed: no more heartbeats, no retirement
-            }
-            loop {
-                let task = tray.lock().unwrap().pop_front();
-                let Some(task) = task else { break };
-                let (code, _) = post(&hb, &token, json!({"state": "running", "task": task, "progress": 0.5}));
-                assert_eq!(code, 200);
-                std::thread::sleep(Duration::from_millis(30));
-            }
-            let (code, v) = post(&format!("{url}/helpers/{id}/retire"), &token, json!({"reason": "tray_drained"}));
-            assert_eq!(code, 200, "{v}");
-        }));
-    }
+    let swarm = start_swarm(&s.hub.url, &s.parent_token, 50, &["swarm-a", "swarm-b", "swarm-c"], 60, 30);
+    let (doomed, handles) = (swarm.doomed, swarm.handles);
     // While the 5 are silent, they show as stale before they are reaped.
     let mut seen_stale = HashSet::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -110,7 +74,7 @@ fn fifty_helpers_three_swarms_five_killed_silently_none_left_running() {
         assert_eq!(h["retireReason"], want, "{h}");
         assert_eq!(h["parentId"], "orchestrator", "the parent comes from the credentials");
     }
-    assert!(trays.values().all(|t| t.lock().unwrap().is_empty()));
+    assert!(swarm.trays.iter().all(|t| t.lock().unwrap().is_empty()));
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub trait Sink: Send + Sync + 'static {
     fn connection_changed(&self, c: &Connection);
     /// New holds, gathered over [`GROUP_WINDOW`]: one notification per call.
     fn new_holds(&self, items: Vec<ApprovalItem>);
+    /// A swarm helper changed (spawned, state, stale, stop ordered, retired, reaped).
+    fn helper_changed(&self, helper: &gatehouse_protocol::wire::HelperView);
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -186,6 +188,11 @@ impl ConsoleCore {
                     self.set_conn(sink.as_ref(), "offline", Some(e.to_string()));
                     return;
                 }
+                FeedMsg::Event(e) if e.kind.starts_with("helper.") => {
+                    if let Some(h) = e.data.get("helper").and_then(|h| serde_json::from_value(h.clone()).ok()) {
+                        sink.helper_changed(&h);
+                    }
+                }
                 FeedMsg::Event(e) => {
                     let change = self.queue.lock().unwrap().apply(&e);
                     match change {
@@ -248,6 +255,10 @@ impl ConsoleCore {
         let path = dir.join(format!("trace-{safe}.json"));
         std::fs::write(&path, serde_json::to_vec_pretty(&bundle).expect("serialises")).map_err(|e| OpError::Store(e.to_string()))?;
         Ok(path.display().to_string())
+    }
+
+    pub async fn helpers(&self) -> Result<Vec<gatehouse_protocol::wire::HelperView>, OpError> {
+        self.client.helpers().await
     }
 
     pub async fn principals(&self) -> Result<Vec<gatehouse_protocol::wire::PrincipalView>, OpError> {

@@ -154,6 +154,15 @@ impl HubClient {
         self.post_envelope("/operator/grants", g).await
     }
 
+    pub async fn helpers(&self) -> Result<Vec<gatehouse_protocol::wire::HelperView>, OpError> {
+        self.get_json("/operator/helpers").await
+    }
+
+    /// Order a helper to stop (a signed request); it must comply within `grace_seconds`.
+    pub async fn stop_helper(&self, id: &str, reason: &str, grace_seconds: i64) -> Result<gatehouse_protocol::wire::HelperView, OpError> {
+        self.signed_post(&format!("/operator/helpers/{}/stop", urlencode(id)), &serde_json::json!({"reason": reason, "graceSeconds": grace_seconds})).await
+    }
+
     pub async fn operators(&self) -> Result<Vec<OperatorInfo>, OpError> {
         self.get_json("/operator/operators").await
     }

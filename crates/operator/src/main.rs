@@ -111,6 +111,14 @@ enum Cmd {
         #[arg(long)]
         reason: String,
     },
+    /// Swarm helpers: state, task, heartbeat age, TTL, retire reasons.
+    Helpers {
+        /// Keep following helper changes on the live feed.
+        #[arg(long)]
+        watch: bool,
+        #[command(subcommand)]
+        cmd: Option<HelpersCmd>,
+    },
     /// Decisions waiting to be delivered.
     Outbox {
         #[command(subcommand)]
@@ -150,6 +158,19 @@ enum PrincipalsCmd {
     },
     /// Every grant and revocation of a principal, with signer and reason.
     History { id: String },
+}
+
+#[derive(Subcommand)]
+enum HelpersCmd {
+    /// Order a helper to stop (signed); the hub retires it at the deadline if it does not comply.
+    Stop {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        /// Seconds the helper has to comply.
+        #[arg(long, default_value_t = 30)]
+        grace: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -257,6 +278,12 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
         }
         Cmd::Watch { after, resume, count } => watch(ctx, after, resume, count).await,
         Cmd::Principals { cmd } => principals_cmd(ctx, cmd.unwrap_or(PrincipalsCmd::List)).await,
+        Cmd::Helpers { cmd: Some(HelpersCmd::Stop { id, reason, grace }), .. } => {
+            let h = ctx.client()?.stop_helper(&id, &reason, grace).await?;
+            ctx.print(|| format!("stop ordered for {} (deadline {})", h.name, h.stop_deadline.clone().unwrap_or_default()), serde_json::to_value(&h).expect("serialises"));
+            Ok(exit::OK)
+        }
+        Cmd::Helpers { cmd: None, watch } => helpers_cmd(ctx, watch).await,
         Cmd::Grant { principal, capabilities, expires, reason } => {
             let client = ctx.client()?;
             let expiry = capabilities::parse_expiry(&expires)?;
@@ -414,6 +441,56 @@ async fn principals_cmd(ctx: &Ctx, cmd: PrincipalsCmd) -> Result<u8, OpError> {
                 },
                 serde_json::to_value(&h).expect("serialises"),
             );
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn render_helpers(list: &[gatehouse_protocol::wire::HelperView]) -> String {
+    let live = ["running", "idle", "blocked", "sleeping"];
+    let shown = |h: &gatehouse_protocol::wire::HelperView| if h.stale && live.contains(&h.status.as_str()) { "stale".to_owned() } else { h.status.clone() };
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let mut out = String::from("SWARM\tPARENT\tHELPER\tSTATE\tTASK\tHEARTBEAT\tREASON");
+    for h in list {
+        *counts.entry(shown(h)).or_default() += 1;
+        let age = time::parse(&h.last_heartbeat).map(|t| humanize((time::now() - t).num_seconds())).unwrap_or_default();
+        out.push_str(&format!(
+            "\n{}\t{}\t{}\t{}\t{}\t{} ago\t{}",
+            inert(&h.swarm_id),
+            inert(&h.parent_id),
+            inert(&h.name),
+            shown(h),
+            inert(h.current_task.as_deref().or(h.task.as_deref()).unwrap_or("-")),
+            age,
+            inert(h.retire_reason.as_deref().or(h.stop_reason.as_deref()).unwrap_or(""))
+        ));
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    out.push_str(&format!("\n{}", summary.join(" · ")));
+    out
+}
+
+async fn helpers_cmd(ctx: &Ctx, watch: bool) -> Result<u8, OpError> {
+    let client = ctx.client()?;
+    let list = client.helpers().await?;
+    ctx.print(|| render_helpers(&list), serde_json::to_value(&list).expect("serialises"));
+    if !watch {
+        return Ok(exit::OK);
+    }
+    let start = client.approvals(false).await?.seq;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(feed::follow(client.clone(), start, tx));
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            FeedMsg::Event(e) if e.kind.starts_with("helper.") => {
+                let h = &e.data["helper"];
+                ctx.print(
+                    || format!("#{} {} {} {} {}", e.seq, e.kind, inert(h["name"].as_str().unwrap_or("")), h["status"].as_str().unwrap_or(""), inert(e.data["reason"].as_str().unwrap_or(""))),
+                    serde_json::to_value(&e).expect("serialises"),
+                );
+            }
+            FeedMsg::Stopped(e) => return Err(e),
+            _ => {}
         }
     }
     Ok(exit::OK)

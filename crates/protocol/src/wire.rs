@@ -361,6 +361,7 @@ pub struct HelperView {
     pub status: String,
     /// running or stopped: what the hub wants.
     pub desired_state: String,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub progress: Option<f64>,
     pub current_task: Option<String>,
     pub created_at: String,

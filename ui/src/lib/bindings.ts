@@ -104,6 +104,20 @@ export type GrantRecord = { grantId: string, op: GrantOp, principalId: string, c
 
 export type MesaPrincipal = { id: string, org: string, public_key: string, capabilities: Array<string>, created_at: string, };
 
+export type HelperView = { id: string, name: string, parentId: string, swarmId: string, task: string | null, 
+/**
+ * running, idle, blocked, sleeping, stopped or retired.
+ */
+status: string, 
+/**
+ * running or stopped: what the hub wants.
+ */
+desiredState: string, progress: number | null, currentTask: string | null, createdAt: string, ttlExpiresAt: string, lastHeartbeat: string, 
+/**
+ * No heartbeat for half the heartbeat timeout.
+ */
+stale: boolean, stopDeadline: string | null, stopReason: string | null, stopBy: string | null, retiredAt: string | null, retireReason: string | null, };
+
 export type Info = { operator: string, publicKey: string, hubUrl: string, 
 /**
  * Set when the console runs the hub itself: where agents should point.

@@ -4,7 +4,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   ApprovalItem, ConsoleState, Connection, DecisionResult, ErrorBody, Focus, Settings, Verdict, Info, TraceFilter, TraceList,
-  VerifiedTrace, PrincipalView, GrantRecord, GrantOp, GrantPreview, MesaPrincipal,
+  VerifiedTrace, PrincipalView, GrantRecord, GrantOp, GrantPreview, MesaPrincipal, HelperView,
 } from "./types";
 
 export function isErrorBody(e: unknown): e is ErrorBody {
@@ -19,6 +19,8 @@ export const listTraces = (filter: TraceFilter) => invoke<TraceList>("list_trace
 export const verifyTrace = (actionId: string) => invoke<VerifiedTrace>("verify_trace", { actionId });
 export const exportTrace = (actionId: string) => invoke<string>("export_trace", { actionId });
 export const listPrincipals = () => invoke<PrincipalView[]>("list_principals");
+export const listHelpers = () => invoke<HelperView[]>("list_helpers");
+export const onHelper = (f: (h: HelperView) => void) => listen<HelperView>("helper", (e) => f(e.payload));
 export const principalHistory = (id: string) => invoke<GrantRecord[]>("principal_history", { id });
 export const knownActionTypes = () => invoke<string[]>("known_action_types");
 export const prepareGrant = (op: GrantOp, principal: string, capabilities: string[], expiry: string, reason: string) =>

@@ -4,5 +4,5 @@ export type {
   ActionDetail, ActionStatus, Actor, ApprovalItem, Connection, ConsoleState, DecisionResult, DecisionView,
   ErrorBody, Focus, HoldKind, HoldStatus, HoldView, Info, Settings, Verdict,
   TraceSummary, TraceList, TraceFilter, TraceEvent, TraceBundle, Report, Problem, VerifiedTrace,
-  GrantOp, GrantBody, GrantPreview, CapabilityView, PrincipalView, GrantRecord, MesaPrincipal,
+  GrantOp, GrantBody, GrantPreview, CapabilityView, PrincipalView, GrantRecord, MesaPrincipal, HelperView,
 } from "./bindings";
