@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Install what is needed and run Gatehouse.
 #
-#   scripts/run.sh          the desktop console, on its embedded hub, with a
-#                           demo agent proposing actions to it
-#   scripts/run.sh --cli    no window: a hub, the demo agent, and the operator
+#   scripts/run.sh          the desktop console, on its embedded hub, with
+#                           demo agents proposing actions and running helper swarms
+#   scripts/run.sh --cli    no window: a hub, the demo agents, and the operator
 #                           CLI watching the live feed
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +30,6 @@ MSG
   fi
   bash scripts/deps.sh run
   command -v cargo >/dev/null 2>&1 || export PATH="$HOME/.cargo/bin:$PATH"
-  if [ ! -x target/pyenv/bin/python ]; then python3 -m venv target/pyenv; fi
-  target/pyenv/bin/python -c 'import trace_client' 2>/dev/null || target/pyenv/bin/pip install -q -r tests/agents/requirements.txt
   bash scripts/ui.sh
   cargo build --locked -p gatehouse-hub -p gatehouse-operator -p gatehouse-console
   # The operator key lives in the Secret Service. Without one on this session
@@ -65,9 +63,9 @@ if [ "$mode" = console ]; then
   console_pid=$!
   pids+=($console_pid)
   wait_for_hub
-  "$root/target/pyenv/bin/python" demo/trace_demo_agent.py "$hub_url" --every 8 >"$data/agent.log" 2>&1 &
+  "$bin/gatehouse-hub" demo --hub "$hub_url" >"$data/demo.log" 2>&1 &
   pids+=($!)
-  echo "Gatehouse console is running; agents use $hub_url (a demo agent proposes an action every 8 s)."
+  echo "Gatehouse console is running; agents use $hub_url (demo agents propose actions and run helper swarms; log: $data/demo.log)."
   wait "$console_pid"
   exit 0
 fi
@@ -80,16 +78,18 @@ pk=$("$bin/gatehouse" key show 2>/dev/null || "$bin/gatehouse" key init)
 "$bin/gatehouse-hub" serve --listen "$listen" --db "$db" --dev-open >"$data/hub.out" 2>"$data/hub.log" &
 pids+=($!)
 wait_for_hub
-"$root/target/pyenv/bin/python" demo/trace_demo_agent.py "$hub_url" --every 8 >"$data/agent.log" 2>&1 &
+"$bin/gatehouse-hub" demo --hub "$hub_url" >"$data/demo.log" 2>&1 &
 pids+=($!)
 cat <<MSG
 Gatehouse hub:   $hub_url   (agents point TraceClient(endpoint=...) here)
 Operator:        $GATEHOUSE_OPERATOR   public key $pk
 Data:            $data   (hub.db, operator.db, logs)
-A demo agent proposes an action every 8 s. Decide from another terminal:
+Demo agents propose actions every 8 s and run helper swarms (log: $data/demo.log).
+Decide from another terminal:
   export DBUS_SESSION_BUS_ADDRESS='${DBUS_SESSION_BUS_ADDRESS:-}' GATEHOUSE_HUB=$hub_url GATEHOUSE_OPERATOR=$GATEHOUSE_OPERATOR GATEHOUSE_DATA_DIR=$data
   $bin/gatehouse approvals
   $bin/gatehouse approve <action-id>          $bin/gatehouse reject <action-id> --reason "..."
+  $bin/gatehouse helpers
 Watching the live feed (Ctrl-C stops everything):
 MSG
 "$bin/gatehouse" watch

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod auth;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod json;
 pub mod policy;

@@ -42,6 +42,18 @@ enum Cmd {
         #[arg(long, env = "GATEHOUSE_LODESTAR_TOKEN", hide_env_values = true)]
         lodestar_token: Option<String>,
     },
+    /// Run demo agents against a --dev-open hub: actions to decide, and
+    /// swarms of helpers that claim tasks, report progress and retire.
+    Demo {
+        #[arg(long, env = "GATEHOUSE_HUB")]
+        hub: String,
+        /// Helpers per round (split over two swarms).
+        #[arg(long, default_value_t = 12)]
+        helpers: usize,
+        /// Seconds between proposed actions.
+        #[arg(long, default_value_t = 8)]
+        every: u64,
+    },
     /// Fill a database with synthetic traces (for demos, UI tests and
     /// benchmarks): N actions from a few agents, through the same code path
     /// as real proposals, so their events are hash-chained like any other.
@@ -141,6 +153,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("enrolled operator {id} ({role})");
             Ok(())
         }
+        Cmd::Demo { hub, helpers, every } => gatehouse_hub::demo::run(&hub, helpers, std::time::Duration::from_secs(every)).await,
         Cmd::Seed { db, count } => {
             let started = std::time::Instant::now();
             let mut conn = gatehouse_hub::db::open(&db)?;
