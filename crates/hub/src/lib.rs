@@ -10,6 +10,8 @@ pub mod error;
 pub mod json;
 pub mod policy;
 pub mod routes;
+pub mod seed;
 pub mod store;
+pub mod validate;
 
 pub use app::{start, HubConfig, RunningHub};

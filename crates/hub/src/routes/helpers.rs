@@ -7,6 +7,7 @@ use crate::auth::{self, AuthedOperator};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, JsonBody, RawBody};
 use crate::store::{helpers, principals};
+use crate::validate;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::Json;
@@ -50,11 +51,8 @@ pub async fn spawn(State(s): State<AppState>, method: Method, uri: Uri, headers:
         None if s.dev_open && !claimed.trim().is_empty() => claimed,
         None => return Err(ApiError::unauthorized("auth_required", "spawning needs the parent's credentials")),
     };
-    for (field, v) in [("name", &req.name), ("swarmId", &req.swarm_id)] {
-        if v.trim().is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
-            return Err(ApiError::unprocessable("invalid_body", format!("{field} must be 1..200 printable characters")));
-        }
-    }
+    validate::text("name", &req.name)?;
+    validate::text("swarmId", &req.swarm_id)?;
     let ttl = req.ttl_seconds.unwrap_or(3600);
     if !(1..=86_400).contains(&ttl) {
         return Err(ApiError::unprocessable("invalid_body", "ttlSeconds must be 1..86400"));
@@ -119,9 +117,7 @@ pub struct Retire {
 }
 
 pub async fn retire(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(r, _): JsonBody<Retire>) -> ApiResult<Json<HelperView>> {
-    if r.reason.trim().is_empty() || r.reason.len() > 200 {
-        return Err(ApiError::unprocessable("invalid_body", "a retirement reason is required (e.g. tray_drained)"));
-    }
+    validate::text("reason", &r.reason)?;
     let h = authorized(&s, &id, &headers).await?;
     let now = time::format(&time::now());
     let out = s.store.write(move |tx| helpers::retire(tx, &h.id, r.reason.trim(), "helper.retired", &now)).await?;

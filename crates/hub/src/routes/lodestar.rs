@@ -37,11 +37,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 pub async fn announce(State(s): State<AppState>, headers: HeaderMap, JsonBody(req, raw): JsonBody<ApprovalRequest>) -> ApiResult<Response> {
     check_token(&s, &headers)?;
-    for (name, v) in [("request_id", &req.request_id), ("action_id", &req.action_id)] {
-        if v.trim().is_empty() || v.len() > 200 || v.chars().any(char::is_control) {
-            return Err(ApiError::unprocessable("invalid_body", format!("{name} must be 1..200 printable characters")));
-        }
-    }
+    crate::validate::text("request_id", &req.request_id)?;
+    crate::validate::text("action_id", &req.action_id)?;
     let digest = hex::encode(Sha256::digest(canonical_bytes(&raw)));
     let now = time::format(&time::now());
     let request_id = req.request_id.clone();

@@ -26,12 +26,8 @@ pub async fn create(State(s): State<AppState>, method: Method, uri: Uri, headers
     }
     let (req, _): (NewPrincipal, _) = json::parse(&body)?;
     let id = req.id.trim().to_owned();
-    if id.is_empty() || id.len() > 200 || id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ApiError::unprocessable("invalid_body", "id must be 1..200 characters without spaces or control characters"));
-    }
-    if req.org.trim().is_empty() || req.org.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable("invalid_body", "org must not be empty"));
-    }
+    crate::validate::identifier("id", &id)?;
+    crate::validate::text("org", &req.org)?;
     let key = match &req.public_key {
         Some(k) => Some(PublicKey::from_hex(k).map_err(|e| ApiError::unprocessable("invalid_body", format!("public_key: {e}")))?.to_hex()),
         None => None,

@@ -7,6 +7,7 @@ use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, JsonBody, RawBody};
 use crate::store::principals;
+use crate::validate;
 use axum::response::IntoResponse;
 use crate::policy::{Mode, Policy};
 use crate::store::actions::{self, NewAction, NewHold, Proposed};
@@ -22,7 +23,6 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub const MAX_ID_CHARS: usize = 200;
 pub const MAX_WAIT_MS: u64 = 120_000;
 
 pub async fn health() -> Json<Value> {
@@ -33,25 +33,12 @@ pub async fn policy(State(s): State<AppState>, Query(q): Query<HashMap<String, S
     Json(s.policy.filtered(q.get("actionType").map(String::as_str)))
 }
 
-fn check_text(field: &str, v: &str, required: bool) -> ApiResult<()> {
-    if required && v.trim().is_empty() {
-        return Err(ApiError::unprocessable("invalid_body", format!("{field} must not be empty")));
-    }
-    if v.chars().count() > MAX_ID_CHARS {
-        return Err(ApiError::unprocessable("invalid_body", format!("{field} is longer than {MAX_ID_CHARS} characters")));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable("invalid_body", format!("{field} must not contain control characters")));
-    }
-    Ok(())
-}
-
 pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<axum::response::Response> {
     let (req, raw): (ProposeAction, Value) = json::parse(&body)?;
-    check_text("type", &req.action_type, true)?;
-    check_text("actor.name", &req.actor.name, true)?;
+    validate::text("type", &req.action_type)?;
+    validate::text("actor.name", &req.actor.name)?;
     if let Some(id) = &req.id {
-        check_text("id", id, true)?;
+        validate::text("id", id)?;
     }
     let principal = auth::principal_for(&s, &method, &uri, &headers, &body, &req.actor.name).await?;
     let now = time::now();
@@ -200,7 +187,7 @@ pub async fn action_status(
 }
 
 pub async fn evidence(State(s): State<AppState>, JsonBody(ev, raw): JsonBody<EvidenceSubmit>) -> ApiResult<Json<Value>> {
-    check_text("actionId", &ev.action_id, true)?;
+    validate::text("actionId", &ev.action_id)?;
     let now = time::format(&time::now());
     s.store.write(move |tx| actions::add_evidence(tx, &ev, &raw, &now)).await?;
     Ok(Json(json!({"verified": true})))
