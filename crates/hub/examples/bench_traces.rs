@@ -4,8 +4,7 @@
 //!
 //!     cargo run --release -p gatehouse-hub --example bench_traces [-- COUNT]
 
-use gatehouse_hub::store::{actions, traces};
-use gatehouse_protocol::wire::{ActionStatus, Actor, ActorKind};
+use gatehouse_hub::store::traces;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -15,30 +14,7 @@ fn main() -> anyhow::Result<()> {
     let mut conn = gatehouse_hub::db::open(&dir.join("hub.db"))?;
 
     let t = Instant::now();
-    let tx = conn.transaction()?;
-    for i in 0..count {
-        let ty = ["send_email", "read.file", "merge_pr", "search.web"][i % 4];
-        let new = actions::NewAction {
-            id: format!("b-{i}"),
-            source: "bench",
-            action_type: ty.into(),
-            actor: Actor { kind: ActorKind::Agent, name: format!("agent-{}", i % 7), provider: None },
-            principal_id: None,
-            target: Some(format!("bench://{i}")),
-            params: Some(serde_json::json!({"i": i})),
-            proposed_at: None,
-            received_at: gatehouse_protocol::time::format(&gatehouse_protocol::time::now()),
-            rule_id: None,
-            rule_mode: None,
-            checks: vec![],
-            status: ActionStatus::Recorded,
-            request_digest: format!("b-{i}"),
-            request: serde_json::json!({}),
-            hold: None,
-        };
-        actions::propose(&tx, new).map_err(|e| anyhow::anyhow!("{}", e.body))?;
-    }
-    tx.commit()?;
+    gatehouse_hub::seed::seed(&mut conn, count)?;
     println!("seed {count} traces: {:?}", t.elapsed());
 
     let time = |label: &str, q: traces::TraceQuery| -> anyhow::Result<()> {
@@ -54,11 +30,11 @@ fn main() -> anyhow::Result<()> {
     time("first page (500)", traces::TraceQuery { limit: Some(500), ..Default::default() })?;
     time("last page (500)", traces::TraceQuery { limit: Some(500), offset: Some(count as i64 - 500), ..Default::default() })?;
     time("filter type", traces::TraceQuery { action_type: Some("merge_pr".into()), limit: Some(500), ..Default::default() })?;
-    time("filter agent", traces::TraceQuery { agent: Some("agent-3".into()), limit: Some(500), ..Default::default() })?;
-    time("free text", traces::TraceQuery { q: Some("bench://99".into()), limit: Some(500), ..Default::default() })?;
+    time("filter agent", traces::TraceQuery { agent: Some("ci-bot".into()), limit: Some(500), ..Default::default() })?;
+    time("free text", traces::TraceQuery { q: Some("seed://target/99".into()), limit: Some(500), ..Default::default() })?;
 
     let t = Instant::now();
-    let bundle = traces::bundle(&conn, "b-42").map_err(|e| anyhow::anyhow!("{}", e.body))?.expect("trace");
+    let bundle = traces::bundle(&conn, "seed-42").map_err(|e| anyhow::anyhow!("{}", e.body))?.expect("trace");
     let report = gatehouse_protocol::trace::verify(&bundle, &BTreeMap::new());
     println!("export + verify one trace: {:?} (valid: {})", t.elapsed(), report.valid);
     std::fs::remove_dir_all(dir).ok();

@@ -55,8 +55,7 @@ enum Cmd {
         every: u64,
     },
     /// Fill a database with synthetic traces (for demos, UI tests and
-    /// benchmarks): N actions from a few agents, through the same code path
-    /// as real proposals, so their events are hash-chained like any other.
+    /// benchmarks; see gatehouse_hub::seed).
     Seed {
         #[arg(long)]
         db: PathBuf,
@@ -135,8 +134,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Operators { cmd: OperatorsCmd::Add { db, id, public_key, role } } => {
             let key = gatehouse_protocol::PublicKey::from_hex(&public_key).context("--public-key")?;
-            if id.trim().is_empty() || id.chars().any(char::is_control) || id.len() > 200 {
-                anyhow::bail!("--id must be 1..200 printable characters");
+            if !gatehouse_hub::validate::identifier_ok(&id) {
+                anyhow::bail!("--id must be 1..200 characters without spaces or control characters");
             }
             let role = match role {
                 Role::Admin => "admin",
@@ -156,36 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Demo { hub, helpers, every } => gatehouse_hub::demo::run(&hub, helpers, std::time::Duration::from_secs(every)).await,
         Cmd::Seed { db, count } => {
             let started = std::time::Instant::now();
-            let mut conn = gatehouse_hub::db::open(&db)?;
-            let tx = conn.transaction()?;
-            let agents = ["mail-bot", "ci-bot", "billing-bot", "research-bot"];
-            let types = [("send_email", "recorded"), ("read.file", "allowed"), ("merge_pr", "recorded"), ("search.web", "allowed")];
-            for i in 0..count {
-                let (ty, status) = types[i % types.len()];
-                let agent = agents[(i / 3) % agents.len()];
-                let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
-                let request = serde_json::json!({"id": format!("seed-{i}"), "type": ty, "actor": {"kind": "agent", "name": agent}, "target": format!("seed://target/{i}")});
-                let new = store::actions::NewAction {
-                    id: format!("seed-{i}"),
-                    source: "seed",
-                    action_type: ty.to_owned(),
-                    actor: serde_json::from_value(request["actor"].clone())?,
-                    principal_id: None,
-                    target: Some(format!("seed://target/{i}")),
-                    params: Some(serde_json::json!({"n": i})),
-                    proposed_at: None,
-                    received_at: now,
-                    rule_id: None,
-                    rule_mode: None,
-                    checks: vec![],
-                    status: gatehouse_protocol::wire::ActionStatus::parse(status).expect("status"),
-                    request_digest: format!("seed-{i}"),
-                    request,
-                    hold: None,
-                };
-                store::actions::propose(&tx, new).map_err(|e| anyhow::anyhow!("{}", e.body))?;
-            }
-            tx.commit()?;
+            gatehouse_hub::seed::seed(&mut gatehouse_hub::db::open(&db)?, count)?;
             println!("seeded {count} traces in {:.2?}", started.elapsed());
             Ok(())
         }
