@@ -63,11 +63,13 @@ pub async fn fetch(
     check_token(&s, &headers)?;
     let wait = Duration::from_millis(q.wait_ms.unwrap_or(0).min(crate::routes::trace::MAX_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
+    let (p, r) = (project_id.clone(), request_id.clone());
+    s.store.write(move |tx| lodestar::remember_project(tx, &r, &p)).await?;
     let mut rx = s.store.subscribe();
     loop {
         rx.borrow_and_update();
-        let (p, r) = (project_id.clone(), request_id.clone());
-        match s.store.write(move |tx| lodestar::fetch(tx, &r, &p)).await? {
+        let r = request_id.clone();
+        match s.store.read(move |c| lodestar::fetch(c, &r)).await? {
             Fetch::Resolved(res) => return Ok((StatusCode::OK, Json(res)).into_response()),
             Fetch::Unknown => return Err(ApiError::not_found("unknown_request", format!("no approval request {request_id:?} was announced"))),
             Fetch::Consumed => return Err(ApiError::not_found("consumed", "the resolution was already consumed")),

@@ -6,7 +6,7 @@
 use super::actions::{self, NewAction, NewHold, Proposed};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::lodestar::ApprovalRequest;
-use gatehouse_protocol::wire::{ActionStatus, Actor, ActorKind, ApprovalItem, HoldKind};
+use gatehouse_protocol::wire::{ActionStatus, Actor, ActorKind, HoldKind};
 use gatehouse_protocol::time;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
@@ -69,13 +69,18 @@ pub enum Fetch {
     Unknown,
 }
 
-pub fn fetch(conn: &Connection, request_id: &str, project_id: &str) -> ApiResult<Fetch> {
+/// Remember which project the gate asks from (the announce carries none).
+pub fn remember_project(conn: &Connection, request_id: &str, project_id: &str) -> ApiResult<()> {
+    conn.execute("UPDATE holds SET project_id = ?2 WHERE request_id = ?1 AND project_id IS NULL", params![request_id, project_id])?;
+    Ok(())
+}
+
+/// Read-only: what a gate polling for `request_id` gets.
+pub fn fetch(conn: &Connection, request_id: &str) -> ApiResult<Fetch> {
     let hold: Option<String> = conn
         .query_row("SELECT id FROM holds WHERE request_id = ?1", [request_id], |r| r.get(0))
         .optional()?;
     let Some(hold_id) = hold else { return Ok(Fetch::Unknown) };
-    // Remember which project the gate asked from (the announce has none).
-    conn.execute("UPDATE holds SET project_id = ?2 WHERE id = ?1 AND project_id IS NULL", params![hold_id, project_id])?;
     let row: Option<(Option<String>, Option<String>)> = conn
         .query_row("SELECT resolution, consumed_at FROM decisions WHERE hold_id = ?1", [&hold_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
@@ -94,9 +99,4 @@ pub fn consume(conn: &Connection, request_id: &str, now: &str) -> ApiResult<bool
         params![request_id, now],
     )?;
     Ok(n == 1)
-}
-
-/// The item for a request id, if announced.
-pub fn item(conn: &Connection, request_id: &str) -> ApiResult<Option<ApprovalItem>> {
-    actions::load_item(conn, &action_id(request_id))
 }
