@@ -63,7 +63,6 @@ impl FromRequestParts<AppState> for AuthedOperator {
 /// a request signed with the principal's key), or, on a `--dev-open` hub,
 /// the principal named by the actor, if there is one.
 pub async fn principal_for(s: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], actor_name: &str) -> ApiResult<Option<String>> {
-    use gatehouse_protocol::request_auth::{HEADER_SIGNATURE, HEADER_TIMESTAMP};
     if let Some(id) = headers.get("x-gatehouse-principal").and_then(|v| v.to_str().ok()).map(str::to_owned) {
         let ts: i64 = headers.get(HEADER_TIMESTAMP).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
             .ok_or_else(|| ApiError::unauthorized("auth_required", "signed requests need x-gatehouse-timestamp"))?;
