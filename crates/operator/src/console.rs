@@ -299,7 +299,4 @@ impl ConsoleCore {
         crate::capabilities::submit(&self.client, body).await
     }
 
-    pub fn item(&self, action_id: &str) -> Option<ApprovalItem> {
-        self.queue.lock().unwrap().get(action_id).cloned()
-    }
 }

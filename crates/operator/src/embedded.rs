@@ -54,12 +54,11 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
 /// Stops the embedded hub when dropped (app exit).
 pub struct RunningHubGuard {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    pub addr: SocketAddr,
 }
 
 impl RunningHubGuard {
     pub fn new(hub: RunningHub) -> Self {
-        Self { shutdown: Some(hub.shutdown), addr: hub.addr }
+        Self { shutdown: Some(hub.shutdown) }
     }
 }
 

@@ -28,14 +28,6 @@ impl Queue {
         v
     }
 
-    pub fn get(&self, action_id: &str) -> Option<&ApprovalItem> {
-        self.items.get(action_id)
-    }
-
-    pub fn pending_count(&self) -> usize {
-        self.items.values().filter(|i| i.decision.is_none() && i.hold.as_ref().is_some_and(|h| h.status == gatehouse_protocol::wire::HoldStatus::Pending)).count()
-    }
-
     /// Apply one feed event; returns what changed, if anything.
     pub fn apply(&mut self, e: &FeedEvent) -> Option<Change> {
         let parse_hold = || e.data.get("hold").and_then(|h| serde_json::from_value::<HoldView>(h.clone()).ok());
@@ -90,13 +82,12 @@ mod tests {
     fn holds_appear_then_resolve() {
         let mut q = Queue::default();
         assert!(matches!(q.apply(&ev(1, "hold.created", "a", json!({"action": action("a"), "hold": hold("a", "pending")}))), Some(Change::Held(_))));
-        assert_eq!(q.pending_count(), 1);
+        assert_eq!(q.items().len(), 1);
         let c = q.apply(&ev(2, "hold.expired", "a", json!({"hold": hold("a", "expired"), "status": "expired"})));
         match c {
             Some(Change::Updated(i)) => assert_eq!(i.action.status.as_str(), "expired"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(q.pending_count(), 0);
         assert_eq!(q.apply(&ev(3, "evidence.attached", "a", json!({}))), None);
         assert_eq!(q.apply(&ev(4, "hold.decided", "unknown", json!({}))), None);
     }

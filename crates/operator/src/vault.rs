@@ -9,29 +9,16 @@ use gatehouse_protocol::{PublicKey, SigningKey};
 
 pub const SERVICE: &str = "gatehouse";
 
-pub struct Vault {
-    service: String,
-}
-
-impl Default for Vault {
-    fn default() -> Self {
-        Self { service: SERVICE.to_owned() }
-    }
-}
+#[derive(Default)]
+pub struct Vault;
 
 fn keyring_err(e: keyring::Error) -> OpError {
     OpError::Keyring(e.to_string())
 }
 
 impl Vault {
-    /// A vault under another service name (tests of the console use a
-    /// separate one so they never touch a user's key).
-    pub fn with_service(service: &str) -> Self {
-        Self { service: service.to_owned() }
-    }
-
     fn entry(&self, operator: &str) -> Result<keyring::Entry, OpError> {
-        keyring::Entry::new(&self.service, operator).map_err(keyring_err)
+        keyring::Entry::new(SERVICE, operator).map_err(keyring_err)
     }
 
     /// Create the operator's key. Refuses to replace an existing one.
