@@ -670,7 +670,6 @@ async fn helpers_view_shows_a_swarm_live_stale_reaped_and_retired() {
     let doomed = swarm.doomed.clone();
     let mut saw_running = false;
     let mut saw_stale = std::collections::HashSet::new();
-    let mut saw_reaped = std::collections::HashSet::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let running: i64 = wait_css(&c, "[data-testid=count-running]").await.attr("data-count").await.unwrap().unwrap().parse().unwrap();
@@ -678,16 +677,8 @@ async fn helpers_view_shows_a_swarm_live_stale_reaped_and_retired() {
         for id in &doomed {
             let row = format!("[data-testid=helper-row][data-helper-id=\"{id}\"]");
             if let Ok(e) = c.find(Locator::Css(&row)).await {
-                match e.attr("data-state").await.unwrap().as_deref() {
-                    Some("stale") => {
-                        saw_stale.insert(id.clone());
-                    }
-                    Some("retired") if saw_stale.contains(id) => {
-                        let reason = c.find(Locator::Css(&format!("{row} [data-testid=helper-reason]"))).await.unwrap().text().await.unwrap();
-                        assert_eq!(reason, "heartbeat_timeout");
-                        saw_reaped.insert(id.clone());
-                    }
-                    _ => {}
+                if e.attr("data-state").await.unwrap().as_deref() == Some("stale") {
+                    saw_stale.insert(id.clone());
                 }
             }
         }
@@ -707,11 +698,9 @@ async fn helpers_view_shows_a_swarm_live_stale_reaped_and_retired() {
         assert_eq!(wait_css(&c, &row).await.attr("data-state").await.unwrap().as_deref(), Some("retired"));
         let reason = wait_css(&c, &format!("{row} [data-testid=helper-reason]")).await.text().await.unwrap();
         assert_eq!(reason, "heartbeat_timeout");
-        saw_reaped.insert(id.clone());
     }
     assert!(saw_running, "the UI showed running helpers");
     assert_eq!(saw_stale, doomed, "the UI showed each silent helper as stale");
-    assert_eq!(saw_reaped, doomed, "then as reaped, with the reason");
     for s in ["running", "idle", "blocked", "sleeping", "stale"] {
         assert_eq!(wait_css(&c, &format!("[data-testid=count-{s}]")).await.attr("data-count").await.unwrap().as_deref(), Some("0"), "{s}");
     }
