@@ -96,9 +96,7 @@ mod strict {
     pub struct StrictValue;
 
     impl StrictValue {
-        pub fn deserialize_from(
-            de: &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>,
-        ) -> Result<Value, CanonicalError> {
+        pub fn deserialize_from(de: &mut serde_json::Deserializer<serde_json::de::StrRead<'_>>) -> Result<Value, CanonicalError> {
             StrictValue.deserialize(de).map_err(|e| {
                 let msg = e.to_string();
                 if let Some(rest) = msg.strip_prefix("duplicate key ") {
@@ -137,9 +135,7 @@ mod strict {
             Ok(Value::from(v))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-            serde_json::Number::from_f64(v)
-                .map(Value::Number)
-                .ok_or_else(|| E::custom("NaN or Infinity"))
+            serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("NaN or Infinity"))
         }
         fn visit_str<E>(self, v: &str) -> Result<Value, E> {
             Ok(Value::String(v.to_owned()))
@@ -179,10 +175,7 @@ mod tests {
     #[test]
     fn sorts_keys_recursively_without_whitespace() {
         let v = json!({"b": 1, "a": {"z": [3, {"y": 1, "x": 2}], "c": null}, "é": "ü"});
-        assert_eq!(
-            canonical_string(&v),
-            r#"{"a":{"c":null,"z":[3,{"x":2,"y":1}]},"b":1,"é":"ü"}"#
-        );
+        assert_eq!(canonical_string(&v), r#"{"a":{"c":null,"z":[3,{"x":2,"y":1}]},"b":1,"é":"ü"}"#);
     }
 
     #[test]
@@ -199,10 +192,7 @@ mod tests {
         assert!(parse_strict(r#"[Infinity]"#).is_err());
         assert!(parse_strict(r#"[-Infinity]"#).is_err());
         assert!(parse_strict("[1e400]").is_err());
-        assert_eq!(
-            parse_strict(r#"{"a":1,"a":2}"#).unwrap_err(),
-            CanonicalError::DuplicateKey("a".into())
-        );
+        assert_eq!(parse_strict(r#"{"a":1,"a":2}"#).unwrap_err(), CanonicalError::DuplicateKey("a".into()));
         assert!(matches!(parse_strict("{"), Err(CanonicalError::Invalid(_))));
         assert!(matches!(parse_strict("{} x"), Err(CanonicalError::Invalid(_))));
     }
@@ -210,9 +200,6 @@ mod tests {
     #[test]
     fn escapes_like_json_stringify() {
         let v = json!({"s": "line\nbreak \"q\" \u{0001} </script>"});
-        assert_eq!(
-            canonical_string(&v),
-            r#"{"s":"line\nbreak \"q\" \u0001 </script>"}"#
-        );
+        assert_eq!(canonical_string(&v), r#"{"s":"line\nbreak \"q\" \u0001 </script>"}"#);
     }
 }

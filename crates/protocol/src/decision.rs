@@ -7,7 +7,9 @@
 //! - `action_id` + `hold_id` bind it to one hold of one action (a hold id is
 //!   minted by the hub and never reused), so it cannot be moved elsewhere;
 //! - `verdict`, `operator_id`, `reason` are what was decided and by whom;
-//! - `issued_at` / `expires_at` bound when the hub may apply it.
+//! - `issued_at` / `expires_at` bound when the hub may apply it;
+//! - `action_digest` binds it to the content the operator was shown.
+//!
 //! A hold takes exactly one decision, so resending the same envelope is an
 //! idempotent no-op rather than a second application.
 
@@ -58,6 +60,25 @@ pub struct DecisionBody {
     pub reason: Option<String>,
     pub issued_at: String,
     pub expires_at: String,
+    /// Lowercase hex SHA-256 of the canonical JSON of the proposal the
+    /// operator was shown ([`action_digest`]). Absent only in envelopes made
+    /// before content binding (verifiers report those as not content-bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub action_digest: Option<String>,
+}
+
+/// The digest a decision binds: lowercase hex SHA-256 of the canonical JSON
+/// (sorted keys, no whitespace) of the proposal object exactly as the agent
+/// sent it (`POST /actions` body; for a Lodestar hold, the announce body).
+pub fn action_digest(proposal: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(canonical_bytes(proposal)))
+}
+
+/// Whether `s` has the shape of an action digest (64 lowercase hex).
+pub fn is_digest(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The envelope on the wire: `{"decision": {...}, "signature": "<128 hex>"}`,
@@ -88,19 +109,14 @@ pub enum DecisionError {
     BadValidity,
     #[error("{0} must not be empty")]
     Empty(&'static str),
+    #[error("action_digest must be 64 lowercase hex characters")]
+    BadDigest,
     #[error(transparent)]
     Key(#[from] KeyError),
 }
 
 impl DecisionBody {
-    pub fn new(
-        action_id: &str,
-        hold_id: &str,
-        verdict: Verdict,
-        operator_id: &str,
-        reason: Option<&str>,
-        issued_at: Timestamp,
-    ) -> Self {
+    pub fn new(action_id: &str, hold_id: &str, verdict: Verdict, operator_id: &str, reason: Option<&str>, issued_at: Timestamp) -> Self {
         let reason = reason.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
         Self {
             tag: DECISION_TAG.to_owned(),
@@ -111,7 +127,14 @@ impl DecisionBody {
             reason,
             issued_at: time::format(&issued_at),
             expires_at: time::format(&(issued_at + chrono::Duration::seconds(DEFAULT_VALIDITY_SECS))),
+            action_digest: None,
         }
+    }
+
+    /// Bind the decision to the content the operator was shown.
+    pub fn bound_to(mut self, action_digest: &str) -> Self {
+        self.action_digest = Some(action_digest.to_owned());
+        self
     }
 
     /// Structural rules a hub and a signer both enforce.
@@ -129,6 +152,9 @@ impl DecisionBody {
             Some(r) if r.chars().count() > MAX_REASON_CHARS => return Err(DecisionError::ReasonTooLong),
             None if self.verdict == Verdict::Reject => return Err(DecisionError::ReasonRequired),
             _ => {}
+        }
+        if self.action_digest.as_deref().is_some_and(|d| !is_digest(d)) {
+            return Err(DecisionError::BadDigest);
         }
         let issued = time::parse(&self.issued_at).ok_or_else(|| DecisionError::BadTime(self.issued_at.clone()))?;
         let expires = time::parse(&self.expires_at).ok_or_else(|| DecisionError::BadTime(self.expires_at.clone()))?;
@@ -194,8 +220,9 @@ mod tests {
     #[test]
     fn every_field_is_covered() {
         let k = SigningKey::generate();
-        let s = body(Verdict::Approve, Some("ok")).sign(&k).unwrap();
-        let tamper: Vec<Box<dyn Fn(&mut DecisionBody)>> = vec![
+        let s = body(Verdict::Approve, Some("ok")).bound_to(&"a".repeat(64)).sign(&k).unwrap();
+        type Tamper = Box<dyn Fn(&mut DecisionBody)>;
+        let tamper: Vec<Tamper> = vec![
             Box::new(|b| b.action_id.push('x')),
             Box::new(|b| b.hold_id.push('x')),
             Box::new(|b| b.verdict = Verdict::Reject),
@@ -203,6 +230,7 @@ mod tests {
             Box::new(|b| b.reason = Some("other".into())),
             Box::new(|b| b.issued_at = "2026-11-21T09:00:00.000Z".into()),
             Box::new(|b| b.expires_at = "2026-11-22T11:00:00.000Z".into()),
+            Box::new(|b| b.action_digest = Some("0".repeat(64))),
         ];
         for t in tamper {
             let mut s2 = s.clone();

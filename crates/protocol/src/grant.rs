@@ -86,7 +86,15 @@ pub fn capability_allows(cap: &str, action_type: &str) -> bool {
 }
 
 impl GrantBody {
-    pub fn new(op: GrantOp, principal_id: &str, capabilities: Vec<String>, expires_at: Option<Timestamp>, reason: &str, operator_id: &str, issued_at: Timestamp) -> Self {
+    pub fn new(
+        op: GrantOp,
+        principal_id: &str,
+        capabilities: Vec<String>,
+        expires_at: Option<Timestamp>,
+        reason: &str,
+        operator_id: &str,
+        issued_at: Timestamp,
+    ) -> Self {
         Self {
             tag: GRANT_TAG.to_owned(),
             grant_id: uuid_v4(),
@@ -180,9 +188,7 @@ mod tests {
     fn signed_grants_verify_and_bind_every_field() {
         let k = SigningKey::generate();
         let now = time::now();
-        let g = GrantBody::new(GrantOp::Grant, "bot", vec!["email.*".into()], Some(now + chrono::Duration::hours(1)), "pilot", "admin", now)
-            .sign(&k)
-            .unwrap();
+        let g = GrantBody::new(GrantOp::Grant, "bot", vec!["email.*".into()], Some(now + chrono::Duration::hours(1)), "pilot", "admin", now).sign(&k).unwrap();
         g.verify(&k.public()).unwrap();
         let mut t = g.clone();
         t.grant.capabilities.push("payment.*".into());
@@ -190,9 +196,6 @@ mod tests {
         let mut t = g.clone();
         t.grant.expires_at = None;
         assert!(t.verify(&k.public()).is_err());
-        assert_eq!(
-            GrantBody::new(GrantOp::Revoke, "bot", vec!["x".into()], None, " ", "admin", now).sign(&k).unwrap_err(),
-            GrantError::ReasonRequired
-        );
+        assert_eq!(GrantBody::new(GrantOp::Revoke, "bot", vec!["x".into()], None, " ", "admin", now).sign(&k).unwrap_err(), GrantError::ReasonRequired);
     }
 }

@@ -77,9 +77,7 @@ impl PublicKey {
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
         let bytes = hex::decode(s.trim()).map_err(|_| KeyError::BadPublicKey)?;
         let arr: [u8; 32] = bytes.try_into().map_err(|_| KeyError::BadPublicKey)?;
-        ed25519_dalek::VerifyingKey::from_bytes(&arr)
-            .map(Self)
-            .map_err(|_| KeyError::BadPublicKey)
+        ed25519_dalek::VerifyingKey::from_bytes(&arr).map(Self).map_err(|_| KeyError::BadPublicKey)
     }
 
     pub fn to_hex(&self) -> String {

@@ -5,16 +5,18 @@
 
 pub mod canonical;
 pub mod decision;
+pub mod display;
 pub mod error;
 pub mod grant;
 pub mod keys;
 pub mod lodestar;
+pub mod names;
 pub mod request_auth;
 pub mod time;
 pub mod trace;
 pub mod wire;
 
 pub use canonical::{canonical_bytes, canonical_string, parse_strict, CanonicalError};
-pub use decision::{DecisionBody, DecisionError, SignedDecision, Verdict, DECISION_TAG};
+pub use decision::{action_digest, DecisionBody, DecisionError, SignedDecision, Verdict, DECISION_TAG};
 pub use error::ErrorBody;
 pub use keys::{KeyError, PublicKey, SigningKey};

@@ -130,9 +130,7 @@ pub fn verify_resolution(res: &ApprovalResolution, key: &PublicKey) -> Result<()
     if hash != res.signature.payload_hash {
         return Err(KeyError::BadSignature);
     }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&res.signature.signature)
-        .map_err(|_| KeyError::BadSignatureEncoding)?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&res.signature.signature).map_err(|_| KeyError::BadSignatureEncoding)?;
     let arr: [u8; 64] = bytes.try_into().map_err(|_| KeyError::BadSignatureEncoding)?;
     key.verify(hash.as_bytes(), &arr)
 }

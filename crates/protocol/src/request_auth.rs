@@ -6,8 +6,9 @@
 //! `gatehouse.request.v1`, METHOD, path-with-query, unix-millis, sha256-hex(body).
 //! Headers: `x-gatehouse-operator`, `x-gatehouse-timestamp`, `x-gatehouse-signature`.
 //! The hub accepts a timestamp within [`MAX_SKEW_MS`] of its clock. A captured
-//! read could be replayed inside that window; mutations never rely on this
-//! scheme alone (they carry their own signed, single-use envelopes).
+//! read could be replayed inside that window; a mutation authorized by this
+//! scheme alone (a stop order, a new principal) is single-use: the hub keeps
+//! each accepted signature in a persistent replay cache for that window.
 
 use crate::keys::{KeyError, PublicKey, SigningKey};
 use sha2::{Digest, Sha256};
@@ -20,11 +21,7 @@ pub const MAX_SKEW_MS: i64 = 5 * 60 * 1000;
 
 pub fn message(method: &str, path_and_query: &str, timestamp_ms: i64, body: &[u8]) -> Vec<u8> {
     let body_hash = hex::encode(Sha256::digest(body));
-    format!(
-        "{REQUEST_TAG}\n{}\n{path_and_query}\n{timestamp_ms}\n{body_hash}",
-        method.to_ascii_uppercase()
-    )
-    .into_bytes()
+    format!("{REQUEST_TAG}\n{}\n{path_and_query}\n{timestamp_ms}\n{body_hash}", method.to_ascii_uppercase()).into_bytes()
 }
 
 /// The three header values for a request.
@@ -77,9 +74,6 @@ mod tests {
         assert!(verify(&k.public(), "POST", "/operator/approvals", s.timestamp_ms, b"", &s.signature, now).is_err());
         assert!(verify(&k.public(), "GET", "/operator/feed", s.timestamp_ms, b"", &s.signature, now).is_err());
         assert!(verify(&k.public(), "GET", "/operator/approvals", s.timestamp_ms, b"x", &s.signature, now).is_err());
-        assert_eq!(
-            verify(&k.public(), "GET", "/operator/approvals", s.timestamp_ms, b"", &s.signature, now + MAX_SKEW_MS + 1),
-            Err(RequestAuthError::Stale)
-        );
+        assert_eq!(verify(&k.public(), "GET", "/operator/approvals", s.timestamp_ms, b"", &s.signature, now + MAX_SKEW_MS + 1), Err(RequestAuthError::Stale));
     }
 }

@@ -9,6 +9,12 @@
 //! bundle merely claims), so a changed byte, a deleted or reordered event, or a
 //! decision re-signed by another key is found and the report names the event.
 //!
+//! A decision is also checked against the content it approves: its
+//! `action_digest` must equal the SHA-256 of the canonical proposal recorded
+//! in the chain's first event (`data.request`), so a decision moved onto other
+//! content fails. Envelopes from before content binding carry no digest; they
+//! still verify, and each is reported as a warning ("not content-bound").
+//!
 //! Limit: cutting events off the *end* and rewriting `head` leaves a valid
 //! shorter chain; only a head obtained earlier, out of band, reveals that.
 
@@ -83,13 +89,21 @@ pub struct Report {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub signatures_checked: usize,
     pub problems: Vec<Problem>,
+    /// Facts a reviewer should know that do not make the trace invalid
+    /// (e.g. a decision signed before content binding).
+    #[serde(default)]
+    pub warnings: Vec<Problem>,
 }
 
 impl Report {
     /// One line naming the first broken event, for humans and exit messages.
     pub fn summary(&self) -> String {
         match self.problems.first() {
-            None => format!("valid: {} events, {} signatures verified", self.events, self.signatures_checked),
+            None if self.warnings.is_empty() => format!("valid: {} events, {} signatures verified", self.events, self.signatures_checked),
+            None => format!(
+                "valid: {} events, {} signatures verified; warning at event #{}: {}",
+                self.events, self.signatures_checked, self.warnings[0].seq, self.warnings[0].message
+            ),
             Some(p) => format!("INVALID at event #{} ({}, position {}): {}", p.seq, p.kind, p.index, p.message),
         }
     }
@@ -98,6 +112,7 @@ impl Report {
 /// Verify a bundle against the keys the verifier trusts (operator id → key).
 pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Report {
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     let mut signatures_checked = 0;
     let mut push = |i: usize, e: &TraceEvent, m: String| problems.push(Problem { index: i, seq: e.seq, kind: e.kind.clone(), message: m });
     if bundle.format != BUNDLE_FORMAT {
@@ -106,18 +121,31 @@ pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Re
             events: bundle.events.len(),
             signatures_checked: 0,
             problems: vec![Problem { index: 0, seq: 0, kind: String::new(), message: format!("not a {BUNDLE_FORMAT} bundle") }],
+            warnings,
         };
     }
     if bundle.events.is_empty() {
-        return Report { valid: false, events: 0, signatures_checked: 0, problems: vec![Problem { index: 0, seq: 0, kind: String::new(), message: "the bundle has no events".into() }] };
+        return Report {
+            valid: false,
+            events: 0,
+            signatures_checked: 0,
+            problems: vec![Problem { index: 0, seq: 0, kind: String::new(), message: "the bundle has no events".into() }],
+            warnings,
+        };
     }
+    // The proposal as the agent sent it: what every decision must be bound to.
+    let proposal_digest = bundle.events[0].data.get("request").filter(|r| !r.is_null()).map(crate::decision::action_digest);
     for (i, e) in bundle.events.iter().enumerate() {
         if e.subject != bundle.action_id {
             push(i, e, format!("belongs to {:?}, not to action {:?}", e.subject, bundle.action_id));
         }
         let expected_prev = if i == 0 { GENESIS } else { bundle.events[i - 1].hash.as_str() };
         if e.prev_hash != expected_prev {
-            let why = if i == 0 { "the first event does not start the chain (events before it are missing)" } else { "does not link to the event before it (an event was deleted, inserted or reordered)" };
+            let why = if i == 0 {
+                "the first event does not start the chain (events before it are missing)"
+            } else {
+                "does not link to the event before it (an event was deleted, inserted or reordered)"
+            };
             push(i, e, why.into());
         }
         if i > 0 && e.seq <= bundle.events[i - 1].seq {
@@ -131,7 +159,22 @@ pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Re
         }
         if e.kind == "hold.decided" {
             match check_decision(&e.data, &bundle.action_id, trusted) {
-                Ok(n) => signatures_checked += n,
+                Ok((n, bound)) => {
+                    signatures_checked += n;
+                    match (bound, &proposal_digest) {
+                        (None, _) => warnings.push(Problem {
+                            index: i,
+                            seq: e.seq,
+                            kind: e.kind.clone(),
+                            message: "the decision is signed but not content-bound (its envelope predates action digests)".into(),
+                        }),
+                        (Some(_), None) => push(i, e, "the trace does not hold the proposal the decision is bound to".into()),
+                        (Some(d), Some(p)) if &d != p => {
+                            push(i, e, format!("the decision is bound to other content (action_digest {d}, but the proposal's digest is {p})"))
+                        }
+                        _ => {}
+                    }
+                }
                 Err(m) => push(i, e, m),
             }
         }
@@ -141,12 +184,13 @@ pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Re
             push(bundle.events.len() - 1, last, "the chain does not end at the bundle's head (events were cut off the end)".into());
         }
     }
-    Report { valid: problems.is_empty(), events: bundle.events.len(), signatures_checked, problems }
+    Report { valid: problems.is_empty(), events: bundle.events.len(), signatures_checked, problems, warnings }
 }
 
-fn check_decision(data: &Value, action_id: &str, trusted: &BTreeMap<String, PublicKey>) -> Result<usize, String> {
-    let envelope: SignedDecision = serde_json::from_value(data["decision"]["envelope"].clone())
-        .map_err(|e| format!("decision envelope unreadable: {e}"))?;
+/// Verify one decision's signatures; returns how many signatures were checked
+/// and the action digest the decision is bound to (if any).
+fn check_decision(data: &Value, action_id: &str, trusted: &BTreeMap<String, PublicKey>) -> Result<(usize, Option<String>), String> {
+    let envelope: SignedDecision = serde_json::from_value(data["decision"]["envelope"].clone()).map_err(|e| format!("decision envelope unreadable: {e}"))?;
     let op = &envelope.decision.operator_id;
     if data["decision"]["operatorId"].as_str() != Some(op.as_str()) {
         return Err("the decision names another operator than its envelope".into());
@@ -161,7 +205,7 @@ fn check_decision(data: &Value, action_id: &str, trusted: &BTreeMap<String, Publ
         verify_resolution(res, key).map_err(|_| format!("{op}'s Lodestar resolution does not verify"))?;
         n += 1;
     }
-    Ok(n)
+    Ok((n, envelope.decision.action_digest.clone()))
 }
 
 #[cfg(test)]
@@ -169,11 +213,21 @@ mod tests {
     use super::*;
     use crate::{time, DecisionBody, SigningKey, Verdict};
 
+    fn request() -> Value {
+        json!({"id": "a1", "type": "send_email", "actor": {"kind": "agent", "name": "bot"}, "target": "mailto:x@y"})
+    }
+
     fn chain(key: &SigningKey) -> TraceBundle {
+        chain_with(key, Some(crate::decision::action_digest(&request())))
+    }
+
+    fn chain_with(key: &SigningKey, digest: Option<String>) -> TraceBundle {
         let mut events: Vec<TraceEvent> = Vec::new();
-        let signed = DecisionBody::new("a1", "h1", Verdict::Approve, "alice", None, time::now()).sign(key).unwrap();
+        let mut body = DecisionBody::new("a1", "h1", Verdict::Approve, "alice", None, time::now());
+        body.action_digest = digest;
+        let signed = body.sign(key).unwrap();
         let datas = [
-            ("action.proposed", json!({"action": {"actionId": "a1"}})),
+            ("action.proposed", json!({"action": {"actionId": "a1"}, "request": request()})),
             ("hold.created", json!({"hold": {"holdId": "h1"}})),
             ("hold.decided", json!({"decision": {"operatorId": "alice", "envelope": signed}, "status": "approved"})),
             ("evidence.attached", json!({"evidence": {"checks": [{"name": "sent", "pass": true}]}})),
@@ -210,5 +264,26 @@ mod tests {
         assert!(!verify(&reordered, &trusted).valid);
 
         assert!(!verify(&b, &BTreeMap::new()).valid, "an untrusted signer is reported");
+    }
+
+    #[test]
+    fn decisions_are_checked_against_the_proposal() {
+        let k = SigningKey::generate();
+        let trusted = BTreeMap::from([("alice".to_string(), k.public())]);
+        let r = verify(&chain(&k), &trusted);
+        assert!(r.valid && r.warnings.is_empty(), "{r:?}");
+
+        // Signed for other content: invalid, naming the decision.
+        let other = crate::decision::action_digest(&json!({"type": "send_email", "target": "mailto:evil@x"}));
+        let r = verify(&chain_with(&k, Some(other)), &trusted);
+        assert!(!r.valid);
+        assert_eq!(r.problems[0].kind, "hold.decided");
+        assert!(r.problems[0].message.contains("bound to other content"), "{r:?}");
+
+        // An older envelope without a digest: valid, with a warning.
+        let r = verify(&chain_with(&k, None), &trusted);
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.warnings.len(), 1);
+        assert!(r.summary().contains("not content-bound"));
     }
 }

@@ -173,6 +173,53 @@ pub struct HoldView {
     pub project_id: Option<String>,
     #[serde(default)]
     pub required_authority: Option<Value>,
+    /// A deliberate second step the rule demands before approving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub confirm: Option<ConfirmMode>,
+    /// For `confirm`: the token the operator types ([`confirm_token`]), filled
+    /// in by the hub for display; signers compute it themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub confirm_token: Option<String>,
+    /// Seconds a decision waits in the outbox, undoable, before it is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub undo_seconds: Option<u32>,
+}
+
+/// How a high-stakes hold must be approved (policy `confirm:`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum ConfirmMode {
+    /// The operator types a short token shown on screen ([`confirm_token`]).
+    Typed,
+    /// The operator presses and holds the approve control.
+    Hold,
+}
+
+impl ConfirmMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Typed => "typed",
+            Self::Hold => "hold",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_owned())).ok()
+    }
+}
+
+/// The token an operator types to approve a `confirm: typed` hold: the last
+/// four characters of the target (of the action id when there is no target),
+/// lowercased, so the operator has to look at where the action goes.
+/// Invisible and control characters are skipped: the token is always typeable.
+pub fn confirm_token(action: &ActionDetail) -> String {
+    let src = action.target.as_deref().filter(|t| !t.trim().is_empty()).unwrap_or(&action.action_id);
+    // Only characters an operator can see and type count.
+    let chars: Vec<char> = src.trim().chars().filter(|c| !c.is_whitespace() && !crate::display::needs_escape(*c)).collect();
+    chars[chars.len().saturating_sub(4)..].iter().collect::<String>().to_lowercase()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -196,6 +243,18 @@ pub struct ActionDetail {
     pub rule_mode: Option<String>,
     pub checks: Vec<String>,
     pub status: ActionStatus,
+    /// The principal the request's credentials proved (an API token, a key
+    /// signature, or on a `--dev-open` hub an actor name that is a principal's
+    /// id). `actor.name` is only the agent's claim; this is the fact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub principal_id: Option<String>,
+    /// Lowercase hex SHA-256 of the canonical JSON of the proposal exactly as
+    /// the agent sent it ([`crate::decision::action_digest`]); a decision
+    /// signs it, binding the verdict to this content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub action_digest: Option<String>,
 }
 
 /// One entry of the operator queue: the action, its latest hold (none for
