@@ -4,7 +4,11 @@ use crate::error::ApiError;
 use crate::policy::Policy;
 use crate::routes;
 use crate::store::Store;
-use axum::extract::DefaultBodyLimit;
+use axum::body::HttpBody;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
@@ -72,8 +76,56 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_guard))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The console's own webview origins (Tauri v2 on Linux/macOS and Windows).
+pub const CONSOLE_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
+
+/// Refuse what a web page could send, before any route sees it:
+/// - every request with a body must say `Content-Type: application/json`
+///   (415 `unsupported_media_type`), so no CORS "simple request" (text/plain,
+///   form encodings) reaches a handler, in every mode;
+/// - on a `--dev-open` hub, a request from a browser page that is not the
+///   console (an `Origin` other than the console's, or `Sec-Fetch-Site`
+///   saying another site) is refused 403 `cross_origin`. Requests without
+///   those headers (agents, the CLI, the console's Rust core) pass.
+pub async fn request_guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    if s.dev_open {
+        let origin = headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or(""));
+        let console = origin.is_some_and(|o| CONSOLE_ORIGINS.contains(&o));
+        if origin.is_some() && !console {
+            return ApiError::forbidden("cross_origin", "this --dev-open hub only takes browser requests from the console").into_response();
+        }
+        let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !console && (site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site")) {
+            return ApiError::forbidden("cross_origin", "this --dev-open hub only takes browser requests from the console").into_response();
+        }
+    }
+    if has_body(&req) && !is_json(req.headers()) {
+        return ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "request bodies must be sent as Content-Type: application/json")
+            .into_response();
+    }
+    next.run(req).await
+}
+
+fn has_body(req: &Request) -> bool {
+    let headers = req.headers();
+    match headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()) {
+        Some(n) => n > 0,
+        None => headers.contains_key(header::TRANSFER_ENCODING) || req.body().size_hint().exact() != Some(0),
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Periodically resolve holds whose deadline passed and reap helpers.
@@ -110,6 +162,10 @@ pub struct RunningHub {
 
 /// Bind and serve in the background (the console embeds the hub this way).
 pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
+    // Refuse before anything is created: a refused start leaves no database.
+    if config.dev_open && !config.listen.ip().is_loopback() {
+        anyhow::bail!("--dev-open is only allowed on a loopback address, not {}", config.listen);
+    }
     let store = Store::open(&config.db)?;
     let state = AppState {
         store: store.clone(),
@@ -118,9 +174,6 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         dev_open: config.dev_open,
         helper_cap: config.helper_cap,
     };
-    if config.dev_open && !config.listen.ip().is_loopback() {
-        anyhow::bail!("--dev-open is only allowed on a loopback address, not {}", config.listen);
-    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let app = router(state, config.max_body_bytes);

@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use gatehouse_protocol::request_auth::{self, RequestAuthError, HEADER_OPERATOR, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use gatehouse_protocol::wire::OperatorInfo;
 use gatehouse_protocol::PublicKey;
+use sha2::{Digest, Sha256};
 
 /// An authenticated operator. Only usable on body-less (GET) routes, whose
 /// body hash is that of the empty string.
@@ -31,9 +32,8 @@ pub async fn authenticate(state: &AppState, method: &Method, uri: &Uri, headers:
 /// Authenticate an operator's signed request with a body.
 pub async fn authenticate_with_body(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<OperatorInfo, ApiError> {
     let operator_id = header(headers, HEADER_OPERATOR)?.to_owned();
-    let ts: i64 = header(headers, HEADER_TIMESTAMP)?
-        .parse()
-        .map_err(|_| ApiError::unauthorized("auth_required", "x-gatehouse-timestamp must be unix milliseconds"))?;
+    let ts: i64 =
+        header(headers, HEADER_TIMESTAMP)?.parse().map_err(|_| ApiError::unauthorized("auth_required", "x-gatehouse-timestamp must be unix milliseconds"))?;
     let sig = header(headers, HEADER_SIGNATURE)?.to_owned();
     let path = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| uri.path().to_owned());
     let id = operator_id.clone();
@@ -59,12 +59,44 @@ impl FromRequestParts<AppState> for AuthedOperator {
     }
 }
 
-/// Who is proposing: the principal its credentials prove (an API token, or
-/// a request signed with the principal's key), or, on a `--dev-open` hub,
-/// the principal named by the actor, if there is one.
-pub async fn principal_for(s: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], actor_name: &str) -> ApiResult<Option<String>> {
+/// How a request proved who sent it (recorded in the trace as `via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A principal's API token (`Authorization: Bearer`).
+    Token,
+    /// A request signed with the principal's key (`x-gatehouse-principal`).
+    Signature,
+    /// The action's own status token, issued to its proposer.
+    StatusToken,
+    /// Nothing: an anonymous request on a `--dev-open` hub.
+    DevOpen,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Token => "token",
+            Via::Signature => "signature",
+            Via::StatusToken => "status_token",
+            Via::DevOpen => "dev_open",
+        }
+    }
+}
+
+/// The bearer token of a request, if it carries one.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(|v| v.strip_prefix("Bearer ").unwrap_or("").trim().to_owned())
+}
+
+/// The principal a request's credentials prove, if it carries any: a request
+/// signed with the principal's key, or its API token. Credentials that do not
+/// verify are refused (401), never ignored; no credentials at all is `None`.
+pub async fn prove_principal(s: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiResult<Option<(String, Via)>> {
     if let Some(id) = headers.get("x-gatehouse-principal").and_then(|v| v.to_str().ok()).map(str::to_owned) {
-        let ts: i64 = headers.get(HEADER_TIMESTAMP).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+        let ts: i64 = headers
+            .get(HEADER_TIMESTAMP)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
             .ok_or_else(|| ApiError::unauthorized("auth_required", "signed requests need x-gatehouse-timestamp"))?;
         let sig = headers.get(HEADER_SIGNATURE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let lookup = id.clone();
@@ -77,18 +109,34 @@ pub async fn principal_for(s: &AppState, method: &Method, uri: &Uri, headers: &H
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
         request_auth::verify(&key, method.as_str(), path, ts, body, &sig, chrono::Utc::now().timestamp_millis())
             .map_err(|_| ApiError::unauthorized("invalid_signature", "the request signature does not verify against the principal's key"))?;
-        return Ok(Some(id));
+        return Ok(Some((id, Via::Signature)));
     }
-    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let token = auth.strip_prefix("Bearer ").unwrap_or("").trim().to_owned();
+    if let Some(token) = bearer(headers) {
         return match s.store.read(move |c| crate::store::principals::by_token(c, &token)).await? {
-            Some(id) => Ok(Some(id)),
+            Some(id) => Ok(Some((id, Via::Token))),
             None => Err(ApiError::unauthorized("unknown_principal", "the API token matches no principal")),
         };
     }
+    Ok(None)
+}
+
+/// The principal a claimed name denotes on a `--dev-open` hub: the one whose
+/// id folds to the same name (NFKC, case folding, trimming), so `Mailbot`,
+/// `mailbot ` and `ｍａｉｌｂｏｔ` are all held to `mailbot`'s capabilities.
+pub async fn principal_named(s: &AppState, claimed: &str) -> ApiResult<Option<String>> {
+    let name = claimed.to_owned();
+    s.store.read(move |c| crate::store::principals::by_name(c, &name)).await
+}
+
+/// Who is proposing: the principal its credentials prove (an API token, or
+/// a request signed with the principal's key), or, on a `--dev-open` hub,
+/// the principal the actor's name denotes, if there is one.
+pub async fn principal_for(s: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], actor_name: &str) -> ApiResult<Option<String>> {
+    if let Some((id, _)) = prove_principal(s, method, uri, headers, body).await? {
+        return Ok(Some(id));
+    }
     if s.dev_open {
-        let name = actor_name.to_owned();
-        return Ok(if s.store.read(move |c| crate::store::principals::exists(c, &name)).await? { Some(actor_name.to_owned()) } else { None });
+        return principal_named(s, actor_name).await;
     }
     Err(ApiError::unauthorized(
         "auth_required",
@@ -96,3 +144,32 @@ pub async fn principal_for(s: &AppState, method: &Method, uri: &Uri, headers: &H
     ))
 }
 
+/// An operator's signed mutation, with what the replay cache needs.
+pub struct SignedMutation {
+    pub operator: OperatorInfo,
+    pub seen: crate::store::replay::Seen,
+}
+
+/// Authenticate an operator's signed mutation (the body is covered by the
+/// signature). The caller claims `seen` in the replay cache
+/// (`store::replay::claim`) in the same transaction as the change, so each
+/// signed request takes effect once.
+pub async fn authenticate_mutation(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiResult<SignedMutation> {
+    let operator = authenticate_with_body(state, method, uri, headers, body).await?;
+    // Verified above, so these parse.
+    let ts: i64 = header(headers, HEADER_TIMESTAMP)?.parse().map_err(|_| ApiError::unauthorized("auth_required", "bad timestamp"))?;
+    let path = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| uri.path().to_owned());
+    let mut h = Sha256::new();
+    h.update(b"gatehouse.replay.v1\0");
+    h.update(operator.operator_id.as_bytes());
+    h.update(b"\0");
+    h.update(request_auth::message(method.as_str(), &path, ts, body));
+    let seen = crate::store::replay::Seen {
+        key: hex::encode(h.finalize()),
+        operator_id: operator.operator_id.clone(),
+        method: method.as_str().to_owned(),
+        path,
+        expires_ms: ts.saturating_add(request_auth::MAX_SKEW_MS),
+    };
+    Ok(SignedMutation { operator, seen })
+}

@@ -12,6 +12,8 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0003_traces.sql")),
         M::up(include_str!("../migrations/0004_principals.sql")),
         M::up(include_str!("../migrations/0005_helpers.sql")),
+        M::up(include_str!("../migrations/0006_trust.sql")),
+        M::up(include_str!("../migrations/0007_replay.sql")),
     ])
 }
 

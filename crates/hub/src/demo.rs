@@ -45,7 +45,11 @@ async fn agents(http: reqwest::Client, hub: String, every: Duration) {
                             let Ok(r) = r else { return };
                             let st: Value = r.json().await.unwrap_or(Value::Null);
                             if st["status"] != "requires_approval" {
-                                println!("[agent] {id}: {} (by {})", st["status"].as_str().unwrap_or("?"), st["decision"]["operatorId"].as_str().unwrap_or("-"));
+                                println!(
+                                    "[agent] {id}: {} (by {})",
+                                    st["status"].as_str().unwrap_or("?"),
+                                    st["decision"]["operatorId"].as_str().unwrap_or("-")
+                                );
                                 return;
                             }
                         }

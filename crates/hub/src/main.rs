@@ -120,7 +120,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("policy {}", p.display()))?,
                 None => Policy::default_embedded(),
             };
-            let hub = app::start(app::HubConfig { listen, db: db.clone(), policy, max_body_bytes: max_body, lodestar_token, dev_open, helper_cap, heartbeat_timeout }).await?;
+            let hub = app::start(app::HubConfig {
+                listen,
+                db: db.clone(),
+                policy,
+                max_body_bytes: max_body,
+                lodestar_token,
+                dev_open,
+                helper_cap,
+                heartbeat_timeout,
+            })
+            .await?;
             // Tests and scripts read this line to learn the bound port.
             println!("gatehouse-hub listening on http://{}", hub.addr);
             tracing::info!(db = %db.display(), "hub started");

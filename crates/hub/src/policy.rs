@@ -3,6 +3,7 @@
 //! which an enforced hold resolves `expired`. An `actionType` ending in `.*`
 //! matches by prefix (`payment.*` matches `payment.refund`).
 
+use gatehouse_protocol::names::same_name;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -40,7 +41,16 @@ pub struct Rule {
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_for: Option<String>,
+    /// A deliberate second step before approving: `typed` or `hold`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<gatehouse_protocol::wire::ConfirmMode>,
+    /// Seconds a decision on this rule's holds waits, undoable, before it is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_seconds: Option<u32>,
 }
+
+/// Longest undo window a rule may ask for.
+pub const MAX_UNDO_SECONDS: u32 = 600;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
@@ -83,8 +93,10 @@ impl Policy {
         let policy: Policy = serde_yaml::from_str(text)?;
         for (i, r) in policy.rules.iter().enumerate() {
             if let Some(h) = &r.hold_for {
-                humantime::parse_duration(h)
-                    .map_err(|e| anyhow::anyhow!("rule {}: holdFor {h:?}: {e}", r.rule_id(i)))?;
+                humantime::parse_duration(h).map_err(|e| anyhow::anyhow!("rule {}: holdFor {h:?}: {e}", r.rule_id(i)))?;
+            }
+            if r.undo_seconds.is_some_and(|u| u > MAX_UNDO_SECONDS) {
+                anyhow::bail!("rule {}: undoSeconds must be at most {MAX_UNDO_SECONDS}", r.rule_id(i));
             }
         }
         Ok(policy)
@@ -94,12 +106,16 @@ impl Policy {
         Self::from_yaml(include_str!("../policy.default.yaml")).expect("embedded policy parses")
     }
 
-    pub fn evaluate(&self, action_type: &str, actor_kind: &str, actor_name: &str, provider: Option<&str>) -> Option<Match<'_>> {
+    /// The first rule matching a proposal. `principal` is the principal the
+    /// request proved (or, on a `--dev-open` hub, the one its actor name
+    /// denotes): `actorName` rules match it, never the claimed actor name,
+    /// so a proposal with no principal matches no `actorName` rule.
+    pub fn evaluate(&self, action_type: &str, actor_kind: &str, principal: Option<&str>, provider: Option<&str>) -> Option<Match<'_>> {
         self.rules.iter().enumerate().find_map(|(index, rule)| {
             let w = &rule.when;
             let ok = rule.matches_type(action_type)
                 && w.actor_kind.as_deref().is_none_or(|k| k == actor_kind)
-                && w.actor_name.as_deref().is_none_or(|n| n == actor_name)
+                && w.actor_name.as_deref().is_none_or(|n| principal.is_some_and(|p| same_name(n, p)))
                 && w.provider.as_deref().is_none_or(|p| Some(p) == provider);
             ok.then_some(Match { rule, index })
         })
@@ -125,12 +141,13 @@ mod tests {
             "rules:\n  - {id: a, when: {actionType: send_email, actorName: bot}, mode: observe}\n  - {id: b, when: {actionType: send_email}, mode: enforce, require: [x]}\n  - {id: c, when: {actionType: 'payment.*'}, mode: enforce}\n",
         )
         .unwrap();
-        assert_eq!(p.evaluate("send_email", "agent", "bot", None).unwrap().rule.id.as_deref(), Some("a"));
-        assert_eq!(p.evaluate("send_email", "agent", "other", None).unwrap().rule.id.as_deref(), Some("b"));
-        assert_eq!(p.evaluate("payment.refund", "agent", "x", None).unwrap().rule.id.as_deref(), Some("c"));
-        assert!(p.evaluate("payment", "agent", "x", None).is_none());
-        assert!(p.evaluate("paymentx.y", "agent", "x", None).is_none());
-        assert!(p.evaluate("read", "agent", "x", None).is_none());
+        assert_eq!(p.evaluate("send_email", "agent", Some("bot"), None).unwrap().rule.id.as_deref(), Some("a"));
+        assert_eq!(p.evaluate("send_email", "agent", Some("other"), None).unwrap().rule.id.as_deref(), Some("b"));
+        assert_eq!(p.evaluate("send_email", "agent", None, None).unwrap().rule.id.as_deref(), Some("b"), "no principal, no actorName rule");
+        assert_eq!(p.evaluate("payment.refund", "agent", Some("x"), None).unwrap().rule.id.as_deref(), Some("c"));
+        assert!(p.evaluate("payment", "agent", Some("x"), None).is_none());
+        assert!(p.evaluate("paymentx.y", "agent", Some("x"), None).is_none());
+        assert!(p.evaluate("read", "agent", Some("x"), None).is_none());
         assert_eq!(p.filtered(Some("send_email")).rules.len(), 2);
     }
 

@@ -10,12 +10,8 @@ use rusqlite::Connection;
 use serde_json::json;
 
 pub const AGENTS: [&str; 4] = ["mail-bot", "ci-bot", "billing-bot", "research-bot"];
-pub const TYPES: [(&str, ActionStatus); 4] = [
-    ("send_email", ActionStatus::Recorded),
-    ("read.file", ActionStatus::Allowed),
-    ("merge_pr", ActionStatus::Recorded),
-    ("search.web", ActionStatus::Allowed),
-];
+pub const TYPES: [(&str, ActionStatus); 4] =
+    [("send_email", ActionStatus::Recorded), ("read.file", ActionStatus::Allowed), ("merge_pr", ActionStatus::Recorded), ("search.web", ActionStatus::Allowed)];
 
 /// Insert `count` synthetic actions in one transaction.
 pub fn seed(conn: &mut Connection, count: usize) -> anyhow::Result<()> {

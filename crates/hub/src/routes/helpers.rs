@@ -6,11 +6,12 @@ use crate::app::AppState;
 use crate::auth::{self, AuthedOperator};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, JsonBody, RawBody};
-use crate::store::{helpers, principals};
+use crate::store::{helpers, principals, replay};
 use crate::validate;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::Json;
+use gatehouse_protocol::names::fold_name;
 use gatehouse_protocol::time;
 use gatehouse_protocol::wire::HelperView;
 use serde::Deserialize;
@@ -45,11 +46,31 @@ pub async fn spawn(State(s): State<AppState>, method: Method, uri: Uri, headers:
         }
     }
     let (req, _): (SpawnBody, Value) = json::parse(&body)?;
-    let claimed = req.parent.clone().unwrap_or_default();
-    let parent = match auth::principal_for(&s, &method, &uri, &headers, &body, &claimed).await? {
-        Some(p) => p,
-        None if s.dev_open && !claimed.trim().is_empty() => claimed,
-        None => return Err(ApiError::unauthorized("auth_required", "spawning needs the parent's credentials")),
+    let proven = auth::prove_principal(&s, &method, &uri, &headers, &body).await?;
+    if proven.is_none() && !s.dev_open {
+        return Err(ApiError::unauthorized("auth_required", "spawning needs the parent's credentials"));
+    }
+    // Naming a helper as the parent is a helper chain too, in every mode.
+    if let Some(claimed) = req.parent.as_deref() {
+        let (raw, folded) = (claimed.trim().to_owned(), fold_name(claimed));
+        if s.store.read(move |c| Ok(helpers::get(c, &raw)?.is_some() || helpers::get(c, &folded)?.is_some())).await? {
+            return Err(ApiError::forbidden("helper_chain_forbidden", "helpers may not spawn helpers: the parent named is a helper"));
+        }
+    }
+    let parent = match proven {
+        Some((p, _)) => p,
+        // Dev-open, anonymous: the claimed parent, held to the principal it
+        // denotes (folded like actor names), else its folded form.
+        None => {
+            let claimed = req.parent.clone().unwrap_or_default();
+            match auth::principal_named(&s, &claimed).await? {
+                Some(p) => p,
+                None if !fold_name(&claimed).is_empty() => fold_name(&claimed),
+                None => {
+                    return Err(ApiError::unauthorized("auth_required", "spawning needs the parent's credentials (or, on a --dev-open hub, a parent name)"))
+                }
+            }
+        }
     };
     validate::text("name", &req.name)?;
     validate::text("swarmId", &req.swarm_id)?;
@@ -67,12 +88,25 @@ pub async fn spawn(State(s): State<AppState>, method: Method, uri: Uri, headers:
         .write(move |tx| {
             helpers::spawn(
                 tx,
-                &helpers::Spawn { id: &id, name: req.name.trim(), parent: &parent, swarm: req.swarm_id.trim(), task: req.task.as_deref(), token_hash: &hash, ttl_expires_at: &ttl_at, cap },
+                &helpers::Spawn {
+                    id: &id,
+                    name: req.name.trim(),
+                    parent: &parent,
+                    swarm: req.swarm_id.trim(),
+                    task: req.task.as_deref(),
+                    token_hash: &hash,
+                    ttl_expires_at: &ttl_at,
+                    cap,
+                },
                 &now_s,
             )
         })
         .await?;
-    let power = if powered { json!({"ok": true}) } else { json!({"ok": false, "code": "helper_cap_reached", "message": format!("the parent already runs {cap} helpers; this one was created stopped")}) };
+    let power = if powered {
+        json!({"ok": true})
+    } else {
+        json!({"ok": false, "code": "helper_cap_reached", "message": format!("the parent already runs {cap} helpers; this one was created stopped")})
+    };
     Ok((StatusCode::CREATED, Json(json!({"helper": h, "token": token, "power": power}))))
 }
 
@@ -141,8 +175,15 @@ struct StopBody {
 
 /// An operator's stop order: a signed request; the helper sees it on its
 /// next heartbeat, and the reaper retires it at the deadline if it has not.
-pub async fn stop(State(s): State<AppState>, Path(id): Path<String>, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<Json<HelperView>> {
-    let op = auth::authenticate_with_body(&s, &method, &uri, &headers, &body).await?;
+pub async fn stop(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    let signed = auth::authenticate_mutation(&s, &method, &uri, &headers, &body).await?;
     let (req, _): (StopBody, Value) = json::parse(&body)?;
     if req.reason.trim().is_empty() {
         return Err(ApiError::unprocessable("invalid_body", "a stop order needs a reason"));
@@ -150,5 +191,20 @@ pub async fn stop(State(s): State<AppState>, Path(id): Path<String>, method: Met
     let grace = req.grace_seconds.unwrap_or(30).clamp(1, 3600);
     let now = time::now();
     let (now_s, deadline) = (time::format(&now), time::format(&(now + chrono::Duration::seconds(grace))));
-    Ok(Json(s.store.write(move |tx| helpers::order_stop(tx, &id, &op.operator_id, req.reason.trim(), &deadline, &now_s)).await?))
+    let now_ms = now.timestamp_millis();
+    let by = signed.operator.operator_id.clone();
+    s.store
+        .write(move |tx| {
+            // The same signed order again changes nothing: no new deadline,
+            // no second event; the answer says so.
+            if !replay::claim(tx, &signed.seen, now_ms, &now_s)? {
+                let h = helpers::get(tx, &id)?.ok_or_else(|| ApiError::not_found("unknown_helper", format!("no helper {id:?}")))?;
+                let mut v = serde_json::to_value(h).map_err(ApiError::internal)?;
+                v["outcome"] = json!("already_applied");
+                return Ok(Json(v));
+            }
+            let h = helpers::order_stop(tx, &id, &by, req.reason.trim(), &deadline, &now_s)?;
+            Ok(Json(serde_json::to_value(h).map_err(ApiError::internal)?))
+        })
+        .await
 }

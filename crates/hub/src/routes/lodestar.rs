@@ -2,32 +2,46 @@
 //! the gate announces a parked call, polls for the signed resolution (404
 //! means "not yet"; `?wait_ms=` long-polls), and deletes it once promoted.
 //! Every call may carry `Authorization: Bearer <token>`; when the hub is
-//! started with `--lodestar-token`, it must.
+//! started with `--lodestar-token`, it must; without one, only a `--dev-open`
+//! hub takes anonymous calls. A request is bound to the project the gate
+//! first polls it under: under any other project it is unknown (404).
 
 use crate::app::AppState;
+use crate::auth;
 use crate::error::{ApiError, ApiResult};
-use crate::json::JsonBody;
+use crate::json::RawBody;
 use crate::store::actions::Proposed;
 use crate::store::lodestar::{self, Fetch};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gatehouse_protocol::canonical::canonical_bytes;
 use gatehouse_protocol::lodestar::ApprovalRequest;
 use gatehouse_protocol::time;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-fn check_token(s: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let Some(want) = &s.lodestar_token else { return Ok(()) };
-    let given = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        None => Err(ApiError::unauthorized("auth_required", "this hub requires a bearer token on the approval channel")),
-        Some(t) if !constant_time_eq(t.trim().as_bytes(), want.as_bytes()) => Err(ApiError::unauthorized("invalid_token", "bearer token refused")),
-        Some(_) => Ok(()),
+/// Who may use the channel. With `--lodestar-token`, the bearer token is
+/// required. Without it, a `--dev-open` hub is open, and any other hub takes
+/// only a principal's credentials (its API token or a request signed with
+/// its key); an anonymous call is refused 401 `auth_required`.
+async fn authorize(s: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiResult<Option<String>> {
+    if let Some(want) = &s.lodestar_token {
+        let given = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        return match given {
+            None => Err(ApiError::unauthorized("auth_required", "this hub requires a bearer token on the approval channel")),
+            Some(t) if !constant_time_eq(t.trim().as_bytes(), want.as_bytes()) => Err(ApiError::unauthorized("invalid_token", "bearer token refused")),
+            Some(_) => Ok(None),
+        };
+    }
+    match auth::prove_principal(s, method, uri, headers, body).await? {
+        Some((id, _)) => Ok(Some(id)),
+        None if s.dev_open => Ok(None),
+        None => Err(ApiError::unauthorized(
+            "auth_required",
+            "this hub has no --lodestar-token: the approval channel needs a principal's credentials (or a --dev-open hub on loopback)",
+        )),
     }
 }
 
@@ -35,14 +49,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub async fn announce(State(s): State<AppState>, headers: HeaderMap, JsonBody(req, raw): JsonBody<ApprovalRequest>) -> ApiResult<Response> {
-    check_token(&s, &headers)?;
+pub async fn announce(State(s): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<Response> {
+    let principal = authorize(&s, &method, &uri, &headers, &body).await?;
+    let (req, raw): (ApprovalRequest, serde_json::Value) = crate::json::parse(&body)?;
     crate::validate::text("request_id", &req.request_id)?;
     crate::validate::text("action_id", &req.action_id)?;
-    let digest = hex::encode(Sha256::digest(canonical_bytes(&raw)));
+    let digest = gatehouse_protocol::action_digest(&raw);
     let now = time::format(&time::now());
     let request_id = req.request_id.clone();
-    let code = match s.store.write(move |tx| lodestar::announce(tx, &req, raw, digest, &now)).await? {
+    let code = match s.store.write(move |tx| lodestar::announce(tx, &req, raw, digest, principal, &now)).await? {
         Proposed::Created(_) => StatusCode::ACCEPTED,
         Proposed::Existing(_) => StatusCode::OK,
     };
@@ -56,11 +71,13 @@ pub struct WaitQuery {
 
 pub async fn fetch(
     State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     Path((project_id, request_id)): Path<(String, String)>,
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Response> {
-    check_token(&s, &headers)?;
+    authorize(&s, &method, &uri, &headers, b"").await?;
     let wait = Duration::from_millis(q.wait_ms.unwrap_or(0).min(crate::routes::trace::MAX_WAIT_MS));
     let deadline = tokio::time::Instant::now() + wait;
     let (p, r) = (project_id.clone(), request_id.clone());
@@ -68,8 +85,8 @@ pub async fn fetch(
     let mut rx = s.store.subscribe();
     loop {
         rx.borrow_and_update();
-        let r = request_id.clone();
-        match s.store.read(move |c| lodestar::fetch(c, &r)).await? {
+        let (p, r) = (project_id.clone(), request_id.clone());
+        match s.store.read(move |c| lodestar::fetch(c, &p, &r)).await? {
             Fetch::Resolved(res) => return Ok((StatusCode::OK, Json(res)).into_response()),
             Fetch::Unknown => return Err(ApiError::not_found("unknown_request", format!("no approval request {request_id:?} was announced"))),
             Fetch::Consumed => return Err(ApiError::not_found("consumed", "the resolution was already consumed")),
@@ -81,13 +98,20 @@ pub async fn fetch(
     }
 }
 
-pub async fn consume(State(s): State<AppState>, headers: HeaderMap, Path((_project_id, request_id)): Path<(String, String)>) -> ApiResult<StatusCode> {
-    check_token(&s, &headers)?;
+pub async fn consume(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path((project_id, request_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    authorize(&s, &method, &uri, &headers, b"").await?;
     let now = time::format(&time::now());
-    let r = request_id.clone();
-    if s.store.write(move |tx| lodestar::consume(tx, &r, &now)).await? {
+    let (p, r) = (project_id, request_id.clone());
+    if s.store.write(move |tx| lodestar::consume(tx, &p, &r, &now)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
+        // The same answer for an unknown request and for another project's.
         Err(ApiError::not_found("nothing_to_consume", format!("no unconsumed resolution for {request_id:?}")))
     }
 }

@@ -65,14 +65,18 @@ pub async fn decide(State(s): State<AppState>, JsonBody(signed, _): JsonBody<Sig
     Ok(Json(DecisionOutcome { outcome: outcome.into(), item }))
 }
 
-pub async fn traces(State(s): State<AppState>, _op: AuthedOperator, Query(q): Query<crate::store::traces::TraceQuery>) -> ApiResult<Json<gatehouse_protocol::wire::TraceList>> {
+pub async fn traces(
+    State(s): State<AppState>,
+    _op: AuthedOperator,
+    Query(q): Query<crate::store::traces::TraceQuery>,
+) -> ApiResult<Json<gatehouse_protocol::wire::TraceList>> {
     Ok(Json(s.store.read(move |c| crate::store::traces::list(c, &q)).await?))
 }
 
 pub async fn trace_bundle(State(s): State<AppState>, _op: AuthedOperator, Path(id): Path<String>) -> ApiResult<Json<gatehouse_protocol::trace::TraceBundle>> {
-    let b = s.store.read(move |c| {
-        crate::store::traces::bundle(c, &id)?.ok_or_else(|| ApiError::not_found("unknown_action", format!("no trace for action {id:?}")))
-    });
+    let b = s
+        .store
+        .read(move |c| crate::store::traces::bundle(c, &id)?.ok_or_else(|| ApiError::not_found("unknown_action", format!("no trace for action {id:?}"))));
     Ok(Json(b.await?))
 }
 

@@ -6,7 +6,7 @@ use crate::app::AppState;
 use crate::auth::{self, AuthedOperator};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, JsonBody, RawBody};
-use crate::store::principals;
+use crate::store::{principals, replay};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::Json;
@@ -19,8 +19,15 @@ pub async fn list(State(s): State<AppState>, _op: AuthedOperator) -> ApiResult<J
     Ok(Json(s.store.read(move |c| principals::list(c, &now)).await?))
 }
 
-pub async fn create(State(s): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<(StatusCode, Json<PrincipalCreated>)> {
-    let op = auth::authenticate_with_body(&s, &method, &uri, &headers, &body).await?;
+pub async fn create(
+    State(s): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<(StatusCode, Json<PrincipalCreated>)> {
+    let signed = auth::authenticate_mutation(&s, &method, &uri, &headers, &body).await?;
+    let op = &signed.operator;
     if op.role != "admin" {
         return Err(ApiError::forbidden("admin_required", "only admins add principals"));
     }
@@ -34,20 +41,34 @@ pub async fn create(State(s): State<AppState>, method: Method, uri: Uri, headers
     };
     // Without a key, the principal authenticates with an API token, shown once.
     let token = key.is_none().then(|| format!("ghp_{}", hex::encode(rand::random::<[u8; 32]>())));
-    let now = time::format(&time::now());
-    let (org, by, t) = (req.org.trim().to_owned(), op.operator_id.clone(), token.clone());
-    let principal = s.store.write(move |tx| principals::create(tx, &id, &org, key.as_deref(), t.as_deref(), &by, &now)).await?;
+    let now_t = time::now();
+    let (now, now_ms) = (time::format(&now_t), now_t.timestamp_millis());
+    let (org, by, t, seen) = (req.org.trim().to_owned(), op.operator_id.clone(), token.clone(), signed.seen);
+    let principal = s
+        .store
+        .write(move |tx| {
+            // Single-use: the same signed request again creates nothing (and
+            // never shows a token again).
+            if !replay::claim(tx, &seen, now_ms, &now)? {
+                return Err(ApiError::conflict("already_applied", "this signed request was already applied; sign a new one to repeat it"));
+            }
+            principals::create(tx, &id, &org, key.as_deref(), t.as_deref(), &by, &now)
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(PrincipalCreated { principal, token })))
 }
 
 pub async fn history(State(s): State<AppState>, _op: AuthedOperator, Path(id): Path<String>) -> ApiResult<Json<Vec<GrantRecord>>> {
-    Ok(Json(s.store.read(move |c| {
-        if !principals::exists(c, &id)? {
-            return Err(ApiError::not_found("unknown_principal", format!("no principal {id:?}")));
-        }
-        principals::history(c, &id)
-    })
-    .await?))
+    Ok(Json(
+        s.store
+            .read(move |c| {
+                if !principals::exists(c, &id)? {
+                    return Err(ApiError::not_found("unknown_principal", format!("no principal {id:?}")));
+                }
+                principals::history(c, &id)
+            })
+            .await?,
+    ))
 }
 
 pub async fn grant(State(s): State<AppState>, JsonBody(signed, _): JsonBody<SignedGrant>) -> ApiResult<Json<PrincipalView>> {

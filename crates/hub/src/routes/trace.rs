@@ -5,21 +5,19 @@
 use crate::app::AppState;
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
-use crate::json::{self, JsonBody, RawBody};
-use crate::store::principals;
-use crate::validate;
-use axum::response::IntoResponse;
+use crate::json::{self, RawBody};
 use crate::policy::{Mode, Policy};
 use crate::store::actions::{self, NewAction, NewHold, Proposed};
+use crate::store::principals;
+use crate::validate;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
 use axum::Json;
-use gatehouse_protocol::canonical::canonical_bytes;
-use gatehouse_protocol::wire::{ActionStatus, ActionStatusView, EvidenceSubmit, HoldKind, ProposeAction, ProposeResponse};
 use gatehouse_protocol::time;
+use gatehouse_protocol::wire::{ActionStatus, ActionStatusView, HoldKind, ProposeAction, ProposeResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -52,7 +50,13 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
             let (pid, ty, at, aid) = (p.clone(), req.action_type.clone(), received_at.clone(), action_id.clone());
             s.store
                 .write(move |tx| {
-                    crate::store::events::append(tx, "action.refused", &format!("principal:{pid}"), &at, &json!({"actionId": aid, "type": ty, "code": "authority_denied"}))?;
+                    crate::store::events::append(
+                        tx,
+                        "action.refused",
+                        &format!("principal:{pid}"),
+                        &at,
+                        &json!({"actionId": aid, "type": ty, "code": "authority_denied"}),
+                    )?;
                     Ok(())
                 })
                 .await?;
@@ -65,7 +69,8 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
         }
     }
     let actor_kind = serde_json::to_value(req.actor.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    let matched = s.policy.evaluate(&req.action_type, &actor_kind, &req.actor.name, req.actor.provider.as_deref());
+    // `actorName` rules match the proven principal, never the claimed name.
+    let matched = s.policy.evaluate(&req.action_type, &actor_kind, principal.as_deref(), req.actor.provider.as_deref());
     let (status, rule_id, rule_mode, checks, hold) = match matched {
         None => (ActionStatus::Recorded, None, None, vec![], None),
         Some(m) => {
@@ -73,11 +78,7 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
             match m.rule.mode {
                 Mode::Observe => (ActionStatus::Allowed, Some(rule_id), Some("observe"), m.rule.require.clone(), None),
                 Mode::Enforce => {
-                    let deadline = m
-                        .rule
-                        .hold_duration()
-                        .and_then(|d| chrono::Duration::from_std(d).ok())
-                        .map(|d| time::format(&(now + d)));
+                    let deadline = m.rule.hold_duration().and_then(|d| chrono::Duration::from_std(d).ok()).map(|d| time::format(&(now + d)));
                     let hold = NewHold {
                         id: uuid::Uuid::new_v4().to_string(),
                         kind: HoldKind::Trace,
@@ -86,6 +87,8 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
                         request_id: None,
                         project_id: None,
                         required_authority: None,
+                        confirm: m.rule.confirm,
+                        undo_seconds: m.rule.undo_seconds,
                     };
                     (ActionStatus::RequiresApproval, Some(rule_id), Some("enforce"), m.rule.require.clone(), Some(hold))
                 }
@@ -106,7 +109,7 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
         rule_mode: rule_mode.map(str::to_owned),
         checks,
         status,
-        request_digest: hex::encode(Sha256::digest(canonical_bytes(&raw))),
+        request_digest: gatehouse_protocol::action_digest(&raw),
         request: raw,
         hold,
     };
@@ -115,15 +118,7 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
         Proposed::Existing(item) => (StatusCode::OK, item),
     };
     let token = s.store.status_token(&item.action.action_id);
-    Ok((
-        code,
-        Json(ProposeResponse {
-            action_id: item.action.action_id,
-            status: item.action.status,
-            checks: item.action.checks,
-            status_token: Some(token),
-        }),
-    )
+    Ok((code, Json(ProposeResponse { action_id: item.action.action_id, status: item.action.status, checks: item.action.checks, status_token: Some(token) }))
         .into_response())
 }
 
@@ -186,9 +181,88 @@ pub async fn action_status(
     }
 }
 
-pub async fn evidence(State(s): State<AppState>, JsonBody(ev, raw): JsonBody<EvidenceSubmit>) -> ApiResult<Json<Value>> {
+/// One check in TRACE's `POST /evidence` (the SDK may send `approver` and
+/// `note` as null).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // validated here, kept verbatim in the trace
+struct EvidenceCheckIn {
+    name: String,
+    pass: bool,
+    #[serde(default)]
+    approver: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// TRACE's `POST /evidence` body, strictly: `{actionId, checks, timestamp?}`,
+/// plus the fields of a HestiaOS governance trace (interop.md §4), which
+/// agents attach verbatim. Anything else is refused (`invalid_body`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)] // validated here, kept verbatim in the trace
+struct EvidenceIn {
+    action_id: String,
+    checks: Vec<EvidenceCheckIn>,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default, rename = "trace_id")]
+    trace_id: Option<String>,
+    #[serde(default)]
+    decision: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default, rename = "risk_score")]
+    risk_score: Option<f64>,
+    #[serde(default)]
+    policy: Option<Value>,
+    #[serde(default)]
+    violations: Option<Vec<Value>>,
+    #[serde(default)]
+    mode: Option<Value>,
+    #[serde(default)]
+    budget: Option<Value>,
+    #[serde(default, rename = "latency_ms")]
+    latency_ms: Option<f64>,
+}
+
+/// Who submits evidence: the proposer only. Its API token or signed request
+/// (checked against the action's principal when stored), or the action's
+/// status token; an anonymous submission only on a `--dev-open` hub.
+async fn evidence_submitter(
+    s: &AppState,
+    action_id: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<(Option<String>, auth::Via)> {
+    let signed = headers.contains_key("x-gatehouse-principal");
+    if let (false, Some(token)) = (signed, auth::bearer(headers)) {
+        if s.store.check_status_token(action_id, &token) {
+            return Ok((None, auth::Via::StatusToken));
+        }
+        return match s.store.read(move |c| principals::by_token(c, &token)).await? {
+            Some(id) => Ok((Some(id), auth::Via::Token)),
+            None => Err(ApiError::unauthorized("invalid_token", "the bearer token is neither this action's statusToken nor a principal's API token")),
+        };
+    }
+    match auth::prove_principal(s, method, uri, headers, body).await? {
+        Some((id, via)) => Ok((Some(id), via)),
+        None if s.dev_open => Ok((None, auth::Via::DevOpen)),
+        None => Err(ApiError::unauthorized(
+            "auth_required",
+            "evidence comes from the action's proposer: its principal's API token or signed request, or the action's statusToken (Authorization: Bearer)",
+        )),
+    }
+}
+
+pub async fn evidence(State(s): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<Json<Value>> {
+    let (ev, raw): (EvidenceIn, Value) = json::parse(&body)?;
     validate::text("actionId", &ev.action_id)?;
+    let (principal, via) = evidence_submitter(&s, &ev.action_id, &method, &uri, &headers, &body).await?;
     let now = time::format(&time::now());
-    s.store.write(move |tx| actions::add_evidence(tx, &ev, &raw, &now)).await?;
+    let action_id = ev.action_id;
+    s.store.write(move |tx| actions::add_evidence(tx, &action_id, &raw, principal.as_deref(), via.as_str(), &now)).await?;
     Ok(Json(json!({"verified": true})))
 }

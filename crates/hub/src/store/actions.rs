@@ -4,8 +4,7 @@
 use super::{events, json_col};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::wire::{
-    kinds, ActionDetail, ActionStatus, ActionStatusView, Actor, ApprovalItem, DecisionView, EvidenceSubmit, HoldKind,
-    HoldStatus, HoldView,
+    kinds, ActionDetail, ActionStatus, ActionStatusView, Actor, ApprovalItem, ConfirmMode, DecisionView, HoldKind, HoldStatus, HoldView,
 };
 use gatehouse_protocol::SignedDecision;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -42,6 +41,8 @@ pub struct NewHold {
     pub request_id: Option<String>,
     pub project_id: Option<String>,
     pub required_authority: Option<Value>,
+    pub confirm: Option<ConfirmMode>,
+    pub undo_seconds: Option<u32>,
 }
 
 pub enum Proposed {
@@ -51,18 +52,13 @@ pub enum Proposed {
 }
 
 pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
-    let existing: Option<String> = conn
-        .query_row("SELECT request_digest FROM actions WHERE id = ?1", [&a.id], |r| r.get(0))
-        .optional()?;
+    let existing: Option<String> = conn.query_row("SELECT request_digest FROM actions WHERE id = ?1", [&a.id], |r| r.get(0)).optional()?;
     if let Some(digest) = existing {
         if digest == a.request_digest {
             let item = load_item(conn, &a.id)?.ok_or_else(|| ApiError::internal("action vanished"))?;
             return Ok(Proposed::Existing(item));
         }
-        return Err(ApiError::conflict(
-            "duplicate_action_id",
-            format!("an action with id {:?} already exists with different content", a.id),
-        ));
+        return Err(ApiError::conflict("duplicate_action_id", format!("an action with id {:?} already exists with different content", a.id)));
     }
     conn.execute(
         "INSERT INTO actions (id, source, type, actor, target, params, proposed_at, received_at, rule_id, rule_mode, checks, status, request_digest, principal_id)
@@ -86,8 +82,8 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
     )?;
     if let Some(h) = &a.hold {
         conn.execute(
-            "INSERT INTO holds (id, action_id, kind, status, created_at, deadline, reason, request_id, project_id, required_authority)
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO holds (id, action_id, kind, status, created_at, deadline, reason, request_id, project_id, required_authority, confirm, undo_seconds)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 h.id,
                 a.id,
@@ -98,6 +94,8 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
                 h.request_id,
                 h.project_id,
                 h.required_authority.as_ref().map(|v| v.to_string()),
+                h.confirm.map(|c| c.as_str()),
+                h.undo_seconds,
             ],
         )?;
     }
@@ -118,7 +116,7 @@ fn hold_kind_str(k: HoldKind) -> &'static str {
 }
 
 const ACTION_COLS: &str =
-    "a.id, a.type, a.actor, a.target, a.params, a.proposed_at, a.received_at, a.rule_id, a.rule_mode, a.checks, a.status";
+    "a.id, a.type, a.actor, a.target, a.params, a.proposed_at, a.received_at, a.rule_id, a.rule_mode, a.checks, a.status, a.principal_id, a.request_digest";
 
 fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionDetail> {
     let actor: String = r.get(2)?;
@@ -136,11 +134,13 @@ fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionDetail> {
         rule_mode: r.get(8)?,
         checks: serde_json::from_str(&checks).unwrap_or_default(),
         status: ActionStatus::parse(&status).unwrap_or(ActionStatus::Recorded),
+        principal_id: r.get(11)?,
+        action_digest: Some(r.get(12)?),
     })
 }
 
 const HOLD_COLS: &str =
-    "h.id, h.action_id, h.kind, h.status, h.created_at, h.deadline, h.reason, h.request_id, h.project_id, h.required_authority";
+    "h.id, h.action_id, h.kind, h.status, h.created_at, h.deadline, h.reason, h.request_id, h.project_id, h.required_authority, h.confirm, h.undo_seconds";
 
 fn row_to_hold(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<HoldView> {
     let kind: String = r.get(o + 2)?;
@@ -161,6 +161,9 @@ fn row_to_hold(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<HoldView> {
         request_id: r.get(o + 7)?,
         project_id: r.get(o + 8)?,
         required_authority: json_col(r.get(o + 9)?),
+        confirm: r.get::<_, Option<String>>(o + 10)?.as_deref().and_then(ConfirmMode::parse),
+        confirm_token: None,
+        undo_seconds: r.get(o + 11)?,
     })
 }
 
@@ -179,24 +182,21 @@ pub fn load_decision(conn: &Connection, hold_id: &str) -> ApiResult<Option<Decis
 }
 
 pub fn load_hold(conn: &Connection, hold_id: &str) -> ApiResult<Option<HoldView>> {
-    Ok(conn
-        .query_row(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.id = ?1"), [hold_id], |r| row_to_hold(r, 0))
-        .optional()?)
+    Ok(conn.query_row(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.id = ?1"), [hold_id], |r| row_to_hold(r, 0)).optional()?)
 }
 
 /// The action with its latest hold and that hold's decision.
 pub fn load_item(conn: &Connection, action_id: &str) -> ApiResult<Option<ApprovalItem>> {
-    let action = conn
-        .query_row(&format!("SELECT {ACTION_COLS} FROM actions a WHERE a.id = ?1"), [action_id], row_to_action)
-        .optional()?;
+    let action = conn.query_row(&format!("SELECT {ACTION_COLS} FROM actions a WHERE a.id = ?1"), [action_id], row_to_action).optional()?;
     let Some(action) = action else { return Ok(None) };
-    let hold = conn
-        .query_row(
-            &format!("SELECT {HOLD_COLS} FROM holds h WHERE h.action_id = ?1 ORDER BY h.created_at DESC, h.rowid DESC LIMIT 1"),
-            [action_id],
-            |r| row_to_hold(r, 0),
-        )
+    let mut hold = conn
+        .query_row(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.action_id = ?1 ORDER BY h.created_at DESC, h.rowid DESC LIMIT 1"), [action_id], |r| {
+            row_to_hold(r, 0)
+        })
         .optional()?;
+    if let Some(h) = hold.as_mut().filter(|h| h.confirm.is_some()) {
+        h.confirm_token = Some(gatehouse_protocol::wire::confirm_token(&action));
+    }
     let decision = match &hold {
         Some(h) => load_decision(conn, &h.hold_id)?,
         None => None,
@@ -239,9 +239,7 @@ pub fn list(conn: &Connection, filter: ListFilter, limit: i64) -> ApiResult<Vec<
 /// Resolve every pending hold whose deadline has passed as `expired`.
 /// Returns how many expired.
 pub fn expire_due(conn: &Connection, now: &str) -> ApiResult<usize> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, action_id FROM holds WHERE status = 'pending' AND deadline IS NOT NULL AND deadline <= ?1",
-    )?;
+    let mut stmt = conn.prepare_cached("SELECT id, action_id FROM holds WHERE status = 'pending' AND deadline IS NOT NULL AND deadline <= ?1")?;
     let due: Vec<(String, String)> = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     for (hold_id, action_id) in &due {
         expire_one(conn, hold_id, action_id, now)?;
@@ -250,10 +248,7 @@ pub fn expire_due(conn: &Connection, now: &str) -> ApiResult<usize> {
 }
 
 pub fn expire_one(conn: &Connection, hold_id: &str, action_id: &str, now: &str) -> ApiResult<()> {
-    let n = conn.execute(
-        "UPDATE holds SET status = 'expired', resolved_at = ?2 WHERE id = ?1 AND status = 'pending'",
-        params![hold_id, now],
-    )?;
+    let n = conn.execute("UPDATE holds SET status = 'expired', resolved_at = ?2 WHERE id = ?1 AND status = 'pending'", params![hold_id, now])?;
     if n == 1 {
         conn.execute("UPDATE actions SET status = 'expired' WHERE id = ?1", [action_id])?;
         let hold = load_hold(conn, hold_id)?;
@@ -262,11 +257,28 @@ pub fn expire_one(conn: &Connection, hold_id: &str, action_id: &str, now: &str) 
     Ok(())
 }
 
-pub fn add_evidence(conn: &Connection, ev: &EvidenceSubmit, raw: &Value, now: &str) -> ApiResult<()> {
-    let exists: Option<i64> = conn.query_row("SELECT 1 FROM actions WHERE id = ?1", [&ev.action_id], |r| r.get(0)).optional()?;
-    if exists.is_none() {
-        return Err(ApiError::not_found("unknown_action", format!("no action with id {:?}", ev.action_id)));
-    }
-    events::append(conn, kinds::EVIDENCE_ATTACHED, &ev.action_id, now, &json!({"evidence": raw}))?;
+/// Attach evidence to an action. `proven` is the principal whose credentials
+/// (`via` = `token`/`signature`) sent it, and must be the action's own;
+/// with `status_token` the action's principal is recorded; with `dev_open`
+/// nobody is. The event keeps the body verbatim under `evidence`.
+pub fn add_evidence(conn: &Connection, action_id: &str, raw: &Value, proven: Option<&str>, via: &str, now: &str) -> ApiResult<()> {
+    let owner: Option<Option<String>> = conn.query_row("SELECT principal_id FROM actions WHERE id = ?1", [action_id], |r| r.get(0)).optional()?;
+    let Some(owner) = owner else {
+        return Err(ApiError::not_found("unknown_action", format!("no action with id {action_id:?}")));
+    };
+    let principal = match via {
+        "status_token" => owner,
+        "dev_open" => None,
+        _ => {
+            if proven != owner.as_deref() {
+                return Err(ApiError::forbidden(
+                    "not_proposer",
+                    format!("only the action's proposer may submit its evidence; these credentials are {:?}'s", proven.unwrap_or("")),
+                ));
+            }
+            owner
+        }
+    };
+    events::append(conn, kinds::EVIDENCE_ATTACHED, action_id, now, &json!({"evidence": raw, "principal": principal, "via": via}))?;
     Ok(())
 }

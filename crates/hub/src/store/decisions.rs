@@ -3,13 +3,18 @@
 //! binding to this hold → hold still open. The decisions table's primary key
 //! (one row per hold) makes the first decision win; a resend of the identical
 //! envelope is answered `already_applied` and changes nothing.
+//!
+//! A decision must be content-bound: its `action_digest` must equal the
+//! digest of the proposal the hub stored (`actions.request_digest`, the
+//! SHA-256 of the canonical request as the agent sent it), so a verdict the
+//! operator gave on one content can never release another.
 
 use super::{actions, events, operators};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::decision::DecisionError;
 use gatehouse_protocol::keys::KeyError;
-use gatehouse_protocol::request_auth::MAX_SKEW_MS;
 use gatehouse_protocol::lodestar::{self, ResolutionKind};
+use gatehouse_protocol::request_auth::MAX_SKEW_MS;
 use gatehouse_protocol::wire::{kinds, ApprovalItem, HoldKind, HoldStatus, HoldView};
 use gatehouse_protocol::{time, PublicKey, SignedDecision};
 use rusqlite::{params, Connection};
@@ -22,9 +27,8 @@ pub enum Applied {
 
 pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) -> ApiResult<Applied> {
     let d = &signed.decision;
-    let op = operators::get_active(conn, &d.operator_id)?.ok_or_else(|| {
-        ApiError::unauthorized("unknown_operator", format!("operator {:?} is not enrolled on this hub", d.operator_id))
-    })?;
+    let op = operators::get_active(conn, &d.operator_id)?
+        .ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {:?} is not enrolled on this hub", d.operator_id)))?;
     let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
     let (issued, expires) = signed.verify(&key).map_err(|e| match e {
         DecisionError::Key(KeyError::BadSignature) | DecisionError::Key(KeyError::BadSignatureEncoding) => {
@@ -41,13 +45,28 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
     if issued > now + chrono::Duration::milliseconds(MAX_SKEW_MS) {
         return Err(ApiError::unprocessable("decision_from_future", "the decision was issued in the future; check the operator's clock"));
     }
-    let hold = actions::load_hold(conn, &d.hold_id)?
-        .ok_or_else(|| ApiError::not_found("unknown_hold", format!("no hold with id {:?}", d.hold_id)))?;
+    let hold = actions::load_hold(conn, &d.hold_id)?.ok_or_else(|| ApiError::not_found("unknown_hold", format!("no hold with id {:?}", d.hold_id)))?;
     if hold.action_id != d.action_id {
         return Err(ApiError::unprocessable(
             "binding_mismatch",
             format!("the decision is for action {:?} but hold {:?} belongs to action {:?}", d.action_id, d.hold_id, hold.action_id),
         ));
+    }
+    let stored_digest: String = conn.query_row("SELECT request_digest FROM actions WHERE id = ?1", [&d.action_id], |r| r.get(0))?;
+    match d.action_digest.as_deref() {
+        None => {
+            return Err(ApiError::unprocessable(
+                "digest_required",
+                "the decision must carry action_digest, the SHA-256 of the canonical proposal the operator was shown",
+            ))
+        }
+        Some(given) if given != stored_digest => {
+            return Err(ApiError::conflict(
+                "digest_mismatch",
+                format!("the decision is bound to content {given}, but this action's proposal has digest {stored_digest}"),
+            ))
+        }
+        Some(_) => {}
     }
     if let Some(existing) = actions::load_decision(conn, &d.hold_id)? {
         let item = load(conn, &d.action_id)?;
@@ -56,12 +75,7 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
         }
         return Err(ApiError::conflict(
             "already_decided",
-            format!(
-                "{} already {} this action at {}",
-                existing.operator_id,
-                existing.verdict.status(),
-                existing.decided_at
-            ),
+            format!("{} already {} this action at {}", existing.operator_id, existing.verdict.status(), existing.decided_at),
         ));
     }
     let now_s = time::format(&now);
@@ -94,13 +108,7 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
     conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", params![d.hold_id, status, now_s])?;
     conn.execute("UPDATE actions SET status = ?2 WHERE id = ?1", params![d.action_id, status])?;
     let item = load(conn, &d.action_id)?;
-    events::append(
-        conn,
-        kinds::HOLD_DECIDED,
-        &d.action_id,
-        &now_s,
-        &json!({"hold": item.hold, "decision": item.decision, "status": status}),
-    )?;
+    events::append(conn, kinds::HOLD_DECIDED, &d.action_id, &now_s, &json!({"hold": item.hold, "decision": item.decision, "status": status}))?;
     Ok(Applied::Applied(item))
 }
 
@@ -127,15 +135,17 @@ fn check_resolution(conn: &Connection, signed: &SignedDecision, hold: &HoldView,
     if res.kind != want_kind || res.approver_id != d.operator_id || res.reason != d.reason {
         return Err(bad("the resolution does not match the decision (kind, approver or reason)".into()));
     }
-    lodestar::verify_resolution(res, key)
-        .map_err(|_| ApiError::unauthorized("invalid_signature", "the resolution's signature does not verify"))?;
+    lodestar::verify_resolution(res, key).map_err(|_| ApiError::unauthorized("invalid_signature", "the resolution's signature does not verify"))?;
     let at = time::parse(&res.at).ok_or_else(|| bad(format!("at {:?} is not ISO 8601 with an offset", res.at)))?;
     if at > now + chrono::Duration::milliseconds(MAX_SKEW_MS) {
         return Err(bad("the resolution is dated in the future".into()));
     }
     if let Some(dl) = hold.deadline.as_deref().and_then(time::parse) {
         if at > dl {
-            return Err(ApiError::conflict("hold_expired", format!("the resolution is dated after the deadline {}", hold.deadline.clone().unwrap_or_default())));
+            return Err(ApiError::conflict(
+                "hold_expired",
+                format!("the resolution is dated after the deadline {}", hold.deadline.clone().unwrap_or_default()),
+            ));
         }
     }
     Ok(Some(serde_json::to_string(res).expect("resolution serialises")))

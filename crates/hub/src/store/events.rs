@@ -1,8 +1,8 @@
 //! The event log: the feed's source and each subject's hash chain.
 
 use crate::error::ApiResult;
-pub use gatehouse_protocol::trace::{event_hash, GENESIS};
 use gatehouse_protocol::trace::TraceEvent;
+pub use gatehouse_protocol::trace::{event_hash, GENESIS};
 use gatehouse_protocol::wire::FeedEvent;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -12,9 +12,7 @@ pub fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 pub fn append(conn: &Connection, kind: &str, subject: &str, at: &str, data: &Value) -> ApiResult<i64> {
-    let prev: Option<String> = conn
-        .query_row("SELECT hash FROM events WHERE subject = ?1 ORDER BY seq DESC LIMIT 1", [subject], |r| r.get(0))
-        .optional()?;
+    let prev: Option<String> = conn.query_row("SELECT hash FROM events WHERE subject = ?1 ORDER BY seq DESC LIMIT 1", [subject], |r| r.get(0)).optional()?;
     let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
     let hash = event_hash(kind, subject, at, data, &prev);
     conn.execute(
@@ -26,28 +24,18 @@ pub fn append(conn: &Connection, kind: &str, subject: &str, at: &str, data: &Val
 
 fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedEvent> {
     let data: String = r.get(4)?;
-    Ok(FeedEvent {
-        seq: r.get(0)?,
-        at: r.get(1)?,
-        kind: r.get(2)?,
-        subject: r.get(3)?,
-        data: serde_json::from_str(&data).unwrap_or(Value::Null),
-    })
+    Ok(FeedEvent { seq: r.get(0)?, at: r.get(1)?, kind: r.get(2)?, subject: r.get(3)?, data: serde_json::from_str(&data).unwrap_or(Value::Null) })
 }
 
 pub fn after(conn: &Connection, after: i64, limit: i64) -> ApiResult<Vec<FeedEvent>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, at, kind, subject, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
+    let mut stmt = conn.prepare_cached("SELECT seq, at, kind, subject, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
     let rows = stmt.query_map(params![after, limit], row_to_event)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// One subject's events in order, with their chain hashes.
 pub fn for_subject(conn: &Connection, subject: &str) -> ApiResult<Vec<TraceEvent>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, at, kind, subject, data, prev_hash, hash FROM events WHERE subject = ?1 ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare_cached("SELECT seq, at, kind, subject, data, prev_hash, hash FROM events WHERE subject = ?1 ORDER BY seq")?;
     let rows = stmt.query_map([subject], |r| {
         let e = row_to_event(r)?;
         Ok(TraceEvent { seq: e.seq, at: e.at, kind: e.kind, subject: e.subject, data: e.data, prev_hash: r.get(5)?, hash: r.get(6)? })

@@ -82,7 +82,8 @@ pub struct Spawn<'a> {
 
 /// Create a helper; over the parent's running cap it is created but stopped.
 pub fn spawn(conn: &Connection, s: &Spawn<'_>, now: &str) -> ApiResult<(HelperView, bool)> {
-    let taken: Option<String> = conn.query_row("SELECT id FROM helpers WHERE parent_id = ?1 AND name = ?2", params![s.parent, s.name], |r| r.get(0)).optional()?;
+    let taken: Option<String> =
+        conn.query_row("SELECT id FROM helpers WHERE parent_id = ?1 AND name = ?2", params![s.parent, s.name], |r| r.get(0)).optional()?;
     if taken.is_some() {
         return Err(ApiError::conflict("name_taken", format!("{} already has a helper named {:?}", s.parent, s.name)));
     }
@@ -101,7 +102,11 @@ pub fn spawn(conn: &Connection, s: &Spawn<'_>, now: &str) -> ApiResult<(HelperVi
 
 pub fn heartbeat(conn: &Connection, h: &HelperView, state: &str, current_task: Option<&str>, progress: Option<f64>, now: &str) -> ApiResult<HelperView> {
     if h.status == "retired" {
-        return Err(ApiError::new(axum::http::StatusCode::GONE, "helper_retired", format!("this helper retired ({})", h.retire_reason.clone().unwrap_or_default())));
+        return Err(ApiError::new(
+            axum::http::StatusCode::GONE,
+            "helper_retired",
+            format!("this helper retired ({})", h.retire_reason.clone().unwrap_or_default()),
+        ));
     }
     if h.status == "stopped" {
         return Err(ApiError::conflict("helper_stopped", "this helper was created stopped (over the running cap); retire it"));

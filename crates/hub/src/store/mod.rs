@@ -13,6 +13,7 @@ pub mod helpers;
 pub mod lodestar;
 pub mod operators;
 pub mod principals;
+pub mod replay;
 pub mod traces;
 
 use crate::error::{ApiError, ApiResult};
@@ -105,8 +106,7 @@ impl Store {
 }
 
 fn load_or_create_secret(conn: &Connection) -> anyhow::Result<[u8; 32]> {
-    let existing: Option<String> =
-        conn.query_row("SELECT value FROM meta WHERE key = 'hub_secret'", [], |r| r.get(0)).optional()?;
+    let existing: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'hub_secret'", [], |r| r.get(0)).optional()?;
     let hex_secret = match existing {
         Some(s) => s,
         None => {

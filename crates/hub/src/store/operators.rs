@@ -5,21 +5,16 @@ use gatehouse_protocol::wire::OperatorInfo;
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub fn add(conn: &Connection, id: &str, public_key_hex: &str, role: &str, now: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO operators (id, public_key, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id, public_key_hex, role, now],
-    )?;
+    conn.execute("INSERT INTO operators (id, public_key, role, created_at) VALUES (?1, ?2, ?3, ?4)", params![id, public_key_hex, role, now])?;
     Ok(())
 }
 
 /// An operator that may act (enrolled and not disabled).
 pub fn get_active(conn: &Connection, id: &str) -> ApiResult<Option<OperatorInfo>> {
     Ok(conn
-        .query_row(
-            "SELECT id, role, public_key FROM operators WHERE id = ?1 AND disabled_at IS NULL",
-            [id],
-            |r| Ok(OperatorInfo { operator_id: r.get(0)?, role: r.get(1)?, public_key: r.get(2)? }),
-        )
+        .query_row("SELECT id, role, public_key FROM operators WHERE id = ?1 AND disabled_at IS NULL", [id], |r| {
+            Ok(OperatorInfo { operator_id: r.get(0)?, role: r.get(1)?, public_key: r.get(2)? })
+        })
         .optional()?)
 }
 

@@ -4,6 +4,7 @@
 use super::{events, operators};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::grant::{capability_allows, GrantOp, SignedGrant};
+use gatehouse_protocol::names::fold_name;
 use gatehouse_protocol::wire::{CapabilityView, GrantRecord, PrincipalView};
 use gatehouse_protocol::{time, PublicKey};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -18,6 +19,11 @@ pub fn create(conn: &Connection, id: &str, org: &str, public_key: Option<&str>, 
     let exists: Option<i64> = conn.query_row("SELECT 1 FROM principals WHERE id = ?1", [id], |r| r.get(0)).optional()?;
     if exists.is_some() {
         return Err(ApiError::conflict("principal_exists", format!("principal {id:?} already exists")));
+    }
+    // Ids that fold alike (`Mailbot`, `ｍａｉｌｂｏｔ`) would be one name to a
+    // dev-open hub and to policy: refuse the look-alike.
+    if let Some(other) = by_name(conn, id)? {
+        return Err(ApiError::conflict("principal_exists", format!("principal {other:?} already exists and folds to the same name as {id:?}")));
     }
     if let Some(k) = public_key {
         let taken: Option<String> = conn.query_row("SELECT id FROM principals WHERE public_key = ?1", [k], |r| r.get(0)).optional()?;
@@ -74,6 +80,29 @@ pub fn key_of(conn: &Connection, id: &str) -> ApiResult<Option<Option<String>>> 
     Ok(conn.query_row("SELECT public_key FROM principals WHERE id = ?1", [id], |r| r.get(0)).optional()?)
 }
 
+/// The principal a claimed name denotes: its id exactly, else the one id
+/// whose folded form equals the name's (`gatehouse_protocol::names`). Two
+/// look-alike ids (created before the rule) make the name ambiguous.
+pub fn by_name(conn: &Connection, name: &str) -> ApiResult<Option<String>> {
+    if exists(conn, name)? {
+        return Ok(Some(name.to_owned()));
+    }
+    let want = fold_name(name);
+    if want.is_empty() {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare_cached("SELECT id FROM principals")?;
+    let ids: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut hits = ids.into_iter().filter(|id| fold_name(id) == want);
+    match (hits.next(), hits.next()) {
+        (Some(one), None) => Ok(Some(one)),
+        (Some(a), Some(b)) => {
+            Err(ApiError::conflict("ambiguous_principal", format!("{name:?} folds to more than one principal ({a:?}, {b:?}); use credentials")))
+        }
+        _ => Ok(None),
+    }
+}
+
 pub fn exists(conn: &Connection, id: &str) -> ApiResult<bool> {
     Ok(conn.query_row("SELECT 1 FROM principals WHERE id = ?1", [id], |r| r.get::<_, i64>(0)).optional()?.is_some())
 }
@@ -91,7 +120,9 @@ pub fn apply(conn: &Connection, signed: &SignedGrant, now: time::Timestamp) -> A
         .ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {:?} is not enrolled on this hub", g.operator_id)))?;
     let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
     signed.verify(&key).map_err(|e| match e {
-        gatehouse_protocol::grant::GrantError::Key(_) => ApiError::unauthorized("invalid_signature", format!("the grant's signature does not verify against {}'s enrolled key", g.operator_id)),
+        gatehouse_protocol::grant::GrantError::Key(_) => {
+            ApiError::unauthorized("invalid_signature", format!("the grant's signature does not verify against {}'s enrolled key", g.operator_id))
+        }
         other => ApiError::unprocessable("invalid_grant", other.to_string()),
     })?;
     if op.role != "admin" {

@@ -2,9 +2,9 @@
 
 use super::events;
 use crate::error::ApiResult;
+use gatehouse_protocol::time;
 use gatehouse_protocol::trace::{TraceBundle, BUNDLE_FORMAT};
 use gatehouse_protocol::wire::{ActionStatus, TraceList, TraceSummary};
-use gatehouse_protocol::time;
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 use serde::Deserialize;
