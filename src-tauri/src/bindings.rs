@@ -24,6 +24,7 @@ mod tests {
             ActionDetail::decl(&cfg),
             HoldKind::decl(&cfg),
             HoldStatus::decl(&cfg),
+            ConfirmMode::decl(&cfg),
             HoldView::decl(&cfg),
             ResolutionKind::decl(&cfg),
             ResolutionSignature::decl(&cfg),
@@ -34,6 +35,9 @@ mod tests {
             ApprovalItem::decl(&cfg),
             Connection::decl(&cfg),
             DecisionResult::decl(&cfg),
+            gatehouse_operator::console::UndoWindow::decl(&cfg),
+            gatehouse_operator::console::DecisionRequest::decl(&cfg),
+            gatehouse_operator::decide::Confirmation::decl(&cfg),
             Settings::decl(&cfg),
             TraceSummary::decl(&cfg),
             TraceList::decl(&cfg),
@@ -75,6 +79,9 @@ mod tests {
             std::fs::write(&path, &fresh).unwrap();
         }
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(committed == fresh, "ui/src/lib/bindings.ts drifted from the Rust types; regenerate with GATEHOUSE_BLESS=1 cargo test -p gatehouse-console bindings");
+        assert!(
+            committed == fresh,
+            "ui/src/lib/bindings.ts drifted from the Rust types; regenerate with GATEHOUSE_BLESS=1 cargo test -p gatehouse-console bindings"
+        );
     }
 }

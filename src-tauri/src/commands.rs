@@ -2,14 +2,15 @@
 //! Errors cross as `{code, message}`.
 
 use crate::startup::{Info, Shared};
-use gatehouse_operator::console::{Connection, DecisionResult, TraceFilter, VerifiedTrace};
 use gatehouse_operator::capabilities::GrantPreview;
+use gatehouse_operator::console::{Connection, DecisionRequest, DecisionResult, TraceFilter, VerifiedTrace};
+use gatehouse_operator::decide::Ask;
 use gatehouse_operator::mesa::{self, MesaClient, MesaPrincipal};
-use gatehouse_protocol::grant::GrantOp;
-use gatehouse_protocol::wire::{GrantRecord, PrincipalView, TraceList};
 use gatehouse_operator::settings::{self, Settings};
+use gatehouse_protocol::grant::GrantOp;
 use gatehouse_protocol::wire::ApprovalItem;
-use gatehouse_protocol::{ErrorBody, Verdict};
+use gatehouse_protocol::wire::{GrantRecord, PrincipalView, TraceList};
+use gatehouse_protocol::ErrorBody;
 use serde::Serialize;
 use tauri::State;
 
@@ -28,25 +29,31 @@ pub struct ConsoleState {
 pub fn get_state(shared: State<'_, Shared>) -> ConsoleState {
     let error = shared.error.lock().unwrap().clone();
     match shared.core.lock().unwrap().as_ref() {
-        Some((core, info)) => ConsoleState {
-            phase: "ready".into(),
-            info: Some(info.clone()),
-            error,
-            items: core.items(),
-            connection: Some(core.connection()),
-        },
+        Some((core, info)) => ConsoleState { phase: "ready".into(), info: Some(info.clone()), error, items: core.items(), connection: Some(core.connection()) },
         None => ConsoleState { phase: if error.is_some() { "failed" } else { "starting" }.into(), info: None, error, items: vec![], connection: None },
     }
 }
 
+/// Approve or reject. The UI sends the digest of the proposal it displayed
+/// and, for a `confirm:` hold, the operator's deliberate confirmation; the
+/// core checks both before anything is signed.
 #[tauri::command]
-pub async fn decide(
-    shared: State<'_, Shared>,
-    action_id: String,
-    verdict: Verdict,
-    reason: Option<String>,
-) -> Result<DecisionResult, ErrorBody> {
-    core(&shared)?.decide(&action_id, verdict, reason.as_deref()).await.map_err(|e| e.body())
+pub async fn decide(shared: State<'_, Shared>, request: DecisionRequest) -> Result<DecisionResult, ErrorBody> {
+    let verdict = request.verdict.ok_or_else(|| ErrorBody::new("invalid", "verdict is required"))?;
+    let ask = Ask {
+        action_id: &request.action_id,
+        verdict,
+        reason: request.reason.as_deref(),
+        shown_digest: request.shown_digest.as_deref(),
+        confirmation: request.confirmation.clone(),
+    };
+    core(&shared)?.decide_with(ask).await.map_err(|e| e.body())
+}
+
+/// Withdraw a decision inside its rule's undo window; nothing is sent.
+#[tauri::command]
+pub fn undo_decision(shared: State<'_, Shared>, outbox_id: i64) -> Result<(), ErrorBody> {
+    core(&shared)?.undo_decision(outbox_id).map_err(|e| e.body())
 }
 
 fn core(shared: &State<'_, Shared>) -> Result<std::sync::Arc<gatehouse_operator::console::ConsoleCore>, ErrorBody> {
@@ -91,7 +98,14 @@ pub async fn known_action_types(shared: State<'_, Shared>) -> Result<Vec<String>
 }
 
 #[tauri::command]
-pub fn prepare_grant(shared: State<'_, Shared>, op: GrantOp, principal: String, capabilities: Vec<String>, expiry: String, reason: String) -> Result<GrantPreview, ErrorBody> {
+pub fn prepare_grant(
+    shared: State<'_, Shared>,
+    op: GrantOp,
+    principal: String,
+    capabilities: Vec<String>,
+    expiry: String,
+    reason: String,
+) -> Result<GrantPreview, ErrorBody> {
     core(&shared)?.prepare_grant(op, &principal, &capabilities, &expiry, &reason).map_err(|e| e.body())
 }
 
@@ -116,10 +130,7 @@ pub async fn mesa_connect(url: String, token: String) -> Result<Vec<MesaPrincipa
         return Err(ErrorBody::new("invalid", "the mesa admin token is required"));
     }
     let u = client.url().to_owned();
-    tokio::task::spawn_blocking(move || mesa::save_token(&u, &token))
-        .await
-        .map_err(|e| ErrorBody::new("internal", e.to_string()))?
-        .map_err(|e| e.body())?;
+    tokio::task::spawn_blocking(move || mesa::save_token(&u, &token)).await.map_err(|e| ErrorBody::new("internal", e.to_string()))?.map_err(|e| e.body())?;
     let dir = gatehouse_operator::config::data_dir();
     let s = Settings { mesa_url: Some(client.url().to_owned()), ..settings::load(&dir) };
     settings::save(&dir, &s).map_err(|e| e.body())?;

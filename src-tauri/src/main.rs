@@ -20,12 +20,25 @@ fn main() {
         .init();
     tauri::Builder::default()
         .manage(startup::Shared::default())
-        .invoke_handler(tauri::generate_handler![commands::get_state, commands::decide, commands::get_settings, commands::save_settings,
-            commands::list_traces, commands::verify_trace, commands::export_trace,
-            commands::list_principals, commands::principal_history, commands::known_action_types,
-            commands::prepare_grant, commands::confirm_grant,
-            commands::mesa_connect, commands::mesa_principals, commands::mesa_set_capabilities,
-            commands::list_helpers])
+        .invoke_handler(tauri::generate_handler![
+            commands::get_state,
+            commands::decide,
+            commands::undo_decision,
+            commands::get_settings,
+            commands::save_settings,
+            commands::list_traces,
+            commands::verify_trace,
+            commands::export_trace,
+            commands::list_principals,
+            commands::principal_history,
+            commands::known_action_types,
+            commands::prepare_grant,
+            commands::confirm_grant,
+            commands::mesa_connect,
+            commands::mesa_principals,
+            commands::mesa_set_capabilities,
+            commands::list_helpers
+        ])
         .setup(|app| {
             let data_dir = gatehouse_operator::config::data_dir();
             std::fs::create_dir_all(&data_dir)?;

@@ -4,6 +4,7 @@
 //! ask for the reason, clicking focuses that hold.
 
 use gatehouse_operator::console::{Connection, ConsoleCore, Sink};
+use gatehouse_protocol::display;
 use gatehouse_protocol::wire::ApprovalItem;
 use gatehouse_protocol::Verdict;
 use serde::Serialize;
@@ -30,17 +31,15 @@ pub struct Focus {
 
 /// Notification bodies may be read as markup by the server: escape it so an
 /// agent's text stays text.
-fn inert(s: &str) -> String {
-    s.chars()
-        .take(200)
-        .map(|c| match c {
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '&' => "&amp;".to_owned(),
-            c if c.is_control() => " ".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
+fn markup(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// An agent's text in a notification: bidi, invisible and control
+/// characters as visible escapes, shortened in the middle (the end of a
+/// target, its domain, stays), then markup-escaped (gatehouse_protocol::display).
+fn inert(s: &str, max: usize) -> String {
+    markup(&display::short(s, max))
 }
 
 fn focus(app: &AppHandle, action_id: Option<String>, reject: bool) {
@@ -74,15 +73,34 @@ impl Sink for TauriSink {
             // The short id keeps two holds with the same agent and target
             // apart: servers stack notifications whose text is identical.
             let short: String = a.action_id.chars().take(8).collect();
-            (
-                format!("Approval needed: {}", inert(&a.action_type)),
-                format!("{} → {}\n#{}", inert(&a.actor.name), inert(a.target.as_deref().unwrap_or("-")), inert(&short)),
-                Some(a.action_id.clone()),
-            )
+            // Who (the proven principal, or the unverified claim), where,
+            // and every warning, each on its own line.
+            let mut body = format!(
+                "{} → {}",
+                markup(&display::actor_label(&a.actor.name, a.principal_id.as_deref())),
+                inert(a.target.as_deref().unwrap_or("-"), display::TARGET_MAX)
+            );
+            for w in display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()) {
+                body.push('\n');
+                body.push_str(&markup(&w));
+            }
+            body.push_str(&format!("\n#{}", inert(&short, 16)));
+            (format!("Approval needed: {}", inert(&a.action_type, display::NAME_MAX)), body, Some(a.action_id.clone()))
         } else {
-            let lines: Vec<String> = items.iter().take(5).map(|i| format!("{} by {}", inert(&i.action.action_type), inert(&i.action.actor.name))).collect();
+            let lines: Vec<String> = items
+                .iter()
+                .take(5)
+                .map(|i| {
+                    let a = &i.action;
+                    let warn =
+                        if display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()).is_empty() { "" } else { " \u{26a0}" };
+                    format!("{} by {}{warn}", inert(&a.action_type, display::NAME_MAX), markup(&display::actor_label(&a.actor.name, a.principal_id.as_deref())))
+                })
+                .collect();
             (format!("{} actions need a decision", items.len()), lines.join("\n"), None)
         };
+        // Holds whose rule demands a deliberate approval get no Approve here.
+        let deliberate = items.len() == 1 && items[0].hold.as_ref().is_some_and(|h| h.confirm.is_some());
         let app = self.app.clone();
         let core = self.core.clone();
         let rt = tokio::runtime::Handle::current();
@@ -90,7 +108,10 @@ impl Sink for TauriSink {
         std::thread::spawn(move || {
             let mut n = notify_rust::Notification::new();
             n.appname("Gatehouse").summary(&summary).body(&body).action("default", "Open");
-            if single.is_some() {
+            if single.is_some() && deliberate {
+                // A `confirm:` rule: no one-click approval from a popup.
+                n.action("reject", "Reject");
+            } else if single.is_some() {
                 n.action("approve", "Approve").action("reject", "Reject");
             }
             let handle = match n.show() {

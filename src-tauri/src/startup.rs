@@ -53,7 +53,7 @@ async fn init(app: &AppHandle) -> Result<(Arc<ConsoleCore>, Info), OpError> {
     // The Secret Service calls block; keep them off the async workers.
     let op = operator.clone();
     let key = tokio::task::spawn_blocking(move || {
-        let vault = Vault::default();
+        let vault = Vault;
         vault.ensure(&op)?;
         vault.load(&op)
     })

@@ -4,8 +4,8 @@
 use crate::error::OpError;
 use crate::hub_client::HubClient;
 use gatehouse_protocol::grant::{valid_capability, GrantBody, GrantOp};
-use gatehouse_protocol::wire::PrincipalView;
 use gatehouse_protocol::time;
+use gatehouse_protocol::wire::PrincipalView;
 use serde::Serialize;
 
 /// What the console previews before the operator confirms.
@@ -33,7 +33,14 @@ pub fn parse_expiry(s: &str) -> Result<Option<chrono::Duration>, OpError> {
 }
 
 /// Build (but do not sign) a grant or revocation; validates it as the hub will.
-pub fn prepare(client: &HubClient, op: GrantOp, principal: &str, capabilities: &[String], expires_in: Option<chrono::Duration>, reason: &str) -> Result<GrantPreview, OpError> {
+pub fn prepare(
+    client: &HubClient,
+    op: GrantOp,
+    principal: &str,
+    capabilities: &[String],
+    expires_in: Option<chrono::Duration>,
+    reason: &str,
+) -> Result<GrantPreview, OpError> {
     let caps: Vec<String> = capabilities.iter().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
     if let Some(bad) = caps.iter().find(|c| !valid_capability(c)) {
         return Err(OpError::Invalid(format!("{bad:?} is not an action type or a prefix pattern like `email.*`")));

@@ -15,9 +15,7 @@ pub fn data_dir() -> PathBuf {
     if let Some(d) = std::env::var_os(ENV_DATA_DIR).filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
-    directories::ProjectDirs::from("dev", "gatehouse", "gatehouse")
-        .map(|p| p.data_dir().to_path_buf())
-        .unwrap_or_else(|| PathBuf::from(".gatehouse"))
+    directories::ProjectDirs::from("dev", "gatehouse", "gatehouse").map(|p| p.data_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from(".gatehouse"))
 }
 
 /// Validate and normalise a hub base URL (`http(s)://host:port[/prefix]`).

@@ -3,7 +3,7 @@
 //! for notifications, and makes decisions. `src-tauri` implements [`Sink`]
 //! to turn these into webview events and desktop notifications.
 
-use crate::decide::{self, DecideOutcome};
+use crate::decide::{self, Ask, Confirmation, DecideOutcome};
 use crate::error::OpError;
 use crate::feed::{self, ConnState, FeedMsg};
 use crate::hub_client::HubClient;
@@ -48,6 +48,36 @@ pub struct DecisionResult {
     pub item: Option<ApprovalItem>,
     pub queued: bool,
     pub message: String,
+    /// Set while the decision waits out its rule's undo window.
+    pub undo: Option<UndoWindow>,
+}
+
+/// A signed decision waiting in the outbox; `undo_decision(outbox_id)`
+/// withdraws it until `send_at`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UndoWindow {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub outbox_id: i64,
+    pub action_id: String,
+    pub send_at: String,
+}
+
+/// What a face asks for when the operator decides.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DecisionRequest {
+    pub action_id: String,
+    pub verdict: Option<Verdict>,
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub reason: Option<String>,
+    /// The action digest of the proposal the face displayed.
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub shown_digest: Option<String>,
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub confirmation: Option<Confirmation>,
 }
 
 /// Evidence browser filters (all optional).
@@ -103,17 +133,25 @@ pub struct ConsoleCore {
     /// Grants prepared and previewed, awaiting the operator's confirmation:
     /// what is signed is exactly what was shown, never a body sent back by the UI.
     pending_grants: Mutex<std::collections::HashMap<String, gatehouse_protocol::grant::GrantBody>>,
+    /// A handle on itself, for background deliveries after an undo window.
+    me: std::sync::OnceLock<std::sync::Weak<ConsoleCore>>,
+    /// The face `run` reports to.
+    sink: std::sync::OnceLock<Arc<dyn Sink>>,
 }
 
 impl ConsoleCore {
     pub fn new(client: HubClient, store: LocalStore) -> Arc<Self> {
-        Arc::new(Self {
+        let core = Arc::new(Self {
             client,
             store: Arc::new(store),
             queue: Mutex::new(Queue::default()),
             conn: Mutex::new(Connection { state: "reconnecting".into(), detail: None, outbox_pending: 0 }),
             pending_grants: Mutex::new(Default::default()),
-        })
+            me: std::sync::OnceLock::new(),
+            sink: std::sync::OnceLock::new(),
+        });
+        let _ = core.me.set(Arc::downgrade(&core));
+        core
     }
 
     pub fn items(&self) -> Vec<ApprovalItem> {
@@ -137,6 +175,13 @@ impl ConsoleCore {
 
     /// Run until the process ends: (re)load the queue, follow the feed.
     pub async fn run(self: Arc<Self>, sink: Arc<dyn Sink>) {
+        let _ = self.sink.set(sink.clone());
+        // Decisions signed in an undo window before a restart go out when due.
+        for e in self.store.pending(self.client.base()).unwrap_or_default() {
+            if e.not_before.is_some() {
+                self.deliver_later(e.id);
+            }
+        }
         // The starting point: the queue and the feed position it reflects.
         let start = loop {
             match self.client.approvals(false).await {
@@ -212,18 +257,56 @@ impl ConsoleCore {
 
     /// Approve or reject; the key never leaves this process.
     pub async fn decide(&self, action_id: &str, verdict: Verdict, reason: Option<&str>) -> Result<DecisionResult, OpError> {
-        let out = decide::decide(&self.client, &self.store, action_id, verdict, reason).await;
+        self.decide_with(Ask::new(action_id, verdict, reason)).await
+    }
+
+    /// Decide as asked. A decision waiting out an undo window is delivered in
+    /// the background when the window closes (unless undone), and the sink
+    /// hears of the result.
+    pub async fn decide_with(&self, ask: Ask<'_>) -> Result<DecisionResult, OpError> {
+        let (action_id, verdict) = (ask.action_id.to_owned(), ask.verdict);
+        let out = decide::decide(&self.client, &self.store, ask).await;
+        self.settle_outcome(&action_id, verdict, out).await
+    }
+
+    /// Deliver a scheduled outbox entry when its undo window closes.
+    fn deliver_later(&self, outbox_id: i64) {
+        let (Some(sink), Some(me)) = (self.sink.get().cloned(), self.me.get().and_then(std::sync::Weak::upgrade)) else { return };
+        tokio::spawn(async move {
+            match decide::deliver_when_due(&me.client, &me.store, outbox_id).await {
+                Ok(Some(DecideOutcome::Delivered(o))) => {
+                    me.queue.lock().unwrap().upsert(o.item.clone());
+                    sink.item_changed(&o.item);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("scheduled decision {outbox_id}: {e}"),
+            }
+            sink.connection_changed(&me.connection());
+        });
+    }
+
+    async fn settle_outcome(&self, action_id: &str, verdict: Verdict, out: Result<DecideOutcome, OpError>) -> Result<DecisionResult, OpError> {
         match out {
             Ok(DecideOutcome::Delivered(o)) => {
                 self.queue.lock().unwrap().upsert(o.item.clone());
                 let by = o.item.decision.as_ref().map(|d| d.operator_id.clone()).unwrap_or_default();
-                Ok(DecisionResult { message: format!("{} — signed by {by}", verdict.status()), item: Some(o.item), queued: false })
+                Ok(DecisionResult { message: format!("{} — signed by {by}", verdict.status()), item: Some(o.item), queued: false, undo: None })
             }
             Ok(DecideOutcome::Queued { reason, .. }) => Ok(DecisionResult {
                 item: None,
                 queued: true,
                 message: format!("hub unreachable ({reason}); the signed decision waits in the outbox and will be delivered once"),
+                undo: None,
             }),
+            Ok(DecideOutcome::Scheduled { outbox_id, send_at, .. }) => {
+                self.deliver_later(outbox_id);
+                Ok(DecisionResult {
+                    item: None,
+                    queued: true,
+                    message: format!("{} — signed; sent at {send_at} unless you undo it", verdict.status()),
+                    undo: Some(UndoWindow { outbox_id, action_id: action_id.to_owned(), send_at }),
+                })
+            }
             Err(e @ OpError::Hub { status: 409, .. }) => {
                 // Someone else decided first (or the hold expired): refresh the item.
                 if let Ok((item, _)) = self.client.action(action_id).await {
@@ -233,6 +316,11 @@ impl ConsoleCore {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Withdraw a decision inside its undo window: nothing is sent.
+    pub fn undo_decision(&self, outbox_id: i64) -> Result<(), OpError> {
+        self.store.cancel(outbox_id).map(|_| ())
     }
 
     /// One page of traces matching `filter`.
@@ -286,7 +374,14 @@ impl ConsoleCore {
     }
 
     /// Build a grant or revocation and keep it until confirmed.
-    pub fn prepare_grant(&self, op: gatehouse_protocol::grant::GrantOp, principal: &str, capabilities: &[String], expiry: &str, reason: &str) -> Result<crate::capabilities::GrantPreview, OpError> {
+    pub fn prepare_grant(
+        &self,
+        op: gatehouse_protocol::grant::GrantOp,
+        principal: &str,
+        capabilities: &[String],
+        expiry: &str,
+        reason: &str,
+    ) -> Result<crate::capabilities::GrantPreview, OpError> {
         let expires_in = crate::capabilities::parse_expiry(expiry)?;
         let preview = crate::capabilities::prepare(&self.client, op, principal, capabilities, expires_in, reason)?;
         self.pending_grants.lock().unwrap().insert(preview.body.grant_id.clone(), preview.body.clone());
@@ -295,8 +390,12 @@ impl ConsoleCore {
 
     /// Sign and send exactly the prepared grant `grant_id`.
     pub async fn confirm_grant(&self, grant_id: &str) -> Result<gatehouse_protocol::wire::PrincipalView, OpError> {
-        let body = self.pending_grants.lock().unwrap().remove(grant_id).ok_or_else(|| OpError::NotFound("that grant was not prepared here (or was already sent)".into()))?;
+        let body = self
+            .pending_grants
+            .lock()
+            .unwrap()
+            .remove(grant_id)
+            .ok_or_else(|| OpError::NotFound("that grant was not prepared here (or was already sent)".into()))?;
         crate::capabilities::submit(&self.client, body).await
     }
-
 }

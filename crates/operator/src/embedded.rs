@@ -20,9 +20,7 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
         match enrolled.iter().find(|o| o.operator_id == operator) {
             Some(o) if o.public_key == public_key.to_hex() => {}
             Some(_) => {
-                return Err(OpError::Invalid(format!(
-                    "operator {operator:?} is enrolled on the embedded hub with a different key than the keyring holds"
-                )))
+                return Err(OpError::Invalid(format!("operator {operator:?} is enrolled on the embedded hub with a different key than the keyring holds")))
             }
             None => {
                 let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
@@ -34,16 +32,19 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
         Ok(text) => Policy::from_yaml(&text).map_err(|e| OpError::Invalid(format!("policy.yaml: {e}")))?,
         Err(_) => Policy::default_embedded(),
     };
-    let listen: SocketAddr = std::env::var("GATEHOUSE_LISTEN")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid"));
-    let config = |listen: SocketAddr| app::HubConfig { listen, db: db.clone(), policy: policy.clone(), max_body_bytes: app::DEFAULT_MAX_BODY, lodestar_token: None,
+    let listen: SocketAddr = std::env::var("GATEHOUSE_LISTEN").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid"));
+    let config = |listen: SocketAddr| app::HubConfig {
+        listen,
+        db: db.clone(),
+        policy: policy.clone(),
+        max_body_bytes: app::DEFAULT_MAX_BODY,
+        lodestar_token: None,
         // Local agents on this machine may propose without credentials; a
         // principal named by the actor still has its capabilities enforced.
         dev_open: true,
         helper_cap: app::DEFAULT_HELPER_CAP,
-        heartbeat_timeout: app::DEFAULT_HEARTBEAT_TIMEOUT };
+        heartbeat_timeout: app::DEFAULT_HEARTBEAT_TIMEOUT,
+    };
     // If the usual port is taken (another hub), take any free loopback port.
     match app::start(config(listen)).await {
         Ok(h) => Ok(h),

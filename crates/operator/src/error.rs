@@ -24,6 +24,9 @@ pub enum OpError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// A local conflict (not the hub's word): code, message.
+    #[error("{1}")]
+    Conflict(String, String),
     #[error("local store error: {0}")]
     Store(String),
     #[error("unexpected answer from hub: {0}")]
@@ -58,6 +61,7 @@ impl OpError {
             OpError::Hub { body, .. } | OpError::Mesa { body, .. } => body.code.clone(),
             OpError::NotFound(_) => "not_found".into(),
             OpError::Invalid(_) => "invalid".into(),
+            OpError::Conflict(code, _) => code.clone(),
             OpError::Store(_) => "local_store".into(),
             OpError::Protocol(_) => "protocol".into(),
         }
@@ -67,7 +71,7 @@ impl OpError {
         match self {
             OpError::NoOperator | OpError::Invalid(_) => exit::USAGE,
             OpError::NoKey(_) | OpError::Keyring(_) => exit::KEYRING,
-            OpError::KeyExists(_) => exit::CONFLICT,
+            OpError::KeyExists(_) | OpError::Conflict(..) => exit::CONFLICT,
             OpError::Unreachable { .. } => exit::UNREACHABLE,
             OpError::NotFound(_) => exit::NOT_FOUND,
             OpError::Hub { status, .. } | OpError::Mesa { status, .. } => match status {

@@ -3,8 +3,8 @@
 //! signed envelope.
 
 use crate::error::OpError;
-use gatehouse_protocol::request_auth::{self, HEADER_OPERATOR, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use gatehouse_protocol::grant::SignedGrant;
+use gatehouse_protocol::request_auth::{self, HEADER_OPERATOR, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use gatehouse_protocol::wire::{ApprovalItem, ApprovalList, DecisionOutcome, GrantRecord, NewPrincipal, OperatorInfo, PrincipalCreated, PrincipalView};
 use gatehouse_protocol::{ErrorBody, SignedDecision, SigningKey};
 use serde::de::DeserializeOwned;
@@ -23,10 +23,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl HubClient {
     pub fn new(base: &str, operator: &str, key: Arc<SigningKey>) -> Result<Self, OpError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| OpError::Protocol(e.to_string()))?;
+        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build().map_err(|e| OpError::Protocol(e.to_string()))?;
         Ok(Self { base: crate::config::normalize_hub(base)?, operator: operator.to_owned(), key, http })
     }
 
@@ -58,11 +55,7 @@ impl HubClient {
             })
             .unwrap_or_else(|_| path_and_query.to_owned());
         let sig = request_auth::sign(&self.key, &self.operator, "GET", &full_path, b"");
-        self.http
-            .get(url)
-            .header(HEADER_OPERATOR, &sig.operator)
-            .header(HEADER_TIMESTAMP, sig.timestamp_ms.to_string())
-            .header(HEADER_SIGNATURE, sig.signature)
+        self.http.get(url).header(HEADER_OPERATOR, &sig.operator).header(HEADER_TIMESTAMP, sig.timestamp_ms.to_string()).header(HEADER_SIGNATURE, sig.signature)
     }
 
     async fn parse<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, OpError> {
@@ -71,9 +64,8 @@ impl HubClient {
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| OpError::Protocol(e.to_string()));
         }
-        let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| {
-            ErrorBody::new(format!("http_{}", status.as_u16()), String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>())
-        });
+        let body = serde_json::from_slice::<ErrorBody>(&bytes)
+            .unwrap_or_else(|_| ErrorBody::new(format!("http_{}", status.as_u16()), String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>()));
         Err(OpError::Hub { status: status.as_u16(), body })
     }
 
@@ -139,14 +131,7 @@ impl HubClient {
 
     /// POST a body that carries its own signature (a decision, a grant).
     async fn post_envelope<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize) -> Result<T, OpError> {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
+        let resp = self.http.post(format!("{}{path}", self.base)).json(body).timeout(REQUEST_TIMEOUT).send().await.map_err(|e| self.unreachable(e))?;
         self.parse(resp).await
     }
 

@@ -2,6 +2,7 @@
 //! `gatehouse_operator::error::exit` and README.md).
 
 use clap::{Parser, Subcommand, ValueEnum};
+use gatehouse_operator::capabilities;
 use gatehouse_operator::config::{self, ENV_HUB, ENV_OPERATOR};
 use gatehouse_operator::decide::{self, DecideOutcome};
 use gatehouse_operator::error::{exit, OpError};
@@ -9,13 +10,12 @@ use gatehouse_operator::feed::{self, ConnState, FeedMsg};
 use gatehouse_operator::hub_client::HubClient;
 use gatehouse_operator::outbox;
 use gatehouse_operator::store::LocalStore;
-use gatehouse_operator::capabilities;
 use gatehouse_operator::trust;
-use gatehouse_protocol::grant::GrantOp;
-use gatehouse_protocol::wire::{NewPrincipal, PrincipalView};
 use gatehouse_operator::vault::Vault;
+use gatehouse_protocol::grant::GrantOp;
 use gatehouse_protocol::wire::{ApprovalItem, FeedEvent};
-use gatehouse_protocol::{time, Verdict};
+use gatehouse_protocol::wire::{NewPrincipal, PrincipalView};
+use gatehouse_protocol::{display, time, Verdict};
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -54,6 +54,10 @@ enum Cmd {
         action_id: String,
         #[arg(long)]
         reason: Option<String>,
+        /// For a hold whose rule says `confirm: typed` (or `hold`): the token
+        /// shown by `gatehouse show` (the last characters of the target).
+        #[arg(long)]
+        confirm: Option<String>,
     },
     /// Reject a held action; a reason is required.
     Reject {
@@ -179,6 +183,8 @@ enum OutboxCmd {
     List,
     /// Deliver pending decisions now.
     Flush,
+    /// Withdraw a decision still inside its rule's undo window (nothing is sent).
+    Cancel { id: i64 },
 }
 
 struct Ctx {
@@ -197,7 +203,7 @@ impl Ctx {
     }
     fn client(&self) -> Result<HubClient, OpError> {
         let op = self.operator()?;
-        let key = Vault::default().load(&op)?;
+        let key = Vault.load(&op)?;
         HubClient::new(&self.hub()?, &op, Arc::new(key))
     }
     fn store(&self) -> Result<LocalStore, OpError> {
@@ -238,13 +244,13 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
     match cmd {
         Cmd::Key { cmd: KeyCmd::Init } => {
             let op = ctx.operator()?;
-            let pk = Vault::default().init(&op)?;
+            let pk = Vault.init(&op)?;
             ctx.print(|| pk.to_hex(), json!({"operatorId": op, "publicKey": pk.to_hex()}));
             Ok(exit::OK)
         }
         Cmd::Key { cmd: KeyCmd::Show { format } } => {
             let op = ctx.operator()?;
-            let pk = Vault::default().load(&op)?.public();
+            let pk = Vault.load(&op)?.public();
             match format {
                 KeyFormat::Hex => ctx.print(|| pk.to_hex(), json!({"operatorId": op, "publicKey": pk.to_hex()})),
                 KeyFormat::SpkiPem => ctx.print(|| pk.to_spki_pem().trim_end().to_owned(), json!({"operatorId": op, "spkiPem": pk.to_spki_pem()})),
@@ -259,8 +265,12 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
             ctx.print(|| render_table(&list.items), serde_json::to_value(&list).expect("serialises"));
             Ok(exit::OK)
         }
-        Cmd::Approve { action_id, reason } => decide_cmd(ctx, &action_id, Verdict::Approve, reason.as_deref()).await,
-        Cmd::Reject { action_id, reason } => decide_cmd(ctx, &action_id, Verdict::Reject, Some(&reason)).await,
+        Cmd::Approve { action_id, reason, confirm } => {
+            let mut ask = decide::Ask::new(&action_id, Verdict::Approve, reason.as_deref());
+            ask.confirmation = confirm.map(decide::Confirmation::Typed);
+            decide_cmd(ctx, ask).await
+        }
+        Cmd::Reject { action_id, reason } => decide_cmd(ctx, decide::Ask::new(&action_id, Verdict::Reject, Some(&reason))).await,
         Cmd::Show { action_id } => {
             let client = ctx.client()?;
             let (item, events) = client.action(&action_id).await?;
@@ -268,7 +278,11 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
                 || {
                     let mut s = render_item(&item);
                     for e in events.as_array().into_iter().flatten() {
-                        s.push_str(&format!("\n  #{} {} {}", e["seq"], e["at"].as_str().unwrap_or(""), e["kind"].as_str().unwrap_or("")));
+                        let kind = e["kind"].as_str().unwrap_or("");
+                        s.push_str(&format!("\n  #{} {} {}", e["seq"], e["at"].as_str().unwrap_or(""), inert(kind)));
+                        if let Some(by) = submitter(kind, &e["data"]) {
+                            s.push_str(&format!(" ({by})"));
+                        }
                     }
                     s
                 },
@@ -280,7 +294,10 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
         Cmd::Principals { cmd } => principals_cmd(ctx, cmd.unwrap_or(PrincipalsCmd::List)).await,
         Cmd::Helpers { cmd: Some(HelpersCmd::Stop { id, reason, grace }), .. } => {
             let h = ctx.client()?.stop_helper(&id, &reason, grace).await?;
-            ctx.print(|| format!("stop ordered for {} (deadline {})", h.name, h.stop_deadline.clone().unwrap_or_default()), serde_json::to_value(&h).expect("serialises"));
+            ctx.print(
+                || format!("stop ordered for {} (deadline {})", h.name, h.stop_deadline.clone().unwrap_or_default()),
+                serde_json::to_value(&h).expect("serialises"),
+            );
             Ok(exit::OK)
         }
         Cmd::Helpers { cmd: None, watch } => helpers_cmd(ctx, watch).await,
@@ -306,7 +323,8 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
                 println!("{}", serde_json::to_string_pretty(&bundle).expect("serialises"));
             } else {
                 for e in &bundle.events {
-                    println!("#{} {} {} {}", e.seq, e.at, e.kind, &e.hash[..12]);
+                    let by = submitter(&e.kind, &e.data).map(|b| format!(" {b}")).unwrap_or_default();
+                    println!("#{} {} {} {}{by}", e.seq, e.at, inert(&e.kind), &e.hash[..12]);
                 }
                 println!("{}", report.summary());
             }
@@ -322,7 +340,7 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
                 serde_json::from_str(&text).map_err(|e| OpError::Invalid(format!("{} is not a trace bundle: {e}", bundle.display())))?;
             let extra = extra.iter().map(|t| trust::parse_trust(t)).collect::<Result<Vec<_>, _>>()?;
             // Offline: no hub. Our own key if we have one, pinned keys, --trust.
-            let own = ctx.operator().ok().and_then(|op| Vault::default().load(&op).ok().map(|k| (op, k.public())));
+            let own = ctx.operator().ok().and_then(|op| Vault.load(&op).ok().map(|k| (op, k.public())));
             let keys = trust::trusted(&ctx.store()?, own.as_ref().map(|(id, k)| (id.as_str(), *k)), &extra)?;
             let report = gatehouse_protocol::trace::verify(&b, &keys);
             ctx.print(|| report.summary(), serde_json::to_value(&report).expect("serialises"));
@@ -346,11 +364,28 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
                             }
                             entries
                                 .iter()
-                                .map(|e| format!("{}\t{}\t{}\t{}\t{}", e.id, e.state, e.envelope.decision.verdict.as_str(), e.action_id, e.outcome.as_deref().or(e.last_error.as_deref()).unwrap_or("")))
+                                .map(|e| {
+                                    format!(
+                                        "{}\t{}\t{}\t{}\t{}",
+                                        e.id,
+                                        e.state,
+                                        e.envelope.decision.verdict.as_str(),
+                                        e.action_id,
+                                        e.outcome.as_deref().or(e.last_error.as_deref()).unwrap_or("")
+                                    )
+                                })
                                 .collect::<Vec<_>>()
                                 .join("\n")
                         },
                         serde_json::to_value(&entries).expect("serialises"),
+                    );
+                    Ok(exit::OK)
+                }
+                OutboxCmd::Cancel { id } => {
+                    let e = store.cancel(id)?;
+                    ctx.print(
+                        || format!("cancelled outbox entry {id}: the {} on {} will not be sent", e.envelope.decision.verdict.as_str(), e.action_id),
+                        serde_json::to_value(&e).expect("serialises"),
                     );
                     Ok(exit::OK)
                 }
@@ -395,7 +430,8 @@ fn render_principal(p: &PrincipalView) -> String {
         Some(k) => format!("key {}…", &k[..16]),
         None => "API token".to_owned(),
     };
-    format!("{}\t{}\t{}\t{}", inert(&p.id), inert(&p.org), cred, if caps.is_empty() { "-".into() } else { caps.join(", ") })
+    let warnings: Vec<String> = display::identifier_warnings(&p.id).into_iter().map(|w| format!("\t\u{26a0} {w}")).collect();
+    format!("{}\t{}\t{}\t{}{}", inert(&p.id), inert(&p.org), cred, if caps.is_empty() { "-".into() } else { inert(&caps.join(", ")) }, warnings.concat())
 }
 
 async fn principals_cmd(ctx: &Ctx, cmd: PrincipalsCmd) -> Result<u8, OpError> {
@@ -430,7 +466,7 @@ async fn principals_cmd(ctx: &Ctx, cmd: PrincipalsCmd) -> Result<u8, OpError> {
                                 "{}\t{:?}\t{}\tby {}\t{}{}",
                                 g.received_at,
                                 g.op,
-                                g.capabilities.join(","),
+                                inert(&g.capabilities.join(",")),
                                 inert(&g.operator_id),
                                 inert(&g.reason),
                                 g.expires_at.as_deref().map(|e| format!("\tuntil {e}")).unwrap_or_default()
@@ -460,9 +496,9 @@ fn render_helpers(list: &[gatehouse_protocol::wire::HelperView]) -> String {
             inert(&h.parent_id),
             inert(&h.name),
             shown(h),
-            inert(h.current_task.as_deref().or(h.task.as_deref()).unwrap_or("-")),
+            display::short(h.current_task.as_deref().or(h.task.as_deref()).unwrap_or("-"), display::TARGET_MAX),
             age,
-            inert(h.retire_reason.as_deref().or(h.stop_reason.as_deref()).unwrap_or(""))
+            display::short(h.retire_reason.as_deref().or(h.stop_reason.as_deref()).unwrap_or(""), display::TARGET_MAX)
         ));
     }
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -485,7 +521,16 @@ async fn helpers_cmd(ctx: &Ctx, watch: bool) -> Result<u8, OpError> {
             FeedMsg::Event(e) if e.kind.starts_with("helper.") => {
                 let h = &e.data["helper"];
                 ctx.print(
-                    || format!("#{} {} {} {} {}", e.seq, e.kind, inert(h["name"].as_str().unwrap_or("")), h["status"].as_str().unwrap_or(""), inert(e.data["reason"].as_str().unwrap_or(""))),
+                    || {
+                        format!(
+                            "#{} {} {} {} {}",
+                            e.seq,
+                            e.kind,
+                            inert(h["name"].as_str().unwrap_or("")),
+                            h["status"].as_str().unwrap_or(""),
+                            inert(e.data["reason"].as_str().unwrap_or(""))
+                        )
+                    },
                     serde_json::to_value(&e).expect("serialises"),
                 );
             }
@@ -507,10 +552,36 @@ async fn flush_quietly(client: &HubClient, store: &LocalStore) {
     }
 }
 
-async fn decide_cmd(ctx: &Ctx, action_id: &str, verdict: Verdict, reason: Option<&str>) -> Result<u8, OpError> {
+async fn decide_cmd(ctx: &Ctx, ask: decide::Ask<'_>) -> Result<u8, OpError> {
     let (client, store) = (ctx.client()?, ctx.store()?);
+    let (action_id, verdict) = (ask.action_id, ask.verdict);
     flush_quietly(&client, &store).await;
-    match decide::decide(&client, &store, action_id, verdict, reason).await? {
+    let mut outcome = decide::decide(&client, &store, ask).await?;
+    if let DecideOutcome::Scheduled { outbox_id, send_at, .. } = &outcome {
+        // The rule's undo window: say how to undo, wait it out, then send.
+        eprintln!(
+            "{} {action_id}: signed; sending at {send_at}. To undo: `gatehouse outbox cancel {outbox_id}` (if this command is stopped, the next `gatehouse outbox flush` sends it)",
+            verdict.status()
+        );
+        match decide::deliver_when_due(&client, &store, *outbox_id).await? {
+            Some(o) => outcome = o,
+            None => {
+                ctx.print(
+                    || format!("undone: outbox entry {outbox_id} was cancelled; nothing was sent"),
+                    json!({"undone": true, "outboxId": outbox_id, "actionId": action_id}),
+                );
+                return Ok(exit::OK);
+            }
+        }
+    }
+    match outcome {
+        DecideOutcome::Scheduled { outbox_id, send_at, .. } => {
+            ctx.print(
+                || format!("signed; waits in outbox entry {outbox_id} until {send_at}"),
+                json!({"scheduled": true, "outboxId": outbox_id, "sendAt": send_at}),
+            );
+            Ok(exit::QUEUED)
+        }
         DecideOutcome::Delivered(o) => {
             let by = o.item.decision.as_ref().map(|d| d.operator_id.clone()).unwrap_or_default();
             ctx.print(
@@ -545,24 +616,58 @@ fn humanize(secs: i64) -> String {
     }
 }
 
-/// Agent-supplied text is shown with control characters escaped so it
-/// cannot move the cursor or rewrite the terminal.
+/// Agent-supplied text is shown with controls, bidi and invisible characters
+/// as visible `⟦U+202E⟧` escapes (gatehouse_protocol::display), so it can
+/// neither rewrite the terminal nor hide what it says.
 fn inert(s: &str) -> String {
-    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+    display::escape(s)
+}
+
+/// An evidence event's submitter, as the hub recorded it.
+fn submitter(kind: &str, data: &serde_json::Value) -> Option<String> {
+    (kind == "evidence.attached" && (data.get("principal").is_some() || data.get("via").is_some()))
+        .then(|| display::evidence_submitter(data["principal"].as_str(), data["via"].as_str()))
 }
 
 fn render_item(item: &ApprovalItem) -> String {
     let a = &item.action;
-    let mut s = format!("{}  {}  by {}:{}", inert(&a.action_id), inert(&a.action_type), serde_json::to_value(a.actor.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), inert(&a.actor.name));
+    let kind = serde_json::to_value(a.actor.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let mut s = format!("{}  {}  by {}:{}", inert(&a.action_id), inert(&a.action_type), kind, display::actor_label(&a.actor.name, a.principal_id.as_deref()));
     s.push_str(&format!("\n  status: {}", a.status.as_str()));
+    match a.principal_id.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => s.push_str(&format!("\n  principal: {} \u{2713} (proven by its credentials)", inert(p))),
+        None => s.push_str("\n  principal: none proven (unverified)"),
+    }
+    s.push_str(&format!("\n  claims to be: {}", inert(&a.actor.name)));
     if let Some(t) = &a.target {
-        s.push_str(&format!("\n  target: {}", inert(t)));
+        let short = display::short(t, display::TARGET_MAX);
+        let full = inert(t);
+        s.push_str(&format!("\n  target: {short}"));
+        if short != full {
+            s.push_str(&format!("\n  full target: {full}"));
+        }
+    }
+    for w in display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()) {
+        s.push_str(&format!("\n  {w}"));
     }
     if let Some(p) = &a.params {
         s.push_str(&format!("\n  params: {}", inert(&p.to_string())));
     }
     if let Some(h) = &item.hold {
         s.push_str(&format!("\n  hold: {} ({:?}) since {}", h.hold_id, h.status, h.created_at));
+        match (h.confirm, &h.confirm_token) {
+            (Some(mode), Some(token)) => s.push_str(&format!(
+                "\n  confirm: {} — approve with `gatehouse approve {} --confirm {}`",
+                mode.as_str(),
+                display::escape(&a.action_id),
+                display::escape(token)
+            )),
+            (Some(mode), None) => s.push_str(&format!("\n  confirm: {}", mode.as_str())),
+            _ => {}
+        }
+        if let Some(secs) = h.undo_seconds {
+            s.push_str(&format!("\n  undo window: {secs}s (a decision waits that long, cancellable, before it is sent)"));
+        }
         if let Some(d) = &h.deadline {
             s.push_str(&format!(", deadline {d}"));
         }
@@ -580,19 +685,26 @@ fn render_table(items: &[ApprovalItem]) -> String {
     if items.is_empty() {
         return "no held actions".into();
     }
-    let mut out = String::from("ACTION\tTYPE\tACTOR\tTARGET\tWAITING\tDEADLINE\tSTATUS");
+    let mut out = String::from("ACTION\tTYPE\tACTOR\tTARGET\tWAITING\tDEADLINE\tSTATUS\tWARNINGS");
     for it in items {
         let a = &it.action;
-        let deadline = it.hold.as_ref().and_then(|h| h.deadline.as_deref()).and_then(time::parse).map(|d| humanize((d - time::now()).num_seconds())).unwrap_or_else(|| "-".into());
+        let deadline = it
+            .hold
+            .as_ref()
+            .and_then(|h| h.deadline.as_deref())
+            .and_then(time::parse)
+            .map(|d| humanize((d - time::now()).num_seconds()))
+            .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "\n{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "\n{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             inert(&a.action_id),
-            inert(&a.action_type),
-            inert(&a.actor.name),
-            inert(a.target.as_deref().unwrap_or("-")),
+            display::short(&a.action_type, display::NAME_MAX),
+            display::actor_label(&a.actor.name, a.principal_id.as_deref()),
+            display::short(a.target.as_deref().unwrap_or("-"), display::TARGET_MAX),
             waiting_for(&a.received_at),
             deadline,
-            a.status.as_str()
+            a.status.as_str(),
+            display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()).join("; ")
         ));
     }
     out
@@ -601,19 +713,21 @@ fn render_table(items: &[ApprovalItem]) -> String {
 fn render_event(e: &FeedEvent) -> String {
     let d = &e.data;
     let detail = match e.kind.as_str() {
-        "hold.created" => format!(
-            "{} by {} -> {} (waiting for a decision)",
-            inert(d["action"]["type"].as_str().unwrap_or("")),
-            inert(d["action"]["actor"]["name"].as_str().unwrap_or("")),
-            inert(d["action"]["target"].as_str().unwrap_or("-"))
-        ),
-        "hold.decided" => format!(
-            "{} by {}",
-            d["status"].as_str().unwrap_or(""),
-            inert(d["decision"]["operatorId"].as_str().unwrap_or(""))
-        ),
+        "hold.created" => {
+            let (name, principal, target) =
+                (d["action"]["actor"]["name"].as_str().unwrap_or(""), d["action"]["principalId"].as_str(), d["action"]["target"].as_str());
+            let warnings = display::action_warnings(name, principal, target);
+            format!(
+                "{} by {} -> {} (waiting for a decision){}",
+                display::short(d["action"]["type"].as_str().unwrap_or(""), display::NAME_MAX),
+                display::actor_label(name, principal),
+                display::short(target.unwrap_or("-"), display::TARGET_MAX),
+                if warnings.is_empty() { String::new() } else { format!(" {}", warnings.join("; ")) }
+            )
+        }
+        "hold.decided" => format!("{} by {}", d["status"].as_str().unwrap_or(""), inert(d["decision"]["operatorId"].as_str().unwrap_or(""))),
         "action.proposed" => format!("{} ({})", inert(d["action"]["type"].as_str().unwrap_or("")), d["action"]["status"].as_str().unwrap_or("")),
-        _ => String::new(),
+        kind => submitter(kind, d).unwrap_or_default(),
     };
     format!("#{} {} {} {} {}", e.seq, e.at, e.kind, inert(&e.subject), detail)
 }

@@ -54,7 +54,11 @@ pub struct MesaClient {
 impl MesaClient {
     pub fn new(url: &str) -> Result<Self, OpError> {
         let url = crate::config::normalize_hub(url)?;
-        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(20)).build().map_err(|e| OpError::Protocol(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| OpError::Protocol(e.to_string()))?;
         Ok(Self { url, http })
     }
 
@@ -78,7 +82,12 @@ impl MesaClient {
     }
 
     pub async fn principals(&self) -> Result<Vec<MesaPrincipal>, OpError> {
-        let resp = self.http.get(format!("{}/principals", self.url)).send().await.map_err(|e| OpError::Unreachable { url: self.url.clone(), detail: e.to_string() })?;
+        let resp = self
+            .http
+            .get(format!("{}/principals", self.url))
+            .send()
+            .await
+            .map_err(|e| OpError::Unreachable { url: self.url.clone(), detail: e.to_string() })?;
         self.parse(resp).await
     }
 

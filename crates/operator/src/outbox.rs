@@ -7,6 +7,9 @@
 //! hub's code; an unreachable hub or a 5xx leaves it pending for the next
 //! flush. Since the hub applies at most one decision per hold and recognises a
 //! resend of the same envelope, the decision takes effect exactly once.
+//!
+//! An entry with an undo window (`not_before`) is not sent before that time,
+//! and an entry cancelled inside its window is never sent at all.
 
 use crate::error::OpError;
 use crate::hub_client::HubClient;
@@ -15,9 +18,11 @@ use gatehouse_protocol::wire::DecisionOutcome;
 
 #[derive(Debug)]
 pub enum DeliveryResult {
-    Delivered(DecisionOutcome),
+    Delivered(Box<DecisionOutcome>),
     Refused(OpError),
     StillPending(OpError),
+    /// Inside its undo window: not sent yet.
+    NotYet(String),
 }
 
 pub async fn deliver(client: &HubClient, store: &LocalStore, id: i64) -> Result<DeliveryResult, OpError> {
@@ -25,10 +30,15 @@ pub async fn deliver(client: &HubClient, store: &LocalStore, id: i64) -> Result<
     if entry.state != "pending" {
         return Err(OpError::Invalid(format!("outbox entry {id} is already {}", entry.state)));
     }
+    if let Some(nb) = entry.not_before.as_deref() {
+        if gatehouse_protocol::time::parse(nb).is_some_and(|t| t > gatehouse_protocol::time::now()) {
+            return Ok(DeliveryResult::NotYet(nb.to_owned()));
+        }
+    }
     Ok(match client.post_decision(&entry.envelope).await {
         Ok(outcome) => {
             store.settle(id, "delivered", &outcome.outcome)?;
-            DeliveryResult::Delivered(outcome)
+            DeliveryResult::Delivered(Box::new(outcome))
         }
         Err(e) if e.is_transient() => {
             store.mark_attempt(id, &e.to_string())?;
@@ -46,6 +56,8 @@ pub struct FlushReport {
     pub delivered: Vec<(String, DecisionOutcome)>,
     pub refused: Vec<(String, OpError)>,
     pub pending: usize,
+    /// Entries still inside their undo window.
+    pub waiting: usize,
     pub last_error: Option<OpError>,
 }
 
@@ -56,10 +68,11 @@ pub async fn flush(client: &HubClient, store: &LocalStore) -> Result<FlushReport
     let pending = store.pending(client.base())?;
     for (i, entry) in pending.iter().enumerate() {
         match deliver(client, store, entry.id).await {
-            Ok(DeliveryResult::Delivered(o)) => report.delivered.push((entry.action_id.clone(), o)),
+            Ok(DeliveryResult::Delivered(o)) => report.delivered.push((entry.action_id.clone(), *o)),
             Ok(DeliveryResult::Refused(e)) => report.refused.push((entry.action_id.clone(), e)),
+            Ok(DeliveryResult::NotYet(_)) => report.waiting += 1,
             Ok(DeliveryResult::StillPending(e)) => {
-                report.pending = pending.len() - i;
+                report.pending = pending.len() - i + report.waiting;
                 report.last_error = Some(e);
                 break;
             }

@@ -64,9 +64,6 @@ pub fn resolve() -> Result<Resolved, OpError> {
         Some(url) => HubChoice::Remote(config::normalize_hub(&url)?),
         None => HubChoice::Embedded,
     };
-    let operator = env(ENV_OPERATOR)
-        .or(saved.operator)
-        .or_else(|| env("USER"))
-        .unwrap_or_else(|| "operator".to_owned());
+    let operator = env(ENV_OPERATOR).or(saved.operator).or_else(|| env("USER")).unwrap_or_else(|| "operator".to_owned());
     Ok(Resolved { hub, operator: config::validate_operator_id(&operator)?, data_dir })
 }

@@ -27,12 +27,15 @@ pub struct OutboxEntry {
     pub outcome: Option<String>,
     pub created_at: String,
     pub envelope: SignedDecision,
+    /// Not sent before this time (an undo window); cancellable until then.
+    pub not_before: Option<String>,
 }
 
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../migrations/0001_init.sql")),
         M::up(include_str!("../migrations/0002_pinned_keys.sql")),
+        M::up(include_str!("../migrations/0003_undo.sql")),
     ])
 }
 
@@ -53,18 +56,50 @@ impl LocalStore {
 
     /// Persist a signed decision before any attempt to deliver it.
     pub fn enqueue(&self, hub: &str, signed: &SignedDecision) -> Result<i64, OpError> {
+        self.enqueue_after(hub, signed, None)
+    }
+
+    /// Persist a signed decision that must not be sent before `not_before`
+    /// (an undo window); until then [`LocalStore::cancel`] withdraws it.
+    pub fn enqueue_after(&self, hub: &str, signed: &SignedDecision, not_before: Option<time::Timestamp>) -> Result<i64, OpError> {
         let c = self.conn();
         c.execute(
-            "INSERT INTO outbox (hub, action_id, hold_id, envelope, state, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+            "INSERT INTO outbox (hub, action_id, hold_id, envelope, state, created_at, not_before) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)",
             params![
                 hub,
                 signed.decision.action_id,
                 signed.decision.hold_id,
                 serde_json::to_string(signed).expect("envelope serialises"),
-                time::format(&time::now())
+                time::format(&time::now()),
+                not_before.map(|t| time::format(&t)),
             ],
         )?;
         Ok(c.last_insert_rowid())
+    }
+
+    /// Withdraw a decision still inside its undo window. Nothing is ever sent
+    /// for a cancelled entry. Refused once the window has closed (the entry
+    /// may be on its way) or when the entry is not pending.
+    pub fn cancel(&self, id: i64) -> Result<OutboxEntry, OpError> {
+        let c = self.conn();
+        let now = time::format(&time::now());
+        let n = c.execute(
+            "UPDATE outbox SET state = 'cancelled', outcome = 'undone', delivered_at = ?2
+             WHERE id = ?1 AND state = 'pending' AND not_before IS NOT NULL AND not_before > ?2",
+            params![id, now],
+        )?;
+        let entry = c
+            .query_row(&format!("SELECT {} FROM outbox WHERE id = ?1", Self::COLS), [id], Self::row)
+            .optional()?
+            .ok_or_else(|| OpError::NotFound(format!("no outbox entry {id}")))?;
+        if n == 1 {
+            return Ok(entry);
+        }
+        Err(match (entry.state.as_str(), entry.not_before.is_some()) {
+            ("pending", true) => OpError::Conflict("too_late".into(), format!("the undo window of outbox entry {id} has closed; the decision is being sent")),
+            ("pending", false) => OpError::Conflict("not_undoable".into(), format!("outbox entry {id} has no undo window (its rule sets no undoSeconds)")),
+            (state, _) => OpError::Conflict("not_pending".into(), format!("outbox entry {id} is already {state}")),
+        })
     }
 
     fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
@@ -80,10 +115,11 @@ impl LocalStore {
             outcome: r.get(7)?,
             created_at: r.get(8)?,
             envelope: serde_json::from_str(&env).map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e)))?,
+            not_before: r.get(10)?,
         })
     }
 
-    const COLS: &'static str = "id, hub, action_id, hold_id, state, attempts, last_error, outcome, created_at, envelope";
+    const COLS: &'static str = "id, hub, action_id, hold_id, state, attempts, last_error, outcome, created_at, envelope, not_before";
 
     pub fn pending(&self, hub: &str) -> Result<Vec<OutboxEntry>, OpError> {
         let c = self.conn();
@@ -106,13 +142,12 @@ impl LocalStore {
 
     pub fn pending_for_hold(&self, hub: &str, hold_id: &str) -> Result<Option<OutboxEntry>, OpError> {
         let c = self.conn();
-        Ok(c
-            .query_row(
-                &format!("SELECT {} FROM outbox WHERE hub = ?1 AND hold_id = ?2 AND state = 'pending' ORDER BY id LIMIT 1", Self::COLS),
-                params![hub, hold_id],
-                Self::row,
-            )
-            .optional()?)
+        Ok(c.query_row(
+            &format!("SELECT {} FROM outbox WHERE hub = ?1 AND hold_id = ?2 AND state = 'pending' ORDER BY id LIMIT 1", Self::COLS),
+            params![hub, hold_id],
+            Self::row,
+        )
+        .optional()?)
     }
 
     pub fn count_pending(&self, hub: &str) -> Result<i64, OpError> {
@@ -150,10 +185,8 @@ impl LocalStore {
     }
 
     pub fn cached_item(&self, hub: &str, action_id: &str) -> Result<Option<ApprovalItem>, OpError> {
-        let s: Option<String> = self
-            .conn()
-            .query_row("SELECT item FROM holds_cache WHERE hub = ?1 AND action_id = ?2", params![hub, action_id], |r| r.get(0))
-            .optional()?;
+        let s: Option<String> =
+            self.conn().query_row("SELECT item FROM holds_cache WHERE hub = ?1 AND action_id = ?2", params![hub, action_id], |r| r.get(0)).optional()?;
         Ok(s.and_then(|s| serde_json::from_str(&s).ok()))
     }
 
@@ -162,10 +195,8 @@ impl LocalStore {
     }
 
     pub fn set_cursor(&self, hub: &str, seq: i64) -> Result<(), OpError> {
-        self.conn().execute(
-            "INSERT INTO feed_cursors (hub, seq) VALUES (?1, ?2) ON CONFLICT (hub) DO UPDATE SET seq = MAX(seq, excluded.seq)",
-            params![hub, seq],
-        )?;
+        self.conn()
+            .execute("INSERT INTO feed_cursors (hub, seq) VALUES (?1, ?2) ON CONFLICT (hub) DO UPDATE SET seq = MAX(seq, excluded.seq)", params![hub, seq])?;
         Ok(())
     }
 }
@@ -213,6 +244,24 @@ mod tests {
         let e = s.get(id).unwrap().unwrap();
         assert_eq!((e.state.as_str(), e.outcome.as_deref()), ("delivered", Some("applied")));
         assert_eq!(e.envelope, signed);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn cancel_only_inside_the_undo_window() {
+        let dir = std::env::temp_dir().join(format!("gh-store-{}", uuid::Uuid::new_v4()));
+        let k = SigningKey::generate();
+        let signed = DecisionBody::new("a", "h", Verdict::Approve, "op", None, time::now()).sign(&k).unwrap();
+        let s = LocalStore::open_in(&dir).unwrap();
+        let later = s.enqueue_after("http://hub", &signed, Some(time::now() + chrono::Duration::seconds(30))).unwrap();
+        let now = s.enqueue_after("http://hub", &signed, None).unwrap();
+        let past = s.enqueue_after("http://hub", &signed, Some(time::now() - chrono::Duration::seconds(1))).unwrap();
+        assert_eq!(s.cancel(later).unwrap().state, "cancelled");
+        assert_eq!(s.cancel(later).unwrap_err().code(), "not_pending");
+        assert_eq!(s.cancel(now).unwrap_err().code(), "not_undoable");
+        assert_eq!(s.cancel(past).unwrap_err().code(), "too_late");
+        let pending: Vec<i64> = s.pending("http://hub").unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(pending, vec![now, past], "a cancelled entry is never pending again");
         std::fs::remove_dir_all(dir).ok();
     }
 }

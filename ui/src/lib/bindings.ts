@@ -13,13 +13,40 @@ export type Actor = { kind: ActorKind, name: string, provider?: string | null, }
 
 export type ActionStatus = "recorded" | "allowed" | "requires_approval" | "approved" | "rejected" | "expired";
 
-export type ActionDetail = { actionId: string, type: string, actor: Actor, target: string | null, params: JsonValue | null, proposedAt: string | null, receivedAt: string, ruleId: string | null, ruleMode: string | null, checks: Array<string>, status: ActionStatus, };
+export type ActionDetail = { actionId: string, type: string, actor: Actor, target: string | null, params: JsonValue | null, proposedAt: string | null, receivedAt: string, ruleId: string | null, ruleMode: string | null, checks: Array<string>, status: ActionStatus, 
+/**
+ * The principal the request's credentials proved (an API token, a key
+ * signature, or on a `--dev-open` hub an actor name that is a principal's
+ * id). `actor.name` is only the agent's claim; this is the fact.
+ */
+principalId?: string, 
+/**
+ * Lowercase hex SHA-256 of the canonical JSON of the proposal exactly as
+ * the agent sent it ([`crate::decision::action_digest`]); a decision
+ * signs it, binding the verdict to this content.
+ */
+actionDigest?: string, };
 
 export type HoldKind = "trace" | "lodestar";
 
 export type HoldStatus = "pending" | "approved" | "rejected" | "expired";
 
-export type HoldView = { holdId: string, actionId: string, kind: HoldKind, status: HoldStatus, createdAt: string, deadline: string | null, reason: string | null, requestId: string | null, projectId: string | null, requiredAuthority: JsonValue | null, };
+export type ConfirmMode = "typed" | "hold";
+
+export type HoldView = { holdId: string, actionId: string, kind: HoldKind, status: HoldStatus, createdAt: string, deadline: string | null, reason: string | null, requestId: string | null, projectId: string | null, requiredAuthority: JsonValue | null, 
+/**
+ * A deliberate second step the rule demands before approving.
+ */
+confirm?: ConfirmMode, 
+/**
+ * For `confirm`: the token the operator types ([`confirm_token`]), filled
+ * in by the hub for display; signers compute it themselves.
+ */
+confirmToken?: string, 
+/**
+ * Seconds a decision waits in the outbox, undoable, before it is sent.
+ */
+undoSeconds?: number, };
 
 export type ResolutionKind = "granted" | "denied";
 
@@ -27,7 +54,13 @@ export type ResolutionSignature = { signer_id: string, payload_hash: string, alg
 
 export type ApprovalResolution = { request_id: string, action_id: string, kind: ResolutionKind, approver_id: string, reason?: string, at: string, signature: ResolutionSignature, };
 
-export type DecisionBody = { tag: string, action_id: string, hold_id: string, verdict: Verdict, operator_id: string, reason: string | null, issued_at: string, expires_at: string, };
+export type DecisionBody = { tag: string, action_id: string, hold_id: string, verdict: Verdict, operator_id: string, reason: string | null, issued_at: string, expires_at: string, 
+/**
+ * Lowercase hex SHA-256 of the canonical JSON of the proposal the
+ * operator was shown ([`action_digest`]). Absent only in envelopes made
+ * before content binding (verifiers report those as not content-bound).
+ */
+action_digest?: string, };
 
 export type SignedDecision = { decision: DecisionBody, signature: string, lodestar?: ApprovalResolution, };
 
@@ -41,7 +74,21 @@ export type Connection = {
  */
 state: string, detail: string | null, outboxPending: number, };
 
-export type DecisionResult = { item: ApprovalItem | null, queued: boolean, message: string, };
+export type DecisionResult = { item: ApprovalItem | null, queued: boolean, message: string, 
+/**
+ * Set while the decision waits out its rule's undo window.
+ */
+undo: UndoWindow | null, };
+
+export type UndoWindow = { outboxId: number, actionId: string, sendAt: string, };
+
+export type DecisionRequest = { actionId: string, verdict: Verdict | null, reason?: string, 
+/**
+ * The action digest of the proposal the face displayed.
+ */
+shownDigest?: string, confirmation?: Confirmation, };
+
+export type Confirmation = { "kind": "typed", "token": string } | { "kind": "held" };
 
 export type Settings = { 
 /**
@@ -76,7 +123,12 @@ export type Problem = {
  */
 index: number, seq: number, kind: string, message: string, };
 
-export type Report = { valid: boolean, events: number, signaturesChecked: number, problems: Array<Problem>, };
+export type Report = { valid: boolean, events: number, signaturesChecked: number, problems: Array<Problem>, 
+/**
+ * Facts a reviewer should know that do not make the trace invalid
+ * (e.g. a decision signed before content binding).
+ */
+warnings: Array<Problem>, };
 
 export type TraceFilter = { agent: string | null, actionType: string | null, status: string | null, from: string | null, to: string | null, text: string | null, limit: number | null, offset: number | null, };
 

@@ -3,7 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
-  ApprovalItem, ConsoleState, Connection, DecisionResult, ErrorBody, Focus, Settings, Verdict, Info, TraceFilter, TraceList,
+  ApprovalItem, ConsoleState, Connection, DecisionRequest, DecisionResult, ErrorBody, Focus, Settings, Info, TraceFilter, TraceList,
   VerifiedTrace, PrincipalView, GrantRecord, GrantOp, GrantPreview, MesaPrincipal, HelperView,
 } from "./types";
 
@@ -12,8 +12,8 @@ export function isErrorBody(e: unknown): e is ErrorBody {
 }
 
 export const getState = () => invoke<ConsoleState>("get_state");
-export const decide = (actionId: string, verdict: Verdict, reason: string | null) =>
-  invoke<DecisionResult>("decide", { actionId, verdict, reason });
+export const decide = (request: DecisionRequest) => invoke<DecisionResult>("decide", { request });
+export const undoDecision = (outboxId: number) => invoke<void>("undo_decision", { outboxId });
 export const getSettings = () => invoke<Settings>("get_settings");
 export const listTraces = (filter: TraceFilter) => invoke<TraceList>("list_traces", { filter });
 export const verifyTrace = (actionId: string) => invoke<VerifiedTrace>("verify_trace", { actionId });

@@ -2,7 +2,7 @@
 // test in src-tauri/src/bindings.rs), re-exported under the names the UI uses.
 export type {
   ActionDetail, ActionStatus, Actor, ApprovalItem, Connection, ConsoleState, DecisionResult, DecisionView,
-  ErrorBody, Focus, HoldKind, HoldStatus, HoldView, Info, Settings, Verdict,
+  ErrorBody, Focus, HoldKind, HoldStatus, HoldView, ConfirmMode, Confirmation, DecisionRequest, UndoWindow, Info, Settings, Verdict,
   TraceSummary, TraceList, TraceFilter, TraceEvent, TraceBundle, Report, Problem, VerifiedTrace,
   GrantOp, GrantBody, GrantPreview, CapabilityView, PrincipalView, GrantRecord, MesaPrincipal, HelperView,
 } from "./bindings";
