@@ -34,6 +34,14 @@ if ! command -v cargo >/dev/null 2>&1; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 
+# The test command's lint gates.
+for c in rustfmt clippy; do
+  if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    echo "deps: adding the $c component"
+    rustup component add "$c" >/dev/null
+  fi
+done
+
 # The UI toolchain (Vite 8) needs Node >= 20.19; Debian 12 ships 18. The npm
 # registry's `node` package carries a newer Node binary.
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

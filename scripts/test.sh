@@ -10,6 +10,10 @@ export CARGO_TERM_COLOR=never
 echo "== ui: install, type-check, unit tests, build (the console embeds ui/dist)"
 bash scripts/ui.sh --check
 
+echo "== lint: rustfmt, clippy -D warnings"
+cargo fmt --all --check
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
 echo "== build"
 cargo build --locked --workspace --bins --tests
 

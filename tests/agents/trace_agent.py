@@ -5,15 +5,22 @@ as one JSON line, then (if held) waits for the operator's verdict through the
 SDK's own HTTP session (`GET /actions/{id}?wait_ms=`, with the status token the
 hub returned), verifies the decision's Ed25519 signature with an independent
 implementation (`cryptography`) against the operator key it was given, and
-prints the outcome as a second JSON line. Optionally attaches evidence.
+prints the outcome as a second JSON line. It also computes, on its own, the
+SHA-256 of the canonical JSON of the exact request body it sent, and reports
+whether the signed decision's `action_digest` equals it (`bound`): the human
+approved exactly this request. Optionally attaches evidence.
 
 usage: trace_agent.py ENDPOINT TYPE OPERATOR_PUBKEY_HEX [--params JSON] [--evidence]
 """
 import argparse
+import datetime
+import hashlib
 import json
 import sys
+import uuid
 
 from trace_client import Actor, TraceClient
+from trace_client.utils import to_jsonable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.exceptions import InvalidSignature
 
@@ -45,11 +52,20 @@ def main():
     a = ap.parse_args()
 
     trace = TraceClient(endpoint=a.endpoint)
+    # The agent fixes id and timestamp itself so it knows the exact body the
+    # SDK sends (the SDK adds both when absent).
+    actor = Actor(kind="agent", name="mail-bot", provider="openai")
+    body = {
+        "id": str(uuid.uuid4()),
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "type": a.type,
+        "actor": to_jsonable(actor),
+        "target": "mailto:sarah@acme.com",
+        "params": json.loads(a.params),
+    }
+    my_digest = hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
     decision = trace.propose(
-        type=a.type,
-        actor=Actor(kind="agent", name="mail-bot", provider="openai"),
-        target="mailto:sarah@acme.com",
-        params=json.loads(a.params),
+        type=body["type"], actor=actor, target=body["target"], params=body["params"], id=body["id"], timestamp=body["timestamp"]
     )
     print(json.dumps({"proposed": decision}), flush=True)
     action_id = decision["actionId"]
@@ -66,6 +82,8 @@ def main():
     out = {"final": final}
     if final.get("decision"):
         out["verified"] = verify(final["decision"], a.pubkey)
+        out["bound"] = final["decision"]["envelope"]["decision"].get("action_digest") == my_digest
+        out["digest"] = my_digest
     if a.evidence and final["status"] in ("approved", "allowed", "recorded"):
         out["evidence"] = trace.evidence(action_id, [{"name": "email_sent", "pass": True, "note": "msgId=123"}])
     print(json.dumps(out), flush=True)

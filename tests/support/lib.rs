@@ -205,22 +205,18 @@ pub fn propose(hub: &str, body: serde_json::Value) -> serde_json::Value {
     r.json().unwrap()
 }
 
+/// The proposal [`held_action`] sends (its digest is what decisions bind).
+pub fn held_action_body(id: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "type": "send_email", "actor": {"kind": "agent", "name": "mail-bot"}, "target": "mailto:a@b.c", "params": {"subject": "hi"}})
+}
+
 pub fn held_action(hub: &str, id: &str) -> serde_json::Value {
-    propose(
-        hub,
-        serde_json::json!({"id": id, "type": "send_email", "actor": {"kind": "agent", "name": "mail-bot"}, "target": "mailto:a@b.c", "params": {"subject": "hi"}}),
-    )
+    propose(hub, held_action_body(id))
 }
 
 /// Read an action's status with its status token.
 pub fn status(hub: &str, id: &str, token: &str) -> serde_json::Value {
-    reqwest::blocking::Client::new()
-        .get(format!("{hub}/actions/{id}"))
-        .bearer_auth(token)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
+    reqwest::blocking::Client::new().get(format!("{hub}/actions/{id}")).bearer_auth(token).send().unwrap().json().unwrap()
 }
 
 /// Run a Python agent script from tests/agents.
@@ -245,7 +241,8 @@ pub fn read_json_line(r: &mut impl BufRead) -> serde_json::Value {
 pub fn lodestar_verify(resolution: &serde_json::Value, pem: &str, request_id: &str, action_id: &str, deadline: Option<&str>) -> serde_json::Value {
     let input = serde_json::json!({"resolution": resolution, "pem": pem, "request_id": request_id, "action_id": action_id, "deadline": deadline});
     let out = Command::new("node").arg(repo_root().join("tests/agents/lodestar_verify.mjs")).arg(input.to_string()).output().expect("node");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("verifier said: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("verifier said: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 /// GET `path` as operator `operator`, signed with `key` (operator request auth).
@@ -316,7 +313,8 @@ pub fn start_swarm(hub: &str, parent_token: &str, helpers: usize, swarms: &[&str
     let mut spawned = Vec::new();
     for i in 0..helpers {
         let k = i % swarms.len();
-        let (code, v) = bearer_post(&format!("{hub}/helpers"), parent_token, serde_json::json!({"name": format!("helper-{i}"), "swarmId": swarms[k], "ttlSeconds": 600}));
+        let (code, v) =
+            bearer_post(&format!("{hub}/helpers"), parent_token, serde_json::json!({"name": format!("helper-{i}"), "swarmId": swarms[k], "ttlSeconds": 600}));
         assert_eq!(code, 201, "{v}");
         let id = v["helper"]["id"].as_str().unwrap().to_owned();
         let silent = i % 10 == 7;

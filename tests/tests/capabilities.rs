@@ -68,7 +68,9 @@ fn grant_expire_regrant_revoke_with_history() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|g| (g["op"].as_str().unwrap().into(), g["capabilities"].to_string(), g["operatorId"].as_str().unwrap().into(), g["reason"].as_str().unwrap().into()))
+        .map(|g| {
+            (g["op"].as_str().unwrap().into(), g["capabilities"].to_string(), g["operatorId"].as_str().unwrap().into(), g["reason"].as_str().unwrap().into())
+        })
         .collect();
     assert_eq!(rows.len(), 3, "{h}");
     assert_eq!(rows[0], ("grant".into(), r#"["send_email"]"#.into(), ada.operator.clone(), "pilot week".into()));
@@ -133,6 +135,7 @@ fn key_principals_sign_their_requests_and_dev_open_maps_actor_names() {
             .header("x-gatehouse-principal", "keybot")
             .header("x-gatehouse-timestamp", s.timestamp_ms.to_string())
             .header("x-gatehouse-signature", s.signature)
+            .header("content-type", "application/json")
             .body(body)
             .send()
             .unwrap();

@@ -28,8 +28,10 @@ fn free_port() -> u16 {
 
 fn require_desktop() {
     require_keyring();
-    assert!(std::env::var_os("DISPLAY").is_some() && std::env::var_os("GATEHOUSE_NOTIFY_LOG").is_some(),
-        "this test needs scripts/session.sh --desktop (Xvfb + dunst)");
+    assert!(
+        std::env::var_os("DISPLAY").is_some() && std::env::var_os("GATEHOUSE_NOTIFY_LOG").is_some(),
+        "this test needs scripts/session.sh --desktop (Xvfb + dunst)"
+    );
 }
 
 /// tauri-driver with the console's environment: it launches the app.
@@ -48,11 +50,7 @@ fn driver_with(cli: &Cli, hub: Option<&str>, env: &[(&str, &str)]) -> Driver {
         Some(h) => cmd.env("GATEHOUSE_HUB", h),
         None => cmd.env_remove("GATEHOUSE_HUB"),
     };
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tauri-driver on PATH (cargo install tauri-driver)");
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("tauri-driver on PATH (cargo install tauri-driver)");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "tauri-driver did not start");
@@ -69,12 +67,7 @@ async fn open_app(d: &Driver) -> Client {
     // up; a first session request can be cut off. Retry briefly.
     let mut last = None;
     for _ in 0..10 {
-        match ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps.as_object().unwrap().clone())
-            .connect(&format!("http://127.0.0.1:{}", d.port))
-            .await
-        {
+        match ClientBuilder::rustls().unwrap().capabilities(caps.as_object().unwrap().clone()).connect(&format!("http://127.0.0.1:{}", d.port)).await {
             Ok(c) => return c,
             Err(e) => last = Some(e),
         }
@@ -169,6 +162,7 @@ async fn held_action_appears_notifies_and_is_approved_or_rejected_by_click() {
     assert!(agent1.wait().unwrap().success());
     assert_eq!(done["final"]["status"], "approved");
     assert_eq!(done["verified"], true, "the agent verified the console's signature");
+    assert_eq!(done["bound"], true, "the console's envelope binds the agent's own request digest: {done}");
     assert_eq!(done["final"]["decision"]["operatorId"], s.cli.operator.as_str());
     let signed_by = wait_css(&c, "[data-testid=signed-by]").await.text().await.unwrap();
     assert_eq!(signed_by, s.cli.operator);
@@ -210,7 +204,10 @@ async fn hostile_params_are_shown_as_text_and_nothing_runs() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pwned = c.execute("return window.__pwned === undefined ? null : window.__pwned;", vec![]).await.unwrap();
     assert_eq!(pwned, Value::Null, "agent-supplied markup executed");
-    let injected = c.execute("return document.querySelectorAll('[data-testid=detail] img, [data-testid=detail] script, [data-testid=detail] a[href]').length;", vec![]).await.unwrap();
+    let injected = c
+        .execute("return document.querySelectorAll('[data-testid=detail] img, [data-testid=detail] script, [data-testid=detail] a[href]').length;", vec![])
+        .await
+        .unwrap();
     assert_eq!(injected, json!(0), "agent-supplied markup became elements");
     assert!(c.get_alert_text().await.is_err(), "an alert is open");
     let _ = agent.kill();
@@ -364,7 +361,10 @@ async fn lodestar_hold_shows_reason_authority_deadline_and_a_click_signs_the_res
         "required_authority": {"sensitivity_clearance": "finance"},
         "requested_at": gatehouse_protocol::time::format(&gatehouse_protocol::time::now()), "deadline": deadline,
     });
-    let status = tokio::task::spawn_blocking(move || reqwest::blocking::Client::new().post(format!("{url}/v1/approvals")).json(&body).send().unwrap().status().as_u16()).await.unwrap();
+    let status =
+        tokio::task::spawn_blocking(move || reqwest::blocking::Client::new().post(format!("{url}/v1/approvals")).json(&body).send().unwrap().status().as_u16())
+            .await
+            .unwrap();
     assert_eq!(status, 202);
     wait_css(&c, &row("lodestar:req-ui-1")).await.click().await.unwrap();
     let detail = wait_css(&c, "[data-testid=detail]").await.text().await.unwrap();
@@ -376,7 +376,8 @@ async fn lodestar_hold_shows_reason_authority_deadline_and_a_click_signs_the_res
     wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
     wait_css(&c, "[data-testid=signed-by]").await;
     let url = s.hub.url.clone();
-    let res: Value = tokio::task::spawn_blocking(move || reqwest::blocking::get(format!("{url}/v1/approvals/p/req-ui-1")).unwrap().json().unwrap()).await.unwrap();
+    let res: Value =
+        tokio::task::spawn_blocking(move || reqwest::blocking::get(format!("{url}/v1/approvals/p/req-ui-1")).unwrap().json().unwrap()).await.unwrap();
     let pem = s.cli.run(&["key", "show", "--format", "spki-pem"]).stdout;
     assert_eq!(lodestar_verify(&res, &pem, "req-ui-1", "gate-act-9", Some(&deadline)), json!({"ok": true}), "{res}");
     c.close().await.unwrap();
@@ -529,7 +530,11 @@ async fn capabilities_granted_from_the_form_are_enforced_until_they_expire_or_ar
     fill_grant(&c, "", "email.send", Some(("never", "")), "rollout").await;
     sign_previewed(&c, &["\"expires_at\":null"]).await;
     assert_eq!(propose_with(token.clone()).await["body"]["status"], "requires_approval");
-    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] [data-capability=\"email.send\"] [data-testid=revoke]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"mail-bot\"] [data-capability=\"email.send\"] [data-testid=revoke]")
+        .await
+        .click()
+        .await
+        .unwrap();
     wait_css(&c, "[data-testid=grant-reason]").await.send_keys("incident 42").await.unwrap();
     sign_previewed(&c, &["\"op\":\"revoke\""]).await;
     assert_eq!(propose_with(token.clone()).await["body"]["code"], "authority_denied", "refused after the revoke");
@@ -556,12 +561,7 @@ async fn mesa_principals_managed_from_the_console_with_the_token_in_the_keyring(
     let s = setup();
     // A mesa server that follows interop.md §3, with one registered principal.
     let admin_token = format!("mesa-admin-{}", unique("t"));
-    let mut mesa = Command::new(python())
-        .arg(repo_root().join("tests/fixtures/mesa_server.py"))
-        .arg(&admin_token)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut mesa = Command::new(python()).arg(repo_root().join("tests/fixtures/mesa_server.py")).arg(&admin_token).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     std::io::BufRead::read_line(&mut BufReader::new(mesa.stdout.take().unwrap()), &mut line).unwrap();
     let mesa_url = line.trim().rsplit(' ').next().unwrap().to_owned();
@@ -635,6 +635,7 @@ async fn mesa_principals_managed_from_the_console_with_the_token_in_the_keyring(
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     let _ = mesa.kill();
+    let _ = mesa.wait();
     c.close().await.unwrap();
 }
 
@@ -712,5 +713,227 @@ async fn helpers_view_shows_a_swarm_live_stale_reaped_and_retired() {
     let list = cli.run(&["--json", "helpers"]).json();
     let tray_drained = list.as_array().unwrap().iter().filter(|h| h["retireReason"] == "tray_drained").count();
     assert_eq!(tray_drained, 45);
+    c.close().await.unwrap();
+}
+
+const DELIBERATE_POLICY: &str = "rules:
+  - {id: payments, when: {actionType: 'payment.*'}, mode: enforce, confirm: typed}
+  - {id: slow-email, when: {actionType: send_email}, mode: enforce, undoSeconds: 3}
+";
+
+fn deliberate_setup() -> Setup {
+    require_desktop();
+    let hub = Hub::start_with_policy(Some(DELIBERATE_POLICY));
+    let cli = Cli::new(&hub.url, &unique("dina"));
+    let pk = cli.key_init();
+    hub.enrol(&cli.operator, &pk, "approver");
+    Setup { hub, cli, pk }
+}
+
+fn action_status(cli: &Cli, id: &str) -> (String, usize) {
+    let shown = cli.run(&["--json", "show", id]).json();
+    let decided = shown["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "hold.decided").count();
+    (shown["item"]["action"]["status"].as_str().unwrap().to_owned(), decided)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_confirmation_hold_takes_no_key_and_no_notification_approve() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = deliberate_setup();
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    assert!(Command::new("dunstctl").arg("close-all").status().unwrap().success());
+    let mark = notifications().len();
+    let (mut agent, mut out, id) = spawn_agent(&s, "payment.send", r#"{"eur": 9000}"#);
+    wait_notification(mark, |n| n["summary"] == "Approval needed: payment.send").await;
+
+    // The notification's menu offers Reject but no Approve.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let session = std::env::var("GATEHOUSE_SESSION").unwrap();
+    let menus = format!("{session}/menus.log");
+    let before = std::fs::read_to_string(&menus).unwrap_or_default().len();
+    std::fs::write(format!("{session}/pick-action"), "Approve").unwrap();
+    assert!(Command::new("dunstctl").arg("context").status().unwrap().success());
+    // dunst runs its menu script asynchronously: wait for the menu it offered.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let menu = loop {
+        let all = std::fs::read_to_string(&menus).unwrap_or_default();
+        if all.len() > before && all.contains("Reject") {
+            break all[before..].to_owned();
+        }
+        assert!(Instant::now() < deadline, "no context menu was offered: {all:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(menu.contains("Reject") && !menu.contains("Approve"), "menu offered: {menu:?}");
+
+    // `a` does not approve it.
+    wait_css(&c, &row(&id)).await.click().await.unwrap();
+    wait_css(&c, &format!("[data-testid=detail][data-action-id=\"{id}\"]")).await;
+    c.find(Locator::Css("body")).await.unwrap().send_keys("a").await.unwrap();
+    wait_css(&c, "[data-testid=notice]").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let cli = Cli { hub: s.cli.hub.clone(), operator: s.cli.operator.clone(), data: tempfile::tempdir().unwrap() };
+    assert_eq!(blocking(move || action_status(&cli, &id)).await, ("requires_approval".to_owned(), 0));
+
+    // The token shown on screen (the target's last characters) does.
+    let token = wait_css(&c, "[data-testid=confirm-token]").await.text().await.unwrap();
+    assert_eq!(token, ".com");
+    let approve = wait_css(&c, "[data-testid=approve]").await;
+    assert!(approve.attr("disabled").await.unwrap().is_some(), "disabled until the token is typed");
+    wait_css(&c, "[data-testid=confirm-input]").await.send_keys(".com").await.unwrap();
+    wait_css(&c, "[data-testid=approve]:not([disabled])").await.click().await.unwrap();
+    let done = read_json_line(&mut out);
+    assert!(agent.wait().unwrap().success());
+    assert_eq!(done["final"]["status"], "approved");
+    assert_eq!(done["verified"], true);
+    assert_eq!(done["bound"], true, "{done}");
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_inside_the_window_sends_nothing_then_one_decision_arrives() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = deliberate_setup();
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (mut agent, mut out, id) = spawn_agent(&s, "send_email", r#"{"subject": "Contract"}"#);
+    wait_css(&c, &row(&id)).await.click().await.unwrap();
+    wait_css(&c, "[data-testid=undo-hint]").await;
+    wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=undo]").await.click().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let cli = Cli { hub: s.cli.hub.clone(), operator: s.cli.operator.clone(), data: tempfile::tempdir().unwrap() };
+    let id2 = id.clone();
+    assert_eq!(blocking(move || action_status(&cli, &id2)).await, ("requires_approval".to_owned(), 0), "an undone decision is never sent");
+
+    // Approve again and let the window pass: exactly one decision arrives.
+    wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=undo-bar]").await;
+    let done = read_json_line(&mut out);
+    assert!(agent.wait().unwrap().success());
+    assert_eq!(done["final"]["status"], "approved");
+    assert_eq!(done["verified"], true);
+    wait_css(&c, "[data-testid=decision].approve").await;
+    let cli = Cli { hub: s.cli.hub.clone(), operator: s.cli.operator.clone(), data: tempfile::tempdir().unwrap() };
+    assert_eq!(blocking(move || action_status(&cli, &id)).await, ("approved".to_owned(), 1));
+    c.close().await.unwrap();
+}
+
+/// Display integrity: an agent's bidi controls, invisible and control
+/// characters are shown as visible escapes in the queue row, the detail pane
+/// and the notification; look-alike names are flagged; a 10 kB target is
+/// shortened in the middle so its domain stays visible in the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_agent_text_is_escaped_and_flagged_in_the_row_detail_and_notification() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let hostile = [
+        (
+            "disp-bidi",
+            json!({"actor": {"kind": "agent", "name": "mail\u{202E}tob-\u{200B}liam"}, "target": "mailto:ceo@acme.com\u{202E}moc.live\0", "params": {"subject": "hi\u{202E}"}}),
+        ),
+        ("disp-look", json!({"actor": {"kind": "agent", "name": "paypal-b\u{43E}t"}, "target": "https://p\u{430}ypal.com/login"})),
+        ("disp-long", json!({"actor": {"kind": "agent", "name": "mail-bot"}, "target": format!("mailto:{}@evil.com", "a".repeat(10_000))})),
+    ];
+    let mut ids = Vec::new();
+    let mut bodies = Vec::new();
+    // One at a time, so each gets its own notification.
+    for (prefix, mut body) in hostile {
+        let id = unique(prefix);
+        body["id"] = json!(id);
+        body["type"] = json!("send_email");
+        let mark = notifications().len();
+        let url = s.hub.url.clone();
+        let r = blocking(move || propose(&url, body)).await;
+        assert_eq!(r["status"], "requires_approval", "{r}");
+        wait_css(&c, &row(&id)).await;
+        let short = id[..8].to_owned();
+        let n = wait_notification(mark, |n| n["body"].as_str().unwrap_or("").contains(&short)).await;
+        bodies.push(n["body"].as_str().unwrap().to_owned());
+        ids.push(id);
+    }
+    let (bidi, look, long) = (&ids[0], &ids[1], &ids[2]);
+
+    // Notifications, as dunst received them.
+    for b in &bodies {
+        assert!(!b.contains('\u{202E}') && !b.contains('\u{200B}') && !b.contains('\0'), "raw hostile characters in a notification: {b:?}");
+    }
+    assert!(bodies[0].contains("mail⟦U+202E⟧tob-⟦U+200B⟧liam (unverified)"), "{}", bodies[0]);
+    assert!(bodies[0].contains("⚠ target: invisible or control characters: U+202E U+0000"), "{}", bodies[0]);
+    assert!(bodies[1].contains("⚠ actor: mixed scripts: Latin+Cyrillic") && bodies[1].contains("confusable with \"paypal-bot\""), "{}", bodies[1]);
+    assert!(bodies[1].contains("⚠ target: confusable with \"paypal.com\""), "{}", bodies[1]);
+    assert!(bodies[2].contains("aaaa@evil.com") && bodies[2].contains('…') && bodies[2].chars().count() < 400, "{}", bodies[2]);
+
+    // Queue rows.
+    let text_of = |css: String| {
+        let c = c.clone();
+        async move { wait_css(&c, &css).await.text().await.unwrap() }
+    };
+    let r = text_of(row(bidi)).await;
+    assert!(r.contains("mail⟦U+202E⟧tob-⟦U+200B⟧liam (unverified)") && r.contains("moc.live⟦U+0000⟧"), "{r}");
+    let r = text_of(format!("{} [data-testid=identity-warning]", row(look))).await;
+    assert!(r.contains("mixed scripts: Latin+Cyrillic"), "{r}");
+    let warnings = c.find_all(Locator::Css(&format!("{} [data-testid=identity-warning]", row(look)))).await.unwrap();
+    let mut all = Vec::new();
+    for w in warnings {
+        all.push(w.text().await.unwrap());
+    }
+    assert!(all.iter().any(|w| w.contains("confusable with \"paypal-bot\"")), "{all:?}");
+    let target_css = format!("{} [data-testid=target]", row(long));
+    let t = text_of(target_css.clone()).await;
+    assert!(t.starts_with("mailto:aaaa") && t.ends_with("aaaa@evil.com") && t.contains('…') && t.chars().count() < 100, "{t}");
+    let fits = c
+        .execute("const e = document.querySelector(arguments[0]); return e.scrollWidth <= e.clientWidth + 1 && e.scrollHeight <= e.clientHeight + 1 && e.offsetHeight > 0;", vec![json!(target_css)])
+        .await
+        .unwrap();
+    assert_eq!(fits, json!(true), "the row's target is cut by CSS: its end is not visible");
+
+    // The detail pane: escaped, flagged, the whole target reachable.
+    wait_css(&c, &row(bidi)).await.click().await.unwrap();
+    wait_css(&c, &format!("[data-testid=detail][data-action-id=\"{bidi}\"]")).await;
+    let detail = text_of("[data-testid=detail]".into()).await;
+    assert!(detail.contains("mail⟦U+202E⟧tob-⟦U+200B⟧liam (unverified)") && detail.contains("hi⟦U+202E⟧"), "{detail}");
+    assert!(detail.contains("⚠ actor: invisible or control characters: U+202E U+200B"), "{detail}");
+    wait_css(&c, &row(long)).await.click().await.unwrap();
+    wait_css(&c, &format!("[data-testid=detail][data-action-id=\"{long}\"]")).await;
+    let t = text_of("[data-testid=detail] [data-testid=target]".into()).await;
+    assert!(t.contains("aaaa@evil.com"), "{t}");
+    let full = c.execute("return document.querySelector('[data-testid=target-full]').textContent;", vec![]).await.unwrap();
+    assert_eq!(full, json!(format!("mailto:{}@evil.com", "a".repeat(10_000))), "the full target is reachable in the detail pane");
+
+    // Nowhere in the page is a raw bidi control, invisible or NUL character.
+    let raw = c
+        .execute(
+            "return ['\\u202e', '\\u200b', '\\u0000'].filter((ch) => document.body.textContent.includes(ch) || document.body.innerHTML.includes(ch));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw, json!([]), "raw hostile characters in the page");
+
+    // The Evidence view: the trace row escaped, and who submitted evidence.
+    let (url, id) = (s.hub.url.clone(), bidi.clone());
+    let status = blocking(move || {
+        let body = json!({"actionId": id, "checks": [{"name": "sent\u{202E}", "pass": true}]});
+        reqwest::blocking::Client::new().post(format!("{url}/evidence")).json(&body).send().unwrap().status().as_u16()
+    })
+    .await;
+    assert_eq!(status, 200);
+    wait_css(&c, "[data-testid=tab-evidence]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=trace-search]").await.send_keys(bidi).await.unwrap();
+    let trow = format!("[data-testid=trace-row][data-action-id=\"{bidi}\"]");
+    let t = text_of(trow.clone()).await;
+    assert!(t.contains("⟦U+202E⟧") && !t.contains('\u{202E}'), "{t}");
+    wait_css(&c, &trow).await.click().await.unwrap();
+    let by = text_of("[data-testid=evidence-submitter]".into()).await;
+    assert_eq!(by, "submitted anonymously (dev-open)");
+    let data = c.execute("return [...document.querySelectorAll('[data-testid=event-data]')].map((e) => e.textContent).join('\\n');", vec![]).await.unwrap();
+    let data = data.as_str().unwrap();
+    assert!(data.contains("sent⟦U+202E⟧") && !data.contains('\u{202E}'), "{data}");
     c.close().await.unwrap();
 }

@@ -1,7 +1,7 @@
 //! Decision submission against a real hub: who may decide, what binds a
 //! decision to its hold, and that exactly one decision wins.
 
-use gatehouse_protocol::{time, DecisionBody, SignedDecision, SigningKey, Verdict};
+use gatehouse_protocol::{action_digest, time, DecisionBody, SignedDecision, SigningKey, Verdict};
 use gatehouse_tests::*;
 use serde_json::Value;
 
@@ -27,7 +27,7 @@ fn op_get(base: &str, o: &Op, path: &str) -> Value {
 }
 
 fn decision(o: &Op, action: &str, hold: &str, verdict: Verdict, reason: Option<&str>) -> SignedDecision {
-    DecisionBody::new(action, hold, verdict, &o.id, reason, time::now()).sign(&o.key).unwrap()
+    DecisionBody::new(action, hold, verdict, &o.id, reason, time::now()).bound_to(&action_digest(&held_action_body(action))).sign(&o.key).unwrap()
 }
 
 fn post(hub: &Hub, body: &impl serde::Serialize) -> (u16, Value) {
@@ -80,6 +80,18 @@ fn unknown_key_tampered_and_replayed_decisions_are_refused() {
     let cross = decision(&alice, "act-1", &h2, Verdict::Approve, None);
     let (code, body) = post(&hub, &cross);
     assert_eq!((code, body["code"].as_str().unwrap()), (422, "binding_mismatch"));
+
+    // Content binding: a genuine approval of act-1's hold, but bound to the
+    // content of act-2's proposal, is refused; so is one bound to nothing.
+    let other_content = DecisionBody::new("act-1", &h1, Verdict::Approve, &alice.id, None, time::now())
+        .bound_to(&action_digest(&held_action_body("act-2")))
+        .sign(&alice.key)
+        .unwrap();
+    let (code, body) = post(&hub, &other_content);
+    assert_eq!((code, body["code"].as_str().unwrap()), (409, "digest_mismatch"), "{body}");
+    let unbound = DecisionBody::new("act-1", &h1, Verdict::Approve, &alice.id, None, time::now()).sign(&alice.key).unwrap();
+    let (code, body) = post(&hub, &unbound);
+    assert_eq!((code, body["code"].as_str().unwrap()), (422, "digest_required"), "{body}");
 
     assert_eq!(status_of(&hub, &alice, "act-1"), "requires_approval");
     assert_eq!(status_of(&hub, &alice, "act-2"), "requires_approval");
@@ -144,13 +156,7 @@ fn expired_holds_resolve_expired_and_refuse_decisions() {
     let hold = hold_id(&hub, &alice, "late-1");
     // Long-poll: returns when the status changes, well before wait_ms.
     let started = std::time::Instant::now();
-    let v: Value = reqwest::blocking::Client::new()
-        .get(format!("{}/actions/late-1?wait_ms=20000", hub.url))
-        .bearer_auth(token)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let v: Value = reqwest::blocking::Client::new().get(format!("{}/actions/late-1?wait_ms=20000", hub.url)).bearer_auth(token).send().unwrap().json().unwrap();
     assert_eq!(v["status"], "expired");
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     let (code, body) = post(&hub, &decision(&alice, "late-1", &hold, Verdict::Approve, None));

@@ -20,8 +20,11 @@ fn export() -> Exported {
     let cli = Cli::new(&hub.url, &unique("eve"));
     let pk = cli.key_init();
     hub.enrol(&cli.operator, &pk, "approver");
-    let resp = propose(&hub.url, json!({"id": "ev-1", "type": "send_email", "actor": {"kind": "agent", "name": "mail-bot"},
-        "target": "mailto:a@b.c", "params": {"subject": "hi"}, "risk_score": 0.42}));
+    let resp = propose(
+        &hub.url,
+        json!({"id": "ev-1", "type": "send_email", "actor": {"kind": "agent", "name": "mail-bot"},
+        "target": "mailto:a@b.c", "params": {"subject": "hi"}, "risk_score": 0.42}),
+    );
     assert_eq!(resp["status"], "requires_approval");
     assert_eq!(cli.run(&["approve", "ev-1", "--reason", "fine"]).code, 0);
     // Evidence from the agent, with HestiaOS-style fields.

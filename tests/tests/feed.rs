@@ -46,7 +46,12 @@ async fn consumer_disconnected_during_100_events_gets_each_exactly_once() {
     // Connected: see the first 5 events, then disconnect.
     let (tx, mut rx) = mpsc::channel(16);
     let task = tokio::spawn(follow(client.clone(), start, tx));
-    tokio::task::spawn_blocking({ let url = url.clone(); move || propose_observed(&url, 5, "before") }).await.unwrap();
+    tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || propose_observed(&url, 5, "before")
+    })
+    .await
+    .unwrap();
     let mut last = start;
     for _ in 0..5 {
         last = next_event(&mut rx).await.seq;
@@ -55,7 +60,12 @@ async fn consumer_disconnected_during_100_events_gets_each_exactly_once() {
     drop(rx);
 
     // 100 events happen while nobody listens.
-    tokio::task::spawn_blocking({ let url = url.clone(); move || propose_observed(&url, 100, "during") }).await.unwrap();
+    tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || propose_observed(&url, 100, "during")
+    })
+    .await
+    .unwrap();
 
     // Resume from the last id seen.
     let (tx, mut rx) = mpsc::channel(16);

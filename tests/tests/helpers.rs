@@ -99,7 +99,11 @@ fn helpers_cannot_spawn_helpers_and_the_running_cap_holds() {
     let running = helpers(&s).iter().filter(|h| h["status"] == "running").count();
     assert_eq!(running, 3);
     // Anonymous spawns are refused on a hub without --dev-open.
-    let r = reqwest::blocking::Client::new().post(format!("{}/helpers", s.hub.url)).json(&json!({"name": "x", "swarmId": "sw", "parent": "orchestrator"})).send().unwrap();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/helpers", s.hub.url))
+        .json(&json!({"name": "x", "swarmId": "sw", "parent": "orchestrator"}))
+        .send()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
 
@@ -109,7 +113,8 @@ fn a_stop_order_is_obeyed_or_enforced_at_its_deadline() {
     let (obedient, t1, _) = spawn(&s, "obedient", "sw");
     let (stubborn, t2, _) = spawn(&s, "stubborn", "sw");
     for id in [&obedient, &stubborn] {
-        let (code, v) = signed_post(&s.hub.url, "root", &s.admin, &format!("/operator/helpers/{id}/stop"), &json!({"reason": "runaway cost", "graceSeconds": 2}));
+        let (code, v) =
+            signed_post(&s.hub.url, "root", &s.admin, &format!("/operator/helpers/{id}/stop"), &json!({"reason": "runaway cost", "graceSeconds": 2}));
         assert_eq!(code, 200, "{v}");
         assert_eq!(v["desiredState"], "stopped");
         assert_eq!(v["stopBy"], "root");

@@ -5,12 +5,7 @@ use serde_json::Value;
 
 fn send(hub: &Hub, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
     let c = reqwest::blocking::Client::new();
-    let r = c
-        .request(method.parse().unwrap(), format!("{}{path}", hub.url))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .unwrap();
+    let r = c.request(method.parse().unwrap(), format!("{}{path}", hub.url)).header("content-type", "application/json").body(body).send().unwrap();
     let code = r.status().as_u16();
     let text = r.text().unwrap();
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path}: body is not JSON: {text:?}"));
@@ -68,7 +63,9 @@ fn a_retried_proposal_is_idempotent_and_a_conflicting_id_is_refused() {
 
 #[test]
 fn policy_route_speaks_trace() {
-    let hub = Hub::start_with_policy(Some("rules:\n  - {id: r1, when: {actionType: send_email}, mode: enforce, require: [reviewer_approval]}\n  - {when: {actionType: deploy}, mode: observe}\n"));
+    let hub = Hub::start_with_policy(Some(
+        "rules:\n  - {id: r1, when: {actionType: send_email}, mode: enforce, require: [reviewer_approval]}\n  - {when: {actionType: deploy}, mode: observe}\n",
+    ));
     let (_, all) = send(&hub, "GET", "/policy", vec![]);
     assert_eq!(all["rules"].as_array().unwrap().len(), 2);
     let (_, one) = send(&hub, "GET", "/policy?actionType=send_email", vec![]);

@@ -157,6 +157,7 @@ fn the_hub_refuses_resolutions_that_do_not_match_or_come_late() {
     let now = time::now();
     let post = |lodestar: Option<gatehouse_protocol::lodestar::ApprovalResolution>| {
         let mut d = gatehouse_protocol::DecisionBody::new("lodestar:r-x", &hold_id, gatehouse_protocol::Verdict::Approve, "ops", None, now)
+            .bound_to(&gatehouse_protocol::action_digest(&body))
             .sign(&key)
             .unwrap();
         d.lodestar = lodestar;

@@ -43,6 +43,7 @@ fn enforced_action_is_held_then_approved_with_a_verifiable_signature() {
     assert_eq!(final_["decision"]["operatorId"], cli.operator.as_str());
     assert_eq!(final_["decision"]["reason"], "looks right");
     assert_eq!(done["verified"], true, "the agent's independent verifier rejected the signature");
+    assert_eq!(done["bound"], true, "the decision's action_digest is not the SHA-256 of the agent's own canonical request: {done}");
     let env = verify_in_rust(final_, &pk);
     assert_eq!(env.decision.action_id, id);
     assert_eq!(done["evidence"], serde_json::json!({"verified": true}));
