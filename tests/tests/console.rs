@@ -718,7 +718,7 @@ async fn helpers_view_shows_a_swarm_live_stale_reaped_and_retired() {
 
 const DELIBERATE_POLICY: &str = "rules:
   - {id: payments, when: {actionType: 'payment.*'}, mode: enforce, confirm: typed}
-  - {id: slow-email, when: {actionType: send_email}, mode: enforce, undoSeconds: 3}
+  - {id: slow-email, when: {actionType: send_email}, mode: enforce, undoSeconds: 5}
 ";
 
 fn deliberate_setup() -> Setup {
@@ -803,7 +803,7 @@ async fn undo_inside_the_window_sends_nothing_then_one_decision_arrives() {
     wait_css(&c, "[data-testid=undo-hint]").await;
     wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
     wait_css(&c, "[data-testid=undo]").await.click().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let cli = Cli { hub: s.cli.hub.clone(), operator: s.cli.operator.clone(), data: tempfile::tempdir().unwrap() };
     let id2 = id.clone();
     assert_eq!(blocking(move || action_status(&cli, &id2)).await, ("requires_approval".to_owned(), 0), "an undone decision is never sent");
@@ -936,4 +936,40 @@ async fn hostile_agent_text_is_escaped_and_flagged_in_the_row_detail_and_notific
     let data = data.as_str().unwrap();
     assert!(data.contains("sent⟦U+202E⟧") && !data.contains('\u{202E}'), "{data}");
     c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_shows_the_proven_principal_apart_from_the_claimed_actor() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    require_desktop();
+    let (hub, cli, id) = blocking(|| {
+        let hub = Hub::start_with(None, &[]); // credentials required
+        let cli = Cli::new(&hub.url, &unique("erin"));
+        let pk = cli.key_init();
+        hub.enrol(&cli.operator, &pk, "admin");
+        let add = cli.run(&["principals", "add", "mail-bot", "--org", "acme"]);
+        assert_eq!(add.code, 0, "{}", add.stderr);
+        let token = add.stdout.trim().lines().last().unwrap().to_owned();
+        let g = cli.run(&["grant", "mail-bot", "send_email", "--reason", "console test"]);
+        assert_eq!(g.code, 0, "{}", g.stderr);
+        let id = unique("claim");
+        let (code, v) = bearer_post(
+            &format!("{}/actions", hub.url),
+            &token,
+            json!({"id": id, "type": "send_email", "actor": {"kind": "agent", "name": "trusted-bot"}, "target": "mailto:cfo@acme.com"}),
+        );
+        assert!((200..300).contains(&code), "{code} {v}");
+        (hub, cli, id)
+    })
+    .await;
+    let d = driver(&cli);
+    let c = open_app(&d).await;
+    let r = wait_css(&c, &row(&id)).await;
+    let actor = r.find(Locator::Css("[data-testid=actor]")).await.unwrap().text().await.unwrap();
+    assert!(actor.contains("mail-bot ✓") && actor.contains("claims: trusted-bot"), "row shows {actor:?}");
+    r.click().await.unwrap();
+    let detail = wait_css(&c, &format!("[data-testid=detail][data-action-id=\"{id}\"]")).await.text().await.unwrap();
+    assert!(detail.contains("mail-bot ✓") && detail.contains("trusted-bot"), "detail shows {detail:?}");
+    c.close().await.unwrap();
+    drop(hub);
 }

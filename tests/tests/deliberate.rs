@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 const POLICY: &str = "rules:
   - {id: payments, when: {actionType: 'payment.*'}, mode: enforce, confirm: typed, note: Money leaves the company}
-  - {id: slow-email, when: {actionType: send_email}, mode: enforce, undoSeconds: 3}
+  - {id: slow-email, when: {actionType: send_email}, mode: enforce, undoSeconds: 5}
   - {id: other, when: {actionType: deploy}, mode: enforce}
 ";
 
@@ -123,7 +123,7 @@ fn an_undo_inside_the_window_sends_nothing_and_after_it_exactly_one_decision_arr
     let out = approving.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("undone"));
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(6));
     assert_eq!(status(&hub.url, &id, &token)["status"], "requires_approval", "an undone decision is never sent");
     assert_eq!(hold_decisions(&cli, &id), 0);
     let flush = cli.run(&["outbox", "flush"]);
@@ -134,7 +134,7 @@ fn an_undo_inside_the_window_sends_nothing_and_after_it_exactly_one_decision_arr
     let started = Instant::now();
     let r = cli.run(&["approve", &id, "--reason", "checked"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(started.elapsed() >= Duration::from_millis(2900), "it waited out the undo window");
+    assert!(started.elapsed() >= Duration::from_millis(4900), "it waited out the undo window");
     let list = cli.run(&["--json", "outbox"]).json();
     let sent = list.as_array().unwrap().iter().find(|e| e["state"] == "delivered").unwrap().clone();
     let late = cli.run(&["outbox", "cancel", &sent["id"].to_string()]);
