@@ -19,10 +19,6 @@ use serde_json::{json, Value};
 
 const STATES: [&str; 4] = ["running", "idle", "blocked", "sleeping"];
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(|t| t.trim().to_owned())
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SpawnBody {
@@ -39,7 +35,7 @@ struct SpawnBody {
 
 pub async fn spawn(State(s): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult<(StatusCode, Json<Value>)> {
     // A helper's own token is not a parent's credential: no helper chains.
-    if let Some(t) = bearer(&headers) {
+    if let Some(t) = auth::bearer(&headers) {
         let h = principals::token_hash(&t);
         if s.store.read(move |c| helpers::is_helper_token(c, &h)).await? {
             return Err(ApiError::forbidden("helper_chain_forbidden", "helpers may not spawn helpers"));
@@ -111,7 +107,7 @@ pub async fn spawn(State(s): State<AppState>, method: Method, uri: Uri, headers:
 }
 
 async fn authorized(s: &AppState, id: &str, headers: &HeaderMap) -> ApiResult<HelperView> {
-    let token = bearer(headers).ok_or_else(|| ApiError::unauthorized("auth_required", "helpers report with their token (Authorization: Bearer)"))?;
+    let token = auth::bearer(headers).ok_or_else(|| ApiError::unauthorized("auth_required", "helpers report with their token (Authorization: Bearer)"))?;
     let (id, hash) = (id.to_owned(), principals::token_hash(&token));
     s.store.read(move |c| helpers::authorize(c, &id, &hash)).await
 }

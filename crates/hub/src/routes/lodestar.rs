@@ -28,10 +28,9 @@ use std::time::Duration;
 /// its key); an anonymous call is refused 401 `auth_required`.
 async fn authorize(s: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiResult<Option<String>> {
     if let Some(want) = &s.lodestar_token {
-        let given = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        return match given {
+        return match auth::bearer(headers) {
             None => Err(ApiError::unauthorized("auth_required", "this hub requires a bearer token on the approval channel")),
-            Some(t) if !constant_time_eq(t.trim().as_bytes(), want.as_bytes()) => Err(ApiError::unauthorized("invalid_token", "bearer token refused")),
+            Some(t) if !constant_time_eq(t.as_bytes(), want.as_bytes()) => Err(ApiError::unauthorized("invalid_token", "bearer token refused")),
             Some(_) => Ok(None),
         };
     }

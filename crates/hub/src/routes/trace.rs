@@ -130,9 +130,8 @@ pub struct WaitQuery {
 /// The proposing agent reads its action with `Authorization: Bearer
 /// <statusToken>`; an operator with a signed request. Nobody else.
 async fn authorize_status_read(s: &AppState, id: &str, method: &Method, uri: &Uri, headers: &HeaderMap) -> ApiResult<()> {
-    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
-        let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-        if s.store.check_status_token(id, token.trim()) {
+    if let Some(token) = auth::bearer(headers) {
+        if s.store.check_status_token(id, &token) {
             return Ok(());
         }
         return Err(ApiError::unauthorized("invalid_token", "the status token does not match this action"));
