@@ -134,24 +134,22 @@ pub struct ConsoleCore {
     /// what is signed is exactly what was shown, never a body sent back by the UI.
     pending_grants: Mutex<std::collections::HashMap<String, gatehouse_protocol::grant::GrantBody>>,
     /// A handle on itself, for background deliveries after an undo window.
-    me: std::sync::OnceLock<std::sync::Weak<ConsoleCore>>,
+    me: std::sync::Weak<ConsoleCore>,
     /// The face `run` reports to.
     sink: std::sync::OnceLock<Arc<dyn Sink>>,
 }
 
 impl ConsoleCore {
     pub fn new(client: HubClient, store: LocalStore) -> Arc<Self> {
-        let core = Arc::new(Self {
+        Arc::new_cyclic(|me| Self {
             client,
             store: Arc::new(store),
             queue: Mutex::new(Queue::default()),
             conn: Mutex::new(Connection { state: "reconnecting".into(), detail: None, outbox_pending: 0 }),
             pending_grants: Mutex::new(Default::default()),
-            me: std::sync::OnceLock::new(),
+            me: me.clone(),
             sink: std::sync::OnceLock::new(),
-        });
-        let _ = core.me.set(Arc::downgrade(&core));
-        core
+        })
     }
 
     pub fn items(&self) -> Vec<ApprovalItem> {
@@ -271,7 +269,7 @@ impl ConsoleCore {
 
     /// Deliver a scheduled outbox entry when its undo window closes.
     fn deliver_later(&self, outbox_id: i64) {
-        let (Some(sink), Some(me)) = (self.sink.get().cloned(), self.me.get().and_then(std::sync::Weak::upgrade)) else { return };
+        let (Some(sink), Some(me)) = (self.sink.get().cloned(), self.me.upgrade()) else { return };
         tokio::spawn(async move {
             match decide::deliver_when_due(&me.client, &me.store, outbox_id).await {
                 Ok(Some(DecideOutcome::Delivered(o))) => {

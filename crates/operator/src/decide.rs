@@ -207,20 +207,18 @@ pub async fn deliver_now(client: &HubClient, store: &LocalStore, outbox_id: i64,
 }
 
 /// Wait out an entry's undo window, then deliver it, unless it was cancelled.
+/// A cancel is only possible before `not_before` (see [`LocalStore::cancel`]),
+/// so one look at the entry once the window has closed decides.
 pub async fn deliver_when_due(client: &HubClient, store: &LocalStore, outbox_id: i64) -> Result<Option<DecideOutcome>, OpError> {
-    loop {
-        let entry = store.get(outbox_id)?.ok_or_else(|| OpError::NotFound(format!("no outbox entry {outbox_id}")))?;
-        if entry.state != "pending" {
-            return Ok(None);
-        }
-        let due = entry.not_before.as_deref().and_then(time::parse);
-        match due.map(|t| t - time::now()) {
-            Some(left) if left > chrono::Duration::zero() => {
-                tokio::time::sleep(left.to_std().unwrap_or_default().min(std::time::Duration::from_millis(250))).await;
-            }
-            _ => return deliver_now(client, store, outbox_id, &entry.hold_id).await.map(Some),
-        }
+    let get = || store.get(outbox_id)?.ok_or_else(|| OpError::NotFound(format!("no outbox entry {outbox_id}")));
+    if let Some(due) = get()?.not_before.as_deref().and_then(time::parse) {
+        tokio::time::sleep((due - time::now()).to_std().unwrap_or_default()).await;
     }
+    let entry = get()?;
+    if entry.state != "pending" {
+        return Ok(None);
+    }
+    deliver_now(client, store, outbox_id, &entry.hold_id).await.map(Some)
 }
 
 #[cfg(test)]

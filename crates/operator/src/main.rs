@@ -279,7 +279,7 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
                     let mut s = render_item(&item);
                     for e in events.as_array().into_iter().flatten() {
                         let kind = e["kind"].as_str().unwrap_or("");
-                        s.push_str(&format!("\n  #{} {} {}", e["seq"], e["at"].as_str().unwrap_or(""), inert(kind)));
+                        s.push_str(&format!("\n  #{} {} {}", e["seq"], e["at"].as_str().unwrap_or(""), display::escape(kind)));
                         if let Some(by) = submitter(kind, &e["data"]) {
                             s.push_str(&format!(" ({by})"));
                         }
@@ -324,7 +324,7 @@ async fn run(ctx: &Ctx, cmd: Cmd) -> Result<u8, OpError> {
             } else {
                 for e in &bundle.events {
                     let by = submitter(&e.kind, &e.data).map(|b| format!(" {b}")).unwrap_or_default();
-                    println!("#{} {} {} {}{by}", e.seq, e.at, inert(&e.kind), &e.hash[..12]);
+                    println!("#{} {} {} {}{by}", e.seq, e.at, display::escape(&e.kind), &e.hash[..12]);
                 }
                 println!("{}", report.summary());
             }
@@ -431,7 +431,14 @@ fn render_principal(p: &PrincipalView) -> String {
         None => "API token".to_owned(),
     };
     let warnings: Vec<String> = display::identifier_warnings(&p.id).into_iter().map(|w| format!("\t\u{26a0} {w}")).collect();
-    format!("{}\t{}\t{}\t{}{}", inert(&p.id), inert(&p.org), cred, if caps.is_empty() { "-".into() } else { inert(&caps.join(", ")) }, warnings.concat())
+    format!(
+        "{}\t{}\t{}\t{}{}",
+        display::escape(&p.id),
+        display::escape(&p.org),
+        cred,
+        if caps.is_empty() { "-".into() } else { display::escape(&caps.join(", ")) },
+        warnings.concat()
+    )
 }
 
 async fn principals_cmd(ctx: &Ctx, cmd: PrincipalsCmd) -> Result<u8, OpError> {
@@ -466,9 +473,9 @@ async fn principals_cmd(ctx: &Ctx, cmd: PrincipalsCmd) -> Result<u8, OpError> {
                                 "{}\t{:?}\t{}\tby {}\t{}{}",
                                 g.received_at,
                                 g.op,
-                                inert(&g.capabilities.join(",")),
-                                inert(&g.operator_id),
-                                inert(&g.reason),
+                                display::escape(&g.capabilities.join(",")),
+                                display::escape(&g.operator_id),
+                                display::escape(&g.reason),
                                 g.expires_at.as_deref().map(|e| format!("\tuntil {e}")).unwrap_or_default()
                             )
                         })
@@ -492,9 +499,9 @@ fn render_helpers(list: &[gatehouse_protocol::wire::HelperView]) -> String {
         let age = time::parse(&h.last_heartbeat).map(|t| humanize((time::now() - t).num_seconds())).unwrap_or_default();
         out.push_str(&format!(
             "\n{}\t{}\t{}\t{}\t{}\t{} ago\t{}",
-            inert(&h.swarm_id),
-            inert(&h.parent_id),
-            inert(&h.name),
+            display::escape(&h.swarm_id),
+            display::escape(&h.parent_id),
+            display::escape(&h.name),
             shown(h),
             display::short(h.current_task.as_deref().or(h.task.as_deref()).unwrap_or("-"), display::TARGET_MAX),
             age,
@@ -526,9 +533,9 @@ async fn helpers_cmd(ctx: &Ctx, watch: bool) -> Result<u8, OpError> {
                             "#{} {} {} {} {}",
                             e.seq,
                             e.kind,
-                            inert(h["name"].as_str().unwrap_or("")),
+                            display::escape(h["name"].as_str().unwrap_or("")),
                             h["status"].as_str().unwrap_or(""),
-                            inert(e.data["reason"].as_str().unwrap_or(""))
+                            display::escape(e.data["reason"].as_str().unwrap_or(""))
                         )
                     },
                     serde_json::to_value(&e).expect("serialises"),
@@ -616,13 +623,6 @@ fn humanize(secs: i64) -> String {
     }
 }
 
-/// Agent-supplied text is shown with controls, bidi and invisible characters
-/// as visible `⟦U+202E⟧` escapes (gatehouse_protocol::display), so it can
-/// neither rewrite the terminal nor hide what it says.
-fn inert(s: &str) -> String {
-    display::escape(s)
-}
-
 /// An evidence event's submitter, as the hub recorded it.
 fn submitter(kind: &str, data: &serde_json::Value) -> Option<String> {
     (kind == "evidence.attached" && (data.get("principal").is_some() || data.get("via").is_some()))
@@ -632,16 +632,22 @@ fn submitter(kind: &str, data: &serde_json::Value) -> Option<String> {
 fn render_item(item: &ApprovalItem) -> String {
     let a = &item.action;
     let kind = serde_json::to_value(a.actor.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    let mut s = format!("{}  {}  by {}:{}", inert(&a.action_id), inert(&a.action_type), kind, display::actor_label(&a.actor.name, a.principal_id.as_deref()));
+    let mut s = format!(
+        "{}  {}  by {}:{}",
+        display::escape(&a.action_id),
+        display::escape(&a.action_type),
+        kind,
+        display::actor_label(&a.actor.name, a.principal_id.as_deref())
+    );
     s.push_str(&format!("\n  status: {}", a.status.as_str()));
     match a.principal_id.as_deref().filter(|p| !p.is_empty()) {
-        Some(p) => s.push_str(&format!("\n  principal: {} \u{2713} (proven by its credentials)", inert(p))),
+        Some(p) => s.push_str(&format!("\n  principal: {} \u{2713} (proven by its credentials)", display::escape(p))),
         None => s.push_str("\n  principal: none proven (unverified)"),
     }
-    s.push_str(&format!("\n  claims to be: {}", inert(&a.actor.name)));
+    s.push_str(&format!("\n  claims to be: {}", display::escape(&a.actor.name)));
     if let Some(t) = &a.target {
         let short = display::short(t, display::TARGET_MAX);
-        let full = inert(t);
+        let full = display::escape(t);
         s.push_str(&format!("\n  target: {short}"));
         if short != full {
             s.push_str(&format!("\n  full target: {full}"));
@@ -651,7 +657,7 @@ fn render_item(item: &ApprovalItem) -> String {
         s.push_str(&format!("\n  {w}"));
     }
     if let Some(p) = &a.params {
-        s.push_str(&format!("\n  params: {}", inert(&p.to_string())));
+        s.push_str(&format!("\n  params: {}", display::escape(&p.to_string())));
     }
     if let Some(h) = &item.hold {
         s.push_str(&format!("\n  hold: {} ({:?}) since {}", h.hold_id, h.status, h.created_at));
@@ -673,9 +679,9 @@ fn render_item(item: &ApprovalItem) -> String {
         }
     }
     if let Some(d) = &item.decision {
-        s.push_str(&format!("\n  decision: {} by {} at {}", d.verdict.status(), inert(&d.operator_id), d.decided_at));
+        s.push_str(&format!("\n  decision: {} by {} at {}", d.verdict.status(), display::escape(&d.operator_id), d.decided_at));
         if let Some(r) = &d.reason {
-            s.push_str(&format!(" ({})", inert(r)));
+            s.push_str(&format!(" ({})", display::escape(r)));
         }
     }
     s
@@ -697,7 +703,7 @@ fn render_table(items: &[ApprovalItem]) -> String {
             .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
             "\n{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            inert(&a.action_id),
+            display::escape(&a.action_id),
             display::short(&a.action_type, display::NAME_MAX),
             display::actor_label(&a.actor.name, a.principal_id.as_deref()),
             display::short(a.target.as_deref().unwrap_or("-"), display::TARGET_MAX),
@@ -725,11 +731,11 @@ fn render_event(e: &FeedEvent) -> String {
                 if warnings.is_empty() { String::new() } else { format!(" {}", warnings.join("; ")) }
             )
         }
-        "hold.decided" => format!("{} by {}", d["status"].as_str().unwrap_or(""), inert(d["decision"]["operatorId"].as_str().unwrap_or(""))),
-        "action.proposed" => format!("{} ({})", inert(d["action"]["type"].as_str().unwrap_or("")), d["action"]["status"].as_str().unwrap_or("")),
+        "hold.decided" => format!("{} by {}", d["status"].as_str().unwrap_or(""), display::escape(d["decision"]["operatorId"].as_str().unwrap_or(""))),
+        "action.proposed" => format!("{} ({})", display::escape(d["action"]["type"].as_str().unwrap_or("")), d["action"]["status"].as_str().unwrap_or("")),
         kind => submitter(kind, d).unwrap_or_default(),
     };
-    format!("#{} {} {} {} {}", e.seq, e.at, e.kind, inert(&e.subject), detail)
+    format!("#{} {} {} {} {}", e.seq, e.at, e.kind, display::escape(&e.subject), detail)
 }
 
 async fn watch(ctx: &Ctx, after: Option<i64>, resume: bool, count: Option<u64>) -> Result<u8, OpError> {
