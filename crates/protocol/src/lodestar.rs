@@ -1,4 +1,4 @@
-//! Lodestar's approval-channel wire format (interop.md §2): the request a gate
+//! Lodestar's approval-channel wire format (docs/interop.md §2): the request a gate
 //! announces and the signed resolution it fetches and verifies byte for byte.
 //!
 //! Recipe: canonical document = `{request_id, action_id, kind, approver_id, at}`
@@ -42,6 +42,16 @@ pub struct ApprovalRequest {
 pub enum ResolutionKind {
     Granted,
     Denied,
+}
+
+impl ResolutionKind {
+    /// The resolution a gate must receive for an operator's verdict.
+    pub fn for_verdict(v: crate::Verdict) -> ResolutionKind {
+        match v {
+            crate::Verdict::Approve => ResolutionKind::Granted,
+            crate::Verdict::Reject => ResolutionKind::Denied,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

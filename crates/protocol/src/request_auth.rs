@@ -5,6 +5,8 @@
 //! Signed message (UTF-8, `\n`-separated):
 //! `gatehouse.request.v1`, METHOD, path-with-query, unix-millis, sha256-hex(body).
 //! Headers: `x-gatehouse-operator`, `x-gatehouse-timestamp`, `x-gatehouse-signature`.
+//! An id travels in a header percent-encoded as UTF-8 ([`id_header`]): header
+//! values are visible ASCII, and ids may be any 200 characters (rules).
 //! The hub accepts a timestamp within [`MAX_SKEW_MS`] of its clock. A captured
 //! read could be replayed inside that window; a mutation authorized by this
 //! scheme alone (a stop order, a new principal) is single-use: the hub keeps
@@ -18,6 +20,21 @@ pub const HEADER_OPERATOR: &str = "x-gatehouse-operator";
 pub const HEADER_TIMESTAMP: &str = "x-gatehouse-timestamp";
 pub const HEADER_SIGNATURE: &str = "x-gatehouse-signature";
 pub const MAX_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// Bytes kept as they are in an id header: visible ASCII except `%`.
+const ID_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'%');
+
+/// The header value carrying an operator or principal id: `%` and every
+/// byte outside visible ASCII percent-encoded (an ASCII id without `%` is
+/// sent unchanged).
+pub fn id_header(id: &str) -> String {
+    percent_encoding::utf8_percent_encode(id, ID_ESCAPES).to_string()
+}
+
+/// The id an [`id_header`] value carries; `None` if it is not UTF-8.
+pub fn id_from_header(v: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(v).decode_utf8().ok().map(|s| s.into_owned())
+}
 
 pub fn message(method: &str, path_and_query: &str, timestamp_ms: i64, body: &[u8]) -> Vec<u8> {
     let body_hash = hex::encode(Sha256::digest(body));
@@ -54,7 +71,8 @@ pub fn verify(
     signature_hex: &str,
     now_ms: i64,
 ) -> Result<(), RequestAuthError> {
-    if (now_ms - timestamp_ms).abs() > MAX_SKEW_MS {
+    // abs_diff: any i64 a client sends, however absurd, is just "stale".
+    if now_ms.abs_diff(timestamp_ms) > MAX_SKEW_MS.unsigned_abs() {
         return Err(RequestAuthError::Stale);
     }
     key.verify_hex(&message(method, path_and_query, timestamp_ms, body), signature_hex)?;
@@ -64,6 +82,17 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_travel_in_headers_as_visible_ascii() {
+        let id = format!("{}op%1", "é".repeat(3));
+        let h = id_header(&id);
+        assert_eq!(h, "%C3%A9%C3%A9%C3%A9op%251");
+        assert!(h.bytes().all(|b| b.is_ascii_graphic()));
+        assert_eq!(id_from_header(&h).as_deref(), Some(id.as_str()));
+        assert_eq!(id_header("alice"), "alice");
+        assert_eq!(id_from_header("%FF"), None);
+    }
 
     #[test]
     fn binds_method_path_body_and_time() {

@@ -2,6 +2,11 @@
 //!
 //! TRACE's routes keep TRACE's shapes exactly (camelCase, `actionId`); the
 //! operator API uses the same casing so one client reads both.
+//!
+//! Over 400 lines on purpose: it is the catalogue of request and response
+//! bodies, one declaration after another with no logic between them, read as
+//! the HTTP contract. Rules live in `rules`, states in `states`, the feed's
+//! events in `feed`.
 
 use crate::decision::{SignedDecision, Verdict};
 use serde::{Deserialize, Serialize};
@@ -279,26 +284,8 @@ pub struct DecisionOutcome {
     pub item: ApprovalItem,
 }
 
-/// One event of the live feed. `seq` is the SSE event id: strictly increasing,
-/// never reused, so a consumer resumes with the last one it saw.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedEvent {
-    pub seq: i64,
-    pub kind: String,
-    pub subject: String,
-    pub at: String,
-    pub data: Value,
-}
-
-/// Feed event kinds.
-pub mod kinds {
-    pub const ACTION_PROPOSED: &str = "action.proposed";
-    pub const HOLD_CREATED: &str = "hold.created";
-    pub const HOLD_DECIDED: &str = "hold.decided";
-    pub const HOLD_EXPIRED: &str = "hold.expired";
-    pub const EVIDENCE_ATTACHED: &str = "evidence.attached";
-}
+pub use crate::feed::{FeedData, FeedEvent, PolicyOutcome};
+pub use crate::states::{DesiredState, HelperStatus, Role, Via};
 
 /// `GET /operator/approvals`: the queue plus the feed position it reflects,
 /// so a console subscribes from exactly there and misses nothing.
@@ -314,7 +301,7 @@ pub struct ApprovalList {
 #[serde(rename_all = "camelCase")]
 pub struct OperatorInfo {
     pub operator_id: String,
-    pub role: String,
+    pub role: Role,
     pub public_key: String,
 }
 
@@ -342,6 +329,50 @@ pub struct TraceList {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub total: i64,
     pub items: Vec<TraceSummary>,
+}
+
+/// `GET /operator/traces` query: the one shape the hub parses and the
+/// operator core (CLI and console, through the generated bindings) sends.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TraceQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub action_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// RFC 3339 bounds on when the hub received the action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Free text over id, type, agent and target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub offset: Option<i64>,
+}
+
+impl TraceQuery {
+    /// Blank filters dropped, the rest trimmed: what a form's fields mean.
+    pub fn normalized(&self) -> TraceQuery {
+        let f = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        TraceQuery {
+            agent: f(&self.agent),
+            action_type: f(&self.action_type),
+            status: f(&self.status),
+            from: f(&self.from),
+            to: f(&self.to),
+            q: f(&self.q),
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
 }
 
 /// A capability a principal currently holds.
@@ -416,10 +447,9 @@ pub struct HelperView {
     pub parent_id: String,
     pub swarm_id: String,
     pub task: Option<String>,
-    /// running, idle, blocked, sleeping, stopped or retired.
-    pub status: String,
-    /// running or stopped: what the hub wants.
-    pub desired_state: String,
+    pub status: HelperStatus,
+    /// What the hub wants: running, or stopped (a stop order, the cap).
+    pub desired_state: DesiredState,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub progress: Option<f64>,
     pub current_task: Option<String>,
