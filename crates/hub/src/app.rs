@@ -6,7 +6,7 @@ use crate::routes;
 use crate::store::Store;
 use axum::body::HttpBody;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,16 +43,18 @@ pub struct HubConfig {
 
 pub const DEFAULT_HELPER_CAP: i64 = 16;
 pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A day: longer is a typo, and past chrono's range it would stop the sweep.
+pub const MAX_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
-        .route("/health", get(routes::trace::health))
-        .route("/policy", get(routes::trace::policy))
-        .route("/actions", post(routes::trace::propose))
-        .route("/actions/{id}", get(routes::trace::action_status))
-        .route("/evidence", post(routes::trace::evidence))
+        .route("/health", get(routes::agents::health))
+        .route("/policy", get(routes::agents::policy))
+        .route("/actions", post(routes::agents::propose))
+        .route("/actions/{id}", get(routes::agents::action_status))
+        .route("/evidence", post(routes::agents::evidence))
         .route("/operator/whoami", get(routes::operator::whoami))
         .route("/operator/approvals", get(routes::operator::approvals))
         .route("/operator/actions/{id}", get(routes::operator::action_detail))
@@ -73,10 +75,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/v1/approvals/{project_id}/{request_id}", get(routes::lodestar::fetch).delete(routes::lodestar::consume))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+            ApiError::new(crate::error::ErrorKind::MethodNotAllowed, "method_not_allowed", "method not allowed on this route")
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::map_response(json_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), request_guard))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -106,10 +110,45 @@ pub async fn request_guard(State(s): State<AppState>, req: Request, next: Next) 
         }
     }
     if has_body(&req) && !is_json(req.headers()) {
-        return ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "request bodies must be sent as Content-Type: application/json")
-            .into_response();
+        return ApiError::new(
+            crate::error::ErrorKind::UnsupportedMediaType,
+            "unsupported_media_type",
+            "request bodies must be sent as Content-Type: application/json",
+        )
+        .into_response();
     }
     next.run(req).await
+}
+
+/// A handler that panicked answers 500 `{code, message}` (and is logged)
+/// instead of dropping the connection; the hub keeps serving.
+fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = err.downcast_ref::<String>().map(String::as_str).or_else(|| err.downcast_ref::<&str>().copied()).unwrap_or("a panic");
+    ApiError::internal(format!("handler panicked: {what}")).into_response()
+}
+
+/// Errors the framework answers itself (a query string or path parameter
+/// that does not parse) come as text; every error body the hub sends is
+/// `{code, message}`, so they are rewritten here, keeping their status.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = is_json(resp.headers());
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let text = match axum::body::to_bytes(resp.into_body(), 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let code = match status.as_u16() {
+        400 => "invalid_request",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "body_too_large",
+        _ => "http_error",
+    };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("request refused").to_owned() } else { text };
+    (status, axum::Json(gatehouse_protocol::ErrorBody::new(code, message))).into_response()
 }
 
 fn has_body(req: &Request) -> bool {
@@ -166,6 +205,9 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     if config.dev_open && !config.listen.ip().is_loopback() {
         anyhow::bail!("--dev-open is only allowed on a loopback address, not {}", config.listen);
     }
+    if config.heartbeat_timeout.is_zero() || config.heartbeat_timeout > MAX_HEARTBEAT_TIMEOUT {
+        anyhow::bail!("--heartbeat-timeout must be between 1 ms and {}", humantime::format_duration(MAX_HEARTBEAT_TIMEOUT));
+    }
     let store = Store::open(&config.db)?;
     let state = AppState {
         store: store.clone(),
@@ -190,4 +232,28 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         result.map_err(Into::into)
     });
     Ok(RunningHub { addr, shutdown: tx, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_absurd_heartbeat_timeout_refuses_to_start_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hub.db");
+        let config = HubConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            db: db.clone(),
+            policy: Policy::default_embedded(),
+            max_body_bytes: DEFAULT_MAX_BODY,
+            lodestar_token: None,
+            dev_open: false,
+            helper_cap: DEFAULT_HELPER_CAP,
+            heartbeat_timeout: humantime::parse_duration("300000years").unwrap(),
+        };
+        let err = start(config).await.err().expect("refused").to_string();
+        assert!(err.starts_with("--heartbeat-timeout must be between"), "{err}");
+        assert!(!db.exists());
+    }
 }

@@ -31,7 +31,8 @@ pub async fn authenticate(state: &AppState, method: &Method, uri: &Uri, headers:
 
 /// Authenticate an operator's signed request with a body.
 pub async fn authenticate_with_body(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<OperatorInfo, ApiError> {
-    let operator_id = header(headers, HEADER_OPERATOR)?.to_owned();
+    let operator_id = request_auth::id_from_header(header(headers, HEADER_OPERATOR)?)
+        .ok_or_else(|| ApiError::unauthorized("auth_required", format!("{HEADER_OPERATOR} is not a percent-encoded UTF-8 id")))?;
     let ts: i64 =
         header(headers, HEADER_TIMESTAMP)?.parse().map_err(|_| ApiError::unauthorized("auth_required", "x-gatehouse-timestamp must be unix milliseconds"))?;
     let sig = header(headers, HEADER_SIGNATURE)?.to_owned();
@@ -59,29 +60,7 @@ impl FromRequestParts<AppState> for AuthedOperator {
     }
 }
 
-/// How a request proved who sent it (recorded in the trace as `via`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    /// A principal's API token (`Authorization: Bearer`).
-    Token,
-    /// A request signed with the principal's key (`x-gatehouse-principal`).
-    Signature,
-    /// The action's own status token, issued to its proposer.
-    StatusToken,
-    /// Nothing: an anonymous request on a `--dev-open` hub.
-    DevOpen,
-}
-
-impl Via {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Via::Token => "token",
-            Via::Signature => "signature",
-            Via::StatusToken => "status_token",
-            Via::DevOpen => "dev_open",
-        }
-    }
-}
+pub use gatehouse_protocol::wire::Via;
 
 /// The bearer token of a request, if it carries an `Authorization` header
 /// (empty when the header is not `Bearer …`, so it is refused, not ignored).
@@ -94,7 +73,12 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
 /// signed with the principal's key, or its API token. Credentials that do not
 /// verify are refused (401), never ignored; no credentials at all is `None`.
 pub async fn prove_principal(s: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> ApiResult<Option<(String, Via)>> {
-    if let Some(id) = headers.get("x-gatehouse-principal").and_then(|v| v.to_str().ok()).map(str::to_owned) {
+    if let Some(v) = headers.get("x-gatehouse-principal") {
+        let id = v
+            .to_str()
+            .ok()
+            .and_then(request_auth::id_from_header)
+            .ok_or_else(|| ApiError::unauthorized("auth_required", "x-gatehouse-principal is not a percent-encoded UTF-8 id"))?;
         let ts: i64 = headers
             .get(HEADER_TIMESTAMP)
             .and_then(|v| v.to_str().ok())

@@ -4,8 +4,12 @@
 //! tray, report progress, sometimes block or sleep, and retire when the tray
 //! drains (one helper per swarm goes silent, to show staleness and the
 //! reaper). Uses the hub's plain HTTP API, as any agent would, on a
-//! `--dev-open` hub.
+//! `--dev-open` hub. Part of the `gatehouse-hub` binary, not of the library.
+//!
+//! Its narration goes to stdout through `crate::out`; when the reader goes
+//! away (`gatehouse-hub demo | head`), the demo ends, quietly.
 
+use crate::out;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -28,13 +32,13 @@ async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: Valu
     Ok((resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null)))
 }
 
-async fn agents(http: reqwest::Client, hub: String, every: Duration) {
+async fn agents(http: reqwest::Client, hub: String, every: Duration) -> std::io::Result<()> {
     for n in 0usize.. {
         let (ty, actor, target) = PROPOSALS[n % PROPOSALS.len()];
         let body = json!({"type": ty, "actor": {"kind": "agent", "name": actor, "provider": "demo"}, "target": target, "params": {"demo": n}});
         match post(&http, &format!("{hub}/actions"), None, body).await {
             Ok((_, d)) => {
-                println!("[agent] {actor} proposed {ty} -> {}", d["status"].as_str().or(d["code"].as_str()).unwrap_or("?"));
+                out(format_args!("[agent] {actor} proposed {ty} -> {}", d["status"].as_str().or(d["code"].as_str()).unwrap_or("?")))?;
                 if d["status"] == "requires_approval" {
                     let (http, hub) = (http.clone(), hub.clone());
                     tokio::spawn(async move {
@@ -45,11 +49,12 @@ async fn agents(http: reqwest::Client, hub: String, every: Duration) {
                             let Ok(r) = r else { return };
                             let st: Value = r.json().await.unwrap_or(Value::Null);
                             if st["status"] != "requires_approval" {
-                                println!(
+                                // A closed stdout ends the demo at the agents' next line.
+                                let _ = out(format_args!(
                                     "[agent] {id}: {} (by {})",
                                     st["status"].as_str().unwrap_or("?"),
                                     st["decision"]["operatorId"].as_str().unwrap_or("-")
-                                );
+                                ));
                                 return;
                             }
                         }
@@ -60,6 +65,7 @@ async fn agents(http: reqwest::Client, hub: String, every: Duration) {
         }
         tokio::time::sleep(every).await;
     }
+    Ok(())
 }
 
 async fn helper(http: reqwest::Client, hub: String, id: String, token: String, tray: Arc<Mutex<VecDeque<String>>>, silent: bool) {
@@ -94,7 +100,7 @@ async fn helper(http: reqwest::Client, hub: String, id: String, token: String, t
     let _ = post(&http, &format!("{hub}/helpers/{id}/retire"), Some(&token), json!({"reason": "tray_drained"})).await;
 }
 
-async fn swarms(http: reqwest::Client, hub: String, helpers: usize) {
+async fn swarms(http: reqwest::Client, hub: String, helpers: usize) -> std::io::Result<()> {
     for round in 1usize.. {
         for s in 0..2 {
             let swarm = format!("demo-{round}-{}", ["alpha", "beta"][s]);
@@ -106,7 +112,7 @@ async fn swarms(http: reqwest::Client, hub: String, helpers: usize) {
                         let id = v["helper"]["id"].as_str().unwrap_or_default().to_owned();
                         let token = v["token"].as_str().unwrap_or_default().to_owned();
                         if v["power"]["ok"] == false {
-                            println!("[swarm] {swarm}-h{i} created stopped: {}", v["power"]["code"].as_str().unwrap_or(""));
+                            out(format_args!("[swarm] {swarm}-h{i} created stopped: {}", v["power"]["code"].as_str().unwrap_or("")))?;
                             let _ = post(&http, &format!("{hub}/helpers/{id}/retire"), Some(&token), json!({"reason": "over_cap"})).await;
                             continue;
                         }
@@ -116,13 +122,14 @@ async fn swarms(http: reqwest::Client, hub: String, helpers: usize) {
                     Err(e) => eprintln!("[swarm] hub unreachable: {e}"),
                 }
             }
-            println!("[swarm] {swarm}: {} helpers on {} tasks", helpers.div_ceil(2), helpers * 2);
+            out(format_args!("[swarm] {swarm}: {} helpers on {} tasks", helpers.div_ceil(2), helpers * 2))?;
         }
         tokio::time::sleep(Duration::from_secs(90)).await;
     }
+    Ok(())
 }
 
-/// Run the demo until interrupted.
+/// Run the demo until interrupted (or stdout is closed).
 pub async fn run(hub: &str, helpers: usize, every: Duration) -> anyhow::Result<()> {
     let hub = hub.trim_end_matches('/').to_owned();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
@@ -130,6 +137,10 @@ pub async fn run(hub: &str, helpers: usize, every: Duration) -> anyhow::Result<(
     anyhow::ensure!(health["ok"] == true, "{hub} is not a Gatehouse hub");
     let a = tokio::spawn(agents(http.clone(), hub.clone(), every));
     let s = tokio::spawn(swarms(http, hub, helpers.max(2)));
-    let _ = tokio::join!(a, s);
+    // Both run forever; the first to stop (stdout closed) ends the demo.
+    tokio::select! {
+        r = a => r??,
+        r = s => r??,
+    }
     Ok(())
 }

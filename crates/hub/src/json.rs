@@ -20,7 +20,7 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "request body is larger than the hub accepts")
+                ApiError::new(crate::error::ErrorKind::TooLarge, "body_too_large", "request body is larger than the hub accepts")
             } else {
                 ApiError::bad_request("unreadable_body", e.body_text())
             }

@@ -2,10 +2,10 @@
 //! some, operators' signed decisions release them, and consoles follow a
 //! resumable live feed. Usable as a library so the console can embed it.
 
+pub mod admission;
 pub mod app;
 pub mod auth;
 pub mod db;
-pub mod demo;
 pub mod error;
 pub mod json;
 pub mod policy;
@@ -13,5 +13,6 @@ pub mod routes;
 pub mod seed;
 pub mod store;
 pub mod validate;
+pub mod wait;
 
 pub use app::{start, HubConfig, RunningHub};

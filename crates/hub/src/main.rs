@@ -1,9 +1,13 @@
-//! `gatehouse-hub`: run the hub, or administer its database offline.
+//! `gatehouse-hub`: run the hub, or administer its database offline; and
+//! `gatehouse-hub demo`, demo agents that live here, not in the library.
+
+mod demo;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use gatehouse_hub::policy::Policy;
 use gatehouse_hub::{app, store};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -105,6 +109,9 @@ async fn main() -> std::process::ExitCode {
         .init();
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader has gone (`gatehouse-hub operators list | head -1`): it
+        // has what it wanted. Stop quietly and successfully, as ripgrep does.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -131,8 +138,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 heartbeat_timeout,
             })
             .await?;
-            // Tests and scripts read this line to learn the bound port.
-            println!("gatehouse-hub listening on http://{}", hub.addr);
+            // Tests and scripts read this line to learn the bound port. Once
+            // it is read, nobody needs stdout: the hub serves on regardless.
+            if let Err(e) = out(format_args!("gatehouse-hub listening on http://{}", hub.addr)) {
+                tracing::warn!("stdout: {e}");
+            }
             tracing::info!(db = %db.display(), "hub started");
             tokio::select! {
                 r = hub.task => r??,
@@ -144,12 +154,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Operators { cmd: OperatorsCmd::Add { db, id, public_key, role } } => {
             let key = gatehouse_protocol::PublicKey::from_hex(&public_key).context("--public-key")?;
-            if !gatehouse_hub::validate::identifier_ok(&id) {
-                anyhow::bail!("--id must be 1..200 characters without spaces or control characters");
+            if let Err(p) = gatehouse_protocol::rules::check_identifier(&id) {
+                anyhow::bail!("--id {p} (1..200 characters, no spaces or control characters)");
             }
             let role = match role {
-                Role::Admin => "admin",
-                Role::Approver => "approver",
+                Role::Admin => gatehouse_protocol::wire::Role::Admin,
+                Role::Approver => gatehouse_protocol::wire::Role::Approver,
             };
             let conn = gatehouse_hub::db::open(&db)?;
             let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
@@ -159,24 +169,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 other => other.into(),
             })?;
-            println!("enrolled operator {id} ({role})");
+            out(format_args!("enrolled operator {id} ({role})"))?;
             Ok(())
         }
-        Cmd::Demo { hub, helpers, every } => gatehouse_hub::demo::run(&hub, helpers, std::time::Duration::from_secs(every)).await,
+        Cmd::Demo { hub, helpers, every } => demo::run(&hub, helpers, std::time::Duration::from_secs(every)).await,
         Cmd::Seed { db, count } => {
             let started = std::time::Instant::now();
             gatehouse_hub::seed::seed(&mut gatehouse_hub::db::open(&db)?, count)?;
-            println!("seeded {count} traces in {:.2?}", started.elapsed());
+            out(format_args!("seeded {count} traces in {:.2?}", started.elapsed()))?;
             Ok(())
         }
         Cmd::Operators { cmd: OperatorsCmd::List { db } } => {
             let conn = gatehouse_hub::db::open(&db)?;
             for op in store::operators::list(&conn)? {
-                println!("{}\t{}\t{}", op.operator_id, op.role, op.public_key);
+                out(format_args!("{}\t{}\t{}", op.operator_id, op.role, op.public_key))?;
             }
             Ok(())
         }
     }
+}
+
+/// Write one line to stdout. A failed write (`BrokenPipe` when the reader
+/// has gone) comes back as an error instead of the panic `println!` gives.
+fn out(line: impl std::fmt::Display) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
 }
 
 async fn shutdown_signal() {

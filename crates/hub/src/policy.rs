@@ -88,12 +88,19 @@ fn pattern_matches(pattern: &str, value: &str) -> bool {
     pattern == "*" || gatehouse_protocol::grant::capability_allows(pattern, value)
 }
 
+/// The longest a rule may hold an action before it expires (a year): longer
+/// is a typo, and past the calendar's range it could not be a deadline.
+pub const MAX_HOLD_FOR: Duration = Duration::from_secs(366 * 24 * 3600);
+
 impl Policy {
     pub fn from_yaml(text: &str) -> anyhow::Result<Self> {
         let policy: Policy = serde_yaml::from_str(text)?;
         for (i, r) in policy.rules.iter().enumerate() {
             if let Some(h) = &r.hold_for {
-                humantime::parse_duration(h).map_err(|e| anyhow::anyhow!("rule {}: holdFor {h:?}: {e}", r.rule_id(i)))?;
+                let d = humantime::parse_duration(h).map_err(|e| anyhow::anyhow!("rule {}: holdFor {h:?}: {e}", r.rule_id(i)))?;
+                if d > MAX_HOLD_FOR {
+                    anyhow::bail!("rule {}: holdFor {h:?} is longer than {}", r.rule_id(i), humantime::format_duration(MAX_HOLD_FOR));
+                }
             }
             if r.undo_seconds.is_some_and(|u| u > MAX_UNDO_SECONDS) {
                 anyhow::bail!("rule {}: undoSeconds must be at most {MAX_UNDO_SECONDS}", r.rule_id(i));
@@ -156,6 +163,10 @@ mod tests {
         assert!(Policy::from_yaml("rules: [{mode: sometimes}]").is_err());
         assert!(Policy::from_yaml("rules: [{mode: enforce, holdFor: soon}]").is_err());
         assert!(Policy::from_yaml("rules: [{mode: enforce, whn: {}}]").is_err());
+        // A duration past any calendar is refused at load, with the rule named.
+        let err = Policy::from_yaml("rules: [{id: forever, mode: enforce, holdFor: 300000years}]").unwrap_err().to_string();
+        assert!(err.contains("rule forever: holdFor \"300000years\" is longer than"), "{err}");
+        assert!(Policy::from_yaml("rules: [{mode: enforce, holdFor: 366days}]").is_ok());
         Policy::default_embedded();
     }
 }

@@ -10,159 +10,18 @@
 //!   and is refused off loopback before any file is created;
 //! - signed operator mutations are single-use, across restarts.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
-use gatehouse_hub::app::{self, AppState, HubConfig};
+use common::{email, evidence, lodestar_request, proposed_by_mail_bot, Hub, Opts, CLOSED, OPEN};
+use gatehouse_hub::app::{self, HubConfig};
 use gatehouse_hub::policy::Policy;
-use gatehouse_hub::store::{replay, Store};
-use gatehouse_protocol::grant::{GrantBody, GrantOp};
+use gatehouse_hub::store::replay;
 use gatehouse_protocol::lodestar::{sign_resolution, ResolutionKind};
-use gatehouse_protocol::request_auth::{self, HEADER_OPERATOR, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use gatehouse_protocol::request_auth::{self, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use gatehouse_protocol::{time, DecisionBody, SigningKey, Verdict};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::sync::Arc;
-use tower::ServiceExt;
-
-struct Hub {
-    dir: tempfile::TempDir,
-    state: AppState,
-    app: Router,
-    admin: SigningKey,
-}
-
-struct Opts<'a> {
-    dev_open: bool,
-    policy: Option<&'a str>,
-    lodestar_token: Option<&'a str>,
-}
-
-const CLOSED: Opts<'static> = Opts { dev_open: false, policy: None, lodestar_token: None };
-const OPEN: Opts<'static> = Opts { dev_open: true, policy: None, lodestar_token: None };
-
-fn state_for(db: &Path, o: &Opts<'_>) -> AppState {
-    let store = Store::open(db).unwrap();
-    let policy = o.policy.map(|y| Policy::from_yaml(y).unwrap()).unwrap_or_else(Policy::default_embedded);
-    AppState { store, policy: Arc::new(policy), lodestar_token: o.lodestar_token.map(Arc::from), dev_open: o.dev_open, helper_cap: 16 }
-}
-
-impl Hub {
-    async fn new(o: Opts<'_>) -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let state = state_for(&dir.path().join("hub.db"), &o);
-        let admin = SigningKey::generate();
-        let pk = admin.public().to_hex();
-        let now = time::format(&time::now());
-        state.store.write(move |tx| Ok(gatehouse_hub::store::operators::add(tx, "root", &pk, "admin", &now)?)).await.unwrap();
-        let app = app::router(state.clone(), app::DEFAULT_MAX_BODY);
-        Hub { dir, state, app, admin }
-    }
-
-    /// The same database, opened again by a new hub (a restart).
-    fn restart(&mut self, o: Opts<'_>) {
-        self.state = state_for(&self.dir.path().join("hub.db"), &o);
-        self.app = app::router(self.state.clone(), app::DEFAULT_MAX_BODY);
-    }
-
-    async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> (StatusCode, Value) {
-        let mut r = Request::post(path).header("content-type", "application/json");
-        if let Some(t) = bearer {
-            r = r.header("authorization", format!("Bearer {t}"));
-        }
-        self.send(r.body(Body::from(body.to_string())).unwrap()).await
-    }
-
-    async fn get(&self, path: &str, bearer: Option<&str>) -> (StatusCode, Value) {
-        let mut r = Request::get(path);
-        if let Some(t) = bearer {
-            r = r.header("authorization", format!("Bearer {t}"));
-        }
-        self.send(r.body(Body::empty()).unwrap()).await
-    }
-
-    /// A POST signed by operator `root` (the body covered); the request itself
-    /// is returned too, so a test can send the very same bytes again.
-    fn signed_request(&self, path: &str, body: &Value) -> impl Fn() -> Request<Body> {
-        let bytes = serde_json::to_vec(body).unwrap();
-        let s = request_auth::sign(&self.admin, "root", "POST", path, &bytes);
-        let path = path.to_owned();
-        move || {
-            Request::post(path.as_str())
-                .header(HEADER_OPERATOR, &s.operator)
-                .header(HEADER_TIMESTAMP, s.timestamp_ms.to_string())
-                .header(HEADER_SIGNATURE, &s.signature)
-                .header("content-type", "application/json")
-                .body(Body::from(bytes.clone()))
-                .unwrap()
-        }
-    }
-
-    async fn signed_get(&self, path: &str) -> Value {
-        let s = request_auth::sign(&self.admin, "root", "GET", path, b"");
-        let req = Request::get(path)
-            .header(HEADER_OPERATOR, &s.operator)
-            .header(HEADER_TIMESTAMP, s.timestamp_ms.to_string())
-            .header(HEADER_SIGNATURE, &s.signature)
-            .body(Body::empty())
-            .unwrap();
-        let (code, v) = self.send(req).await;
-        assert_eq!(code, StatusCode::OK, "{path}: {v}");
-        v
-    }
-
-    /// Add a principal (API token unless a key is given); returns the token.
-    async fn principal(&self, id: &str, key: Option<&SigningKey>) -> Option<String> {
-        let body = json!({"id": id, "org": "acme", "publicKey": key.map(|k| k.public().to_hex())});
-        let (code, v) = self.send(self.signed_request("/operator/principals", &body)()).await;
-        assert_eq!(code, StatusCode::CREATED, "{v}");
-        v["token"].as_str().map(str::to_owned)
-    }
-
-    async fn grant(&self, id: &str, caps: &[&str]) {
-        let g = GrantBody::new(GrantOp::Grant, id, caps.iter().map(|c| c.to_string()).collect(), None, "tests", "root", time::now()).sign(&self.admin).unwrap();
-        let (code, v) = self.post("/operator/grants", None, &serde_json::to_value(&g).unwrap()).await;
-        assert_eq!(code, StatusCode::OK, "{v}");
-    }
-
-    async fn events(&self, action_id: &str) -> Vec<Value> {
-        let path = format!("/operator/actions/{}", action_id.replace(':', "%3A"));
-        self.signed_get(&path).await["events"].as_array().unwrap().clone()
-    }
-
-    async fn count_events(&self, kind: &str) -> i64 {
-        let kind = kind.to_owned();
-        self.state.store.read(move |c| Ok(c.query_row("SELECT COUNT(*) FROM events WHERE kind = ?1", [&kind], |r| r.get(0))?)).await.unwrap()
-    }
-}
-
-fn email(actor: &str) -> Value {
-    json!({"type": "send_email", "actor": {"kind": "agent", "name": actor}, "target": "mailto:a@b.c", "params": {"subject": "hi"}})
-}
-
-/// A non-dev-open hub with principal `mail-bot` (may send email) and one
-/// held action it proposed; returns (hub, mail-bot's token, action id, status token).
-async fn proposed_by_mail_bot() -> (Hub, String, String, String) {
-    let hub = Hub::new(CLOSED).await;
-    let token = hub.principal("mail-bot", None).await.unwrap();
-    hub.grant("mail-bot", &["send_email"]).await;
-    let (code, v) = hub.post("/actions", Some(&token), &email("mail-bot")).await;
-    assert_eq!(code, StatusCode::CREATED, "{v}");
-    assert_eq!(v["status"], "requires_approval");
-    let (id, st) = (v["actionId"].as_str().unwrap().to_owned(), v["statusToken"].as_str().unwrap().to_owned());
-    (hub, token, id, st)
-}
-
-fn evidence(action_id: &str) -> Value {
-    json!({"actionId": action_id, "checks": [{"name": "email_sent", "pass": true, "note": "msgId=123"}]})
-}
 
 // ---- 1. Evidence is the proposer's word, proven ---------------------------
 
@@ -248,7 +107,7 @@ async fn unknown_evidence_fields_are_refused() {
         assert_eq!((code, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")), "{body}: {v}");
         assert!(!v["message"].as_str().unwrap().is_empty());
     }
-    // A HestiaOS governance trace rides along (interop.md §4).
+    // A HestiaOS governance trace rides along (docs/interop.md §4).
     let body = json!({"actionId": id, "checks": [], "decision": "ALLOW", "risk_score": 0.12, "violations": []});
     assert_eq!(hub.post("/evidence", Some(&token), &body).await.0, StatusCode::OK);
     assert_eq!(hub.count_events("evidence.attached").await, 1);
@@ -309,14 +168,6 @@ async fn dev_open_name_variants_are_held_to_the_principals_capabilities() {
 }
 
 // ---- 3. Lodestar's channel -------------------------------------------------
-
-fn lodestar_request(request_id: &str) -> Value {
-    json!({
-        "request_id": request_id, "action_id": format!("act-{request_id}"), "reason": "over the limit",
-        "required_authority": {"scope": ["payments"]}, "requested_at": time::format(&time::now()),
-        "deadline": time::format(&(time::now() + chrono::Duration::minutes(10))),
-    })
-}
 
 #[tokio::test]
 async fn lodestar_announce_without_a_token_needs_credentials() {

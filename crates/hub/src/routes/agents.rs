@@ -1,27 +1,27 @@
-//! TRACE-compatible routes (interop.md §1), so an agent using the
-//! `traceprotocol` SDK only points its endpoint at the hub, plus the read-back
-//! TRACE lacks: `GET /actions/{id}` with an optional long-poll.
+//! The agents' side of the hub: TRACE-compatible intake (docs/interop.md §1),
+//! so an agent using the `traceprotocol` SDK only points its endpoint at the
+//! hub, plus the read-back TRACE lacks: `GET /actions/{id}` with an optional
+//! long-poll. What a proposal becomes is decided in `crate::admission`.
 
+use crate::admission;
 use crate::app::AppState;
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, RawBody};
-use crate::policy::{Mode, Policy};
-use crate::store::actions::{self, NewAction, NewHold, Proposed};
+use crate::policy::Policy;
+use crate::store::actions::{self, Proposed};
 use crate::store::principals;
 use crate::validate;
+use crate::wait;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_protocol::time;
-use gatehouse_protocol::wire::{ActionStatus, ActionStatusView, HoldKind, ProposeAction, ProposeResponse};
+use gatehouse_protocol::wire::{ActionStatus, ActionStatusView, FeedData, ProposeAction, ProposeResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::time::Duration;
-
-pub const MAX_WAIT_MS: u64 = 120_000;
 
 pub async fn health() -> Json<Value> {
     Json(json!({"ok": true}))
@@ -50,13 +50,8 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
             let (pid, ty, at, aid) = (p.clone(), req.action_type.clone(), received_at.clone(), action_id.clone());
             s.store
                 .write(move |tx| {
-                    crate::store::events::append(
-                        tx,
-                        "action.refused",
-                        &format!("principal:{pid}"),
-                        &at,
-                        &json!({"actionId": aid, "type": ty, "code": "authority_denied"}),
-                    )?;
+                    let event = FeedData::ActionRefused { action_id: aid, action_type: ty, code: "authority_denied".into() };
+                    crate::store::events::append(tx, &format!("principal:{pid}"), &at, &event)?;
                     Ok(())
                 })
                 .await?;
@@ -68,51 +63,7 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
             return Ok((StatusCode::FORBIDDEN, Json(body)).into_response());
         }
     }
-    let actor_kind = serde_json::to_value(req.actor.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-    // `actorName` rules match the proven principal, never the claimed name.
-    let matched = s.policy.evaluate(&req.action_type, &actor_kind, principal.as_deref(), req.actor.provider.as_deref());
-    let (status, rule_id, rule_mode, checks, hold) = match matched {
-        None => (ActionStatus::Recorded, None, None, vec![], None),
-        Some(m) => {
-            let rule_id = m.rule.rule_id(m.index);
-            match m.rule.mode {
-                Mode::Observe => (ActionStatus::Allowed, Some(rule_id), Some("observe"), m.rule.require.clone(), None),
-                Mode::Enforce => {
-                    let deadline = m.rule.hold_duration().and_then(|d| chrono::Duration::from_std(d).ok()).map(|d| time::format(&(now + d)));
-                    let hold = NewHold {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        kind: HoldKind::Trace,
-                        deadline,
-                        reason: m.rule.note.clone(),
-                        request_id: None,
-                        project_id: None,
-                        required_authority: None,
-                        confirm: m.rule.confirm,
-                        undo_seconds: m.rule.undo_seconds,
-                    };
-                    (ActionStatus::RequiresApproval, Some(rule_id), Some("enforce"), m.rule.require.clone(), Some(hold))
-                }
-            }
-        }
-    };
-    let new = NewAction {
-        id: req.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        source: "trace",
-        action_type: req.action_type,
-        actor: req.actor,
-        principal_id: principal,
-        target: req.target,
-        params: req.params.map(Value::Object),
-        proposed_at: req.timestamp,
-        received_at,
-        rule_id,
-        rule_mode: rule_mode.map(str::to_owned),
-        checks,
-        status,
-        request_digest: gatehouse_protocol::action_digest(&raw),
-        request: raw,
-        hold,
-    };
+    let new = admission::trace(&s.policy, req, raw, principal, now);
     let (code, item) = match s.store.write(move |tx| actions::propose(tx, new)).await? {
         Proposed::Created(item) => (StatusCode::CREATED, item),
         Proposed::Existing(item) => (StatusCode::OK, item),
@@ -148,10 +99,8 @@ pub async fn action_status(
     headers: HeaderMap,
 ) -> ApiResult<Json<ActionStatusView>> {
     authorize_status_read(&s, &id, &method, &uri, &headers).await?;
-    let mut rx = s.store.subscribe();
-    rx.borrow_and_update();
-    let load = |s: &AppState, id: String| {
-        let store = s.store.clone();
+    let load = || {
+        let (store, id) = (s.store.clone(), id.clone());
         async move {
             store
                 .read(move |c| actions::load_item(c, &id))
@@ -160,23 +109,12 @@ pub async fn action_status(
                 .ok_or_else(|| ApiError::not_found("unknown_action", "no such action"))
         }
     };
-    let first = load(&s, id.clone()).await?;
-    let wait = Duration::from_millis(q.wait_ms.unwrap_or(0).min(MAX_WAIT_MS));
-    let waiting = matches!(first.status, ActionStatus::RequiresApproval);
-    if wait.is_zero() || !waiting {
-        return Ok(Json(first));
-    }
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.changed()).await {
-            Err(_) | Ok(Err(_)) => return load(&s, id).await.map(Json),
-            Ok(Ok(())) => {
-                let now = load(&s, id.clone()).await?;
-                if now.status != first.status {
-                    return Ok(Json(now));
-                }
-            }
-        }
+    // Answer at once unless asked to wait for a pending action's outcome.
+    let settled =
+        wait::until(&s.store, wait::bounded(q.wait_ms), || async { load().await.map(|v| (v.status != ActionStatus::RequiresApproval).then_some(v)) }).await?;
+    match settled {
+        Some(v) => Ok(Json(v)),
+        None => load().await.map(Json),
     }
 }
 
@@ -195,7 +133,7 @@ struct EvidenceCheckIn {
 }
 
 /// TRACE's `POST /evidence` body, strictly: `{actionId, checks, timestamp?}`,
-/// plus the fields of a HestiaOS governance trace (interop.md §4), which
+/// plus the fields of a HestiaOS governance trace (docs/interop.md §4), which
 /// agents attach verbatim. Anything else is refused (`invalid_body`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -262,6 +200,6 @@ pub async fn evidence(State(s): State<AppState>, method: Method, uri: Uri, heade
     let (principal, via) = evidence_submitter(&s, &ev.action_id, &method, &uri, &headers, &body).await?;
     let now = time::format(&time::now());
     let action_id = ev.action_id;
-    s.store.write(move |tx| actions::add_evidence(tx, &action_id, &raw, principal.as_deref(), via.as_str(), &now)).await?;
+    s.store.write(move |tx| actions::add_evidence(tx, &action_id, &raw, principal.as_deref(), via, &now)).await?;
     Ok(Json(json!({"verified": true})))
 }

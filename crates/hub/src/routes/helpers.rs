@@ -13,11 +13,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::Json;
 use gatehouse_protocol::names::fold_name;
 use gatehouse_protocol::time;
-use gatehouse_protocol::wire::HelperView;
+use gatehouse_protocol::wire::{DesiredState, HelperStatus, HelperView};
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-const STATES: [&str; 4] = ["running", "idle", "blocked", "sleeping"];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -123,16 +121,17 @@ pub struct Heartbeat {
 }
 
 pub async fn heartbeat(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, JsonBody(hb, _): JsonBody<Heartbeat>) -> ApiResult<Json<Value>> {
-    if !STATES.contains(&hb.state.as_str()) {
-        return Err(ApiError::unprocessable("invalid_body", format!("state must be one of {STATES:?}")));
-    }
+    let Some(state) = HelperStatus::parse(&hb.state).filter(|st| st.is_live()) else {
+        let names: Vec<&str> = HelperStatus::REPORTABLE.iter().map(|st| st.as_str()).collect();
+        return Err(ApiError::unprocessable("invalid_body", format!("state must be one of {names:?}")));
+    };
     if hb.progress.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
         return Err(ApiError::unprocessable("invalid_body", "progress must be between 0 and 1"));
     }
     let h = authorized(&s, &id, &headers).await?;
     let now = time::format(&time::now());
-    let after = s.store.write(move |tx| helpers::heartbeat(tx, &h, &hb.state, hb.task.as_deref(), hb.progress, &now)).await?;
-    let must_exit = after.desired_state == "stopped";
+    let after = s.store.write(move |tx| helpers::heartbeat(tx, &h, state, hb.task.as_deref(), hb.progress, &now)).await?;
+    let must_exit = after.desired_state == DesiredState::Stopped;
     Ok(Json(json!({
         "desiredState": after.desired_state,
         "mustExit": must_exit,
@@ -150,10 +149,10 @@ pub async fn retire(State(s): State<AppState>, Path(id): Path<String>, headers: 
     validate::text("reason", &r.reason)?;
     let h = authorized(&s, &id, &headers).await?;
     let now = time::format(&time::now());
-    let out = s.store.write(move |tx| helpers::retire(tx, &h.id, r.reason.trim(), "helper.retired", &now)).await?;
+    let out = s.store.write(move |tx| helpers::retire(tx, &h.id, r.reason.trim(), helpers::Retirement::Own, &now)).await?;
     match out {
         Some(h) => Ok(Json(h)),
-        None => Err(ApiError::new(StatusCode::GONE, "helper_retired", "this helper already retired")),
+        None => Err(ApiError::gone("helper_retired", "this helper already retired")),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Lodestar's HTTP approval channel (interop.md §2), served by the hub:
+//! Lodestar's HTTP approval channel (docs/interop.md §2), served by the hub:
 //! the gate announces a parked call, polls for the signed resolution (404
 //! means "not yet"; `?wait_ms=` long-polls), and deletes it once promoted.
 //! Every call may carry `Authorization: Bearer <token>`; when the hub is
@@ -10,8 +10,9 @@ use crate::app::AppState;
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::json::RawBody;
-use crate::store::actions::Proposed;
+use crate::store::actions::{self, Proposed};
 use crate::store::lodestar::{self, Fetch};
+use crate::wait;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +21,6 @@ use gatehouse_protocol::lodestar::ApprovalRequest;
 use gatehouse_protocol::time;
 use serde::Deserialize;
 use serde_json::json;
-use std::time::Duration;
 
 /// Who may use the channel. With `--lodestar-token`, the bearer token is
 /// required. Without it, a `--dev-open` hub is open, and any other hub takes
@@ -53,10 +53,9 @@ pub async fn announce(State(s): State<AppState>, method: Method, uri: Uri, heade
     let (req, raw): (ApprovalRequest, serde_json::Value) = crate::json::parse(&body)?;
     crate::validate::text("request_id", &req.request_id)?;
     crate::validate::text("action_id", &req.action_id)?;
-    let digest = gatehouse_protocol::action_digest(&raw);
-    let now = time::format(&time::now());
+    let new = crate::admission::lodestar(&req, raw, principal, time::now())?;
     let request_id = req.request_id.clone();
-    let code = match s.store.write(move |tx| lodestar::announce(tx, &req, raw, digest, principal, &now)).await? {
+    let code = match s.store.write(move |tx| actions::propose(tx, new)).await? {
         Proposed::Created(_) => StatusCode::ACCEPTED,
         Proposed::Existing(_) => StatusCode::OK,
     };
@@ -77,23 +76,17 @@ pub async fn fetch(
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Response> {
     authorize(&s, &method, &uri, &headers, b"").await?;
-    let wait = Duration::from_millis(q.wait_ms.unwrap_or(0).min(crate::routes::trace::MAX_WAIT_MS));
-    let deadline = tokio::time::Instant::now() + wait;
     let (p, r) = (project_id.clone(), request_id.clone());
     s.store.write(move |tx| lodestar::remember_project(tx, &r, &p)).await?;
-    let mut rx = s.store.subscribe();
-    loop {
-        rx.borrow_and_update();
-        let (p, r) = (project_id.clone(), request_id.clone());
-        match s.store.read(move |c| lodestar::fetch(c, &p, &r)).await? {
-            Fetch::Resolved(res) => return Ok((StatusCode::OK, Json(res)).into_response()),
-            Fetch::Unknown => return Err(ApiError::not_found("unknown_request", format!("no approval request {request_id:?} was announced"))),
-            Fetch::Consumed => return Err(ApiError::not_found("consumed", "the resolution was already consumed")),
-            Fetch::Pending => {}
-        }
-        if wait.is_zero() || tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-            return Err(ApiError::not_found("pending", "no resolution yet"));
-        }
+    let probe = || {
+        let (store, p, r) = (s.store.clone(), project_id.clone(), request_id.clone());
+        async move { Ok(Some(store.read(move |c| lodestar::fetch(c, &p, &r)).await?).filter(|f| !matches!(f, Fetch::Pending))) }
+    };
+    match wait::until(&s.store, wait::bounded(q.wait_ms), probe).await? {
+        Some(Fetch::Resolved(res)) => Ok((StatusCode::OK, Json(res)).into_response()),
+        Some(Fetch::Unknown) => Err(ApiError::not_found("unknown_request", format!("no approval request {request_id:?} was announced"))),
+        Some(Fetch::Consumed) => Err(ApiError::not_found("consumed", "the resolution was already consumed")),
+        Some(Fetch::Pending) | None => Err(ApiError::not_found("pending", "no resolution yet")),
     }
 }
 

@@ -28,7 +28,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<PrincipalCreated>)> {
     let signed = auth::authenticate_mutation(&s, &method, &uri, &headers, &body).await?;
     let op = &signed.operator;
-    if op.role != "admin" {
+    if !op.role.may_administer() {
         return Err(ApiError::forbidden("admin_required", "only admins add principals"));
     }
     let (req, _): (NewPrincipal, _) = json::parse(&body)?;

@@ -4,11 +4,11 @@
 use super::{events, json_col};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::wire::{
-    kinds, ActionDetail, ActionStatus, ActionStatusView, Actor, ApprovalItem, ConfirmMode, DecisionView, HoldKind, HoldStatus, HoldView,
+    ActionDetail, ActionStatus, ActionStatusView, Actor, ApprovalItem, ConfirmMode, DecisionView, FeedData, HoldKind, HoldStatus, HoldView, PolicyOutcome, Via,
 };
 use gatehouse_protocol::SignedDecision;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Everything needed to record one proposed action.
 pub struct NewAction {
@@ -100,10 +100,10 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
         )?;
     }
     let item = load_item(conn, &a.id)?.ok_or_else(|| ApiError::internal("action vanished"))?;
-    let policy = json!({"ruleId": a.rule_id, "mode": a.rule_mode, "status": a.status, "require": a.checks, "principal": a.principal_id});
-    events::append(conn, kinds::ACTION_PROPOSED, &a.id, &a.received_at, &json!({"action": item.action, "policy": policy, "request": a.request}))?;
+    let policy = PolicyOutcome { rule_id: a.rule_id, mode: a.rule_mode, status: a.status, require: a.checks, principal: a.principal_id };
+    events::append(conn, &a.id, &a.received_at, &FeedData::ActionProposed { action: item.action.clone(), policy, request: a.request })?;
     if let Some(hold) = &item.hold {
-        events::append(conn, kinds::HOLD_CREATED, &a.id, &a.received_at, &json!({"hold": hold, "action": item.action}))?;
+        events::append(conn, &a.id, &a.received_at, &FeedData::HoldCreated { hold: hold.clone(), action: item.action.clone() })?;
     }
     Ok(Proposed::Created(item))
 }
@@ -252,7 +252,7 @@ pub fn expire_one(conn: &Connection, hold_id: &str, action_id: &str, now: &str) 
     if n == 1 {
         conn.execute("UPDATE actions SET status = 'expired' WHERE id = ?1", [action_id])?;
         let hold = load_hold(conn, hold_id)?;
-        events::append(conn, kinds::HOLD_EXPIRED, action_id, now, &json!({"hold": hold, "status": "expired"}))?;
+        events::append(conn, action_id, now, &FeedData::HoldExpired { hold, status: ActionStatus::Expired })?;
     }
     Ok(())
 }
@@ -261,14 +261,14 @@ pub fn expire_one(conn: &Connection, hold_id: &str, action_id: &str, now: &str) 
 /// (`via` = `token`/`signature`) sent it, and must be the action's own;
 /// with `status_token` the action's principal is recorded; with `dev_open`
 /// nobody is. The event keeps the body verbatim under `evidence`.
-pub fn add_evidence(conn: &Connection, action_id: &str, raw: &Value, proven: Option<&str>, via: &str, now: &str) -> ApiResult<()> {
+pub fn add_evidence(conn: &Connection, action_id: &str, raw: &Value, proven: Option<&str>, via: Via, now: &str) -> ApiResult<()> {
     let owner: Option<Option<String>> = conn.query_row("SELECT principal_id FROM actions WHERE id = ?1", [action_id], |r| r.get(0)).optional()?;
     let Some(owner) = owner else {
         return Err(ApiError::not_found("unknown_action", format!("no action with id {action_id:?}")));
     };
     let principal = match via {
-        "status_token" => owner,
-        "dev_open" => None,
+        Via::StatusToken => owner,
+        Via::DevOpen => None,
         _ => {
             if proven != owner.as_deref() {
                 return Err(ApiError::forbidden(
@@ -279,6 +279,6 @@ pub fn add_evidence(conn: &Connection, action_id: &str, raw: &Value, proven: Opt
             owner
         }
     };
-    events::append(conn, kinds::EVIDENCE_ATTACHED, action_id, now, &json!({"evidence": raw, "principal": principal, "via": via}))?;
+    events::append(conn, action_id, now, &FeedData::EvidenceAttached { evidence: raw.clone(), principal, via })?;
     Ok(())
 }

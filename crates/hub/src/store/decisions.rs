@@ -15,10 +15,10 @@ use gatehouse_protocol::decision::DecisionError;
 use gatehouse_protocol::keys::KeyError;
 use gatehouse_protocol::lodestar::{self, ResolutionKind};
 use gatehouse_protocol::request_auth::MAX_SKEW_MS;
-use gatehouse_protocol::wire::{kinds, ApprovalItem, HoldKind, HoldStatus, HoldView};
+use gatehouse_protocol::rules;
+use gatehouse_protocol::wire::{ActionStatus, ApprovalItem, FeedData, HoldKind, HoldView};
 use gatehouse_protocol::{time, PublicKey, SignedDecision};
 use rusqlite::{params, Connection};
-use serde_json::json;
 
 pub enum Applied {
     Applied(ApprovalItem),
@@ -36,7 +36,7 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
         }
         other => ApiError::unprocessable("invalid_decision", other.to_string()),
     })?;
-    if op.role != "admin" && op.role != "approver" {
+    if !op.role.may_decide() {
         return Err(ApiError::forbidden("role_forbidden", format!("role {:?} may not decide holds", op.role)));
     }
     if expires <= now {
@@ -68,27 +68,17 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
         }
         Some(_) => {}
     }
-    if let Some(existing) = actions::load_decision(conn, &d.hold_id)? {
-        let item = load(conn, &d.action_id)?;
-        if existing.envelope.signature == signed.signature && existing.envelope.decision == *d {
-            return Ok(Applied::AlreadyApplied(item));
+    let existing = actions::load_decision(conn, &d.hold_id)?;
+    if let Some(e) = &existing {
+        if e.envelope.signature == signed.signature && e.envelope.decision == *d {
+            return Ok(Applied::AlreadyApplied(load(conn, &d.action_id)?));
         }
-        return Err(ApiError::conflict(
-            "already_decided",
-            format!("{} already {} this action at {}", existing.operator_id, existing.verdict.status(), existing.decided_at),
-        ));
     }
-    let now_s = time::format(&now);
     // A deadline that passed counts even if the expiry sweep has not run yet.
-    let deadline_passed = hold.deadline.as_deref().and_then(time::parse).is_some_and(|dl| dl <= now);
-    if hold.status == HoldStatus::Expired || deadline_passed {
-        return Err(ApiError::conflict("hold_expired", format!("the hold expired at {}", hold.deadline.unwrap_or_default())));
-    }
-    if hold.status != HoldStatus::Pending {
-        return Err(ApiError::conflict("hold_closed", "the hold is no longer pending"));
-    }
+    rules::check_open(&hold, existing.as_ref(), now).map_err(|c| ApiError::conflict(c.code(), c.to_string()))?;
+    let now_s = time::format(&now);
     let resolution = check_resolution(conn, signed, &hold, &key, now)?;
-    let status = d.verdict.status();
+    let status = ActionStatus::from_verdict(d.verdict);
     conn.execute(
         "INSERT INTO decisions (hold_id, action_id, operator_id, verdict, reason, issued_at, envelope, signature, received_at, resolution)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -105,10 +95,10 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
             resolution,
         ],
     )?;
-    conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", params![d.hold_id, status, now_s])?;
-    conn.execute("UPDATE actions SET status = ?2 WHERE id = ?1", params![d.action_id, status])?;
+    conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", params![d.hold_id, status.as_str(), now_s])?;
+    conn.execute("UPDATE actions SET status = ?2 WHERE id = ?1", params![d.action_id, status.as_str()])?;
     let item = load(conn, &d.action_id)?;
-    events::append(conn, kinds::HOLD_DECIDED, &d.action_id, &now_s, &json!({"hold": item.hold, "decision": item.decision, "status": status}))?;
+    events::append(conn, &d.action_id, &now_s, &FeedData::HoldDecided { hold: item.hold.clone(), decision: item.decision.clone(), status })?;
     Ok(Applied::Applied(item))
 }
 
@@ -125,10 +115,7 @@ fn check_resolution(conn: &Connection, signed: &SignedDecision, hold: &HoldView,
     };
     let d = &signed.decision;
     let gate_action = conn.query_row("SELECT target FROM actions WHERE id = ?1", [&d.action_id], |r| r.get::<_, Option<String>>(0))?;
-    let want_kind = match d.verdict {
-        gatehouse_protocol::Verdict::Approve => ResolutionKind::Granted,
-        gatehouse_protocol::Verdict::Reject => ResolutionKind::Denied,
-    };
+    let want_kind = ResolutionKind::for_verdict(d.verdict);
     if Some(&res.request_id) != hold.request_id.as_ref() || Some(&res.action_id) != gate_action.as_ref() {
         return Err(bad("the resolution names another request or action".into()));
     }

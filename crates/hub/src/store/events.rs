@@ -3,7 +3,7 @@
 use crate::error::ApiResult;
 use gatehouse_protocol::trace::TraceEvent;
 pub use gatehouse_protocol::trace::{event_hash, GENESIS};
-use gatehouse_protocol::wire::FeedEvent;
+use gatehouse_protocol::wire::{FeedData, FeedEvent};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
@@ -11,7 +11,11 @@ pub fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
 }
 
-pub fn append(conn: &Connection, kind: &str, subject: &str, at: &str, data: &Value) -> ApiResult<i64> {
+/// Append one event to the log and to `subject`'s hash chain.
+pub fn append(conn: &Connection, subject: &str, at: &str, event: &FeedData) -> ApiResult<i64> {
+    let (kind, data) = (event.kind(), event.to_data());
+    let kind = kind.as_str();
+    let data = &data;
     let prev: Option<String> = conn.query_row("SELECT hash FROM events WHERE subject = ?1 ORDER BY seq DESC LIMIT 1", [subject], |r| r.get(0)).optional()?;
     let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
     let hash = event_hash(kind, subject, at, data, &prev);
@@ -23,8 +27,16 @@ pub fn append(conn: &Connection, kind: &str, subject: &str, at: &str, data: &Val
 }
 
 fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedEvent> {
+    let (kind, data) = raw_parts(r)?;
+    // Every stored event was appended typed; one this build cannot read
+    // (written by a newer hub) travels on as `Unknown` rather than stall the feed.
+    let data = FeedData::from_parts(&kind, data.clone()).unwrap_or(FeedData::Unknown { kind, data });
+    Ok(FeedEvent { seq: r.get(0)?, at: r.get(1)?, subject: r.get(3)?, data })
+}
+
+fn raw_parts(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Value)> {
     let data: String = r.get(4)?;
-    Ok(FeedEvent { seq: r.get(0)?, at: r.get(1)?, kind: r.get(2)?, subject: r.get(3)?, data: serde_json::from_str(&data).unwrap_or(Value::Null) })
+    Ok((r.get(2)?, serde_json::from_str(&data).unwrap_or(Value::Null)))
 }
 
 pub fn after(conn: &Connection, after: i64, limit: i64) -> ApiResult<Vec<FeedEvent>> {
@@ -37,8 +49,8 @@ pub fn after(conn: &Connection, after: i64, limit: i64) -> ApiResult<Vec<FeedEve
 pub fn for_subject(conn: &Connection, subject: &str) -> ApiResult<Vec<TraceEvent>> {
     let mut stmt = conn.prepare_cached("SELECT seq, at, kind, subject, data, prev_hash, hash FROM events WHERE subject = ?1 ORDER BY seq")?;
     let rows = stmt.query_map([subject], |r| {
-        let e = row_to_event(r)?;
-        Ok(TraceEvent { seq: e.seq, at: e.at, kind: e.kind, subject: e.subject, data: e.data, prev_hash: r.get(5)?, hash: r.get(6)? })
+        let (kind, data) = raw_parts(r)?;
+        Ok(TraceEvent { seq: r.get(0)?, at: r.get(1)?, kind, subject: r.get(3)?, data, prev_hash: r.get(5)?, hash: r.get(6)? })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -4,10 +4,10 @@
 
 use super::events;
 use crate::error::{ApiError, ApiResult};
-use gatehouse_protocol::wire::HelperView;
+use gatehouse_protocol::wire::{DesiredState, FeedData, HelperStatus, HelperView};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::json;
 
+/// The live states ([`HelperStatus::is_live`]) as an SQL list.
 pub const LIVE: &str = "('running', 'idle', 'blocked', 'sleeping')";
 
 const COLS: &str = "id, name, parent_id, swarm_id, task, status, desired_state, progress, current_task, created_at, ttl_expires_at,
@@ -20,8 +20,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HelperView> {
         parent_id: r.get(2)?,
         swarm_id: r.get(3)?,
         task: r.get(4)?,
-        status: r.get(5)?,
-        desired_state: r.get(6)?,
+        status: super::enum_col(r, 5, HelperStatus::parse)?,
+        desired_state: super::enum_col(r, 6, |s| [DesiredState::Running, DesiredState::Stopped].into_iter().find(|d| d.as_str() == s))?,
         progress: r.get(7)?,
         current_task: r.get(8)?,
         created_at: r.get(9)?,
@@ -60,13 +60,18 @@ pub fn authorize(conn: &Connection, id: &str, token_hash: &str) -> ApiResult<Hel
     }
 }
 
-fn emit(conn: &Connection, kind: &str, h: &HelperView, now: &str, extra: serde_json::Value) -> ApiResult<()> {
-    let mut data = json!({"helper": h});
-    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
-        d.extend(e.clone());
-    }
-    events::append(conn, kind, &format!("helper:{}", h.id), now, &data)?;
+fn emit(conn: &Connection, id: &str, now: &str, event: FeedData) -> ApiResult<()> {
+    events::append(conn, &format!("helper:{id}"), now, &event)?;
     Ok(())
+}
+
+/// Why a helper was retired, and by whom: itself, or the reaper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retirement {
+    /// The helper retired itself (`helper.retired`).
+    Own,
+    /// The hub's reaper retired it (`helper.reaped`).
+    Reaped,
 }
 
 pub struct Spawn<'a> {
@@ -96,34 +101,37 @@ pub fn spawn(conn: &Connection, s: &Spawn<'_>, now: &str) -> ApiResult<(HelperVi
         params![s.id, s.name, s.parent, s.swarm, s.task, s.token_hash, status, desired, now, s.ttl_expires_at],
     )?;
     let h = get(conn, s.id)?.ok_or_else(|| ApiError::internal("helper vanished"))?;
-    emit(conn, "helper.spawned", &h, now, json!({"powered": powered}))?;
+    emit(conn, s.id, now, FeedData::HelperSpawned { helper: h.clone(), powered })?;
     Ok((h, powered))
 }
 
-pub fn heartbeat(conn: &Connection, h: &HelperView, state: &str, current_task: Option<&str>, progress: Option<f64>, now: &str) -> ApiResult<HelperView> {
-    if h.status == "retired" {
-        return Err(ApiError::new(
-            axum::http::StatusCode::GONE,
-            "helper_retired",
-            format!("this helper retired ({})", h.retire_reason.clone().unwrap_or_default()),
-        ));
+pub fn heartbeat(
+    conn: &Connection,
+    h: &HelperView,
+    state: HelperStatus,
+    current_task: Option<&str>,
+    progress: Option<f64>,
+    now: &str,
+) -> ApiResult<HelperView> {
+    if h.status == HelperStatus::Retired {
+        return Err(ApiError::gone("helper_retired", format!("this helper retired ({})", h.retire_reason.clone().unwrap_or_default())));
     }
-    if h.status == "stopped" {
+    if h.status == HelperStatus::Stopped {
         return Err(ApiError::conflict("helper_stopped", "this helper was created stopped (over the running cap); retire it"));
     }
     conn.execute(
         "UPDATE helpers SET status = ?2, current_task = ?3, progress = ?4, last_heartbeat = ?5, stale = 0 WHERE id = ?1",
-        params![h.id, state, current_task, progress, now],
+        params![h.id, state.as_str(), current_task, progress, now],
     )?;
     let after = get(conn, &h.id)?.ok_or_else(|| ApiError::internal("helper vanished"))?;
     // Every transition is on the feed; a plain "still alive" is not.
     if after.status != h.status || after.current_task != h.current_task || h.stale {
-        emit(conn, "helper.state", &after, now, json!({"from": h.status}))?;
+        emit(conn, &h.id, now, FeedData::HelperState { helper: after.clone(), from: h.status })?;
     }
     Ok(after)
 }
 
-pub fn retire(conn: &Connection, id: &str, reason: &str, kind: &str, now: &str) -> ApiResult<Option<HelperView>> {
+pub fn retire(conn: &Connection, id: &str, reason: &str, how: Retirement, now: &str) -> ApiResult<Option<HelperView>> {
     let n = conn.execute(
         "UPDATE helpers SET status = 'retired', desired_state = 'stopped', retired_at = ?2, retire_reason = ?3 WHERE id = ?1 AND status != 'retired'",
         params![id, now, reason],
@@ -132,13 +140,22 @@ pub fn retire(conn: &Connection, id: &str, reason: &str, kind: &str, now: &str) 
         return Ok(None);
     }
     let h = get(conn, id)?.ok_or_else(|| ApiError::internal("helper vanished"))?;
-    emit(conn, kind, &h, now, json!({"reason": reason}))?;
+    let (helper, reason) = (h.clone(), reason.to_owned());
+    emit(
+        conn,
+        id,
+        now,
+        match how {
+            Retirement::Own => FeedData::HelperRetired { helper, reason },
+            Retirement::Reaped => FeedData::HelperReaped { helper, reason },
+        },
+    )?;
     Ok(Some(h))
 }
 
 pub fn order_stop(conn: &Connection, id: &str, by: &str, reason: &str, deadline: &str, now: &str) -> ApiResult<HelperView> {
     let h = get(conn, id)?.ok_or_else(|| ApiError::not_found("unknown_helper", format!("no helper {id:?}")))?;
-    if h.status == "retired" {
+    if h.status == HelperStatus::Retired {
         return Err(ApiError::conflict("helper_retired", "this helper already retired"));
     }
     conn.execute(
@@ -146,7 +163,8 @@ pub fn order_stop(conn: &Connection, id: &str, by: &str, reason: &str, deadline:
         params![id, deadline, reason, by],
     )?;
     let h = get(conn, id)?.ok_or_else(|| ApiError::internal("helper vanished"))?;
-    emit(conn, "helper.stop_ordered", &h, now, json!({"by": by, "reason": reason, "deadline": deadline}))?;
+    let event = FeedData::HelperStopOrdered { helper: h.clone(), by: by.to_owned(), reason: reason.to_owned(), deadline: deadline.to_owned() };
+    emit(conn, id, now, event)?;
     Ok(h)
 }
 
@@ -159,19 +177,30 @@ pub fn reap(conn: &Connection, now: &str, stale_before: &str, dead_before: &str)
         Ok(ids)
     };
     for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND ttl_expires_at <= ?1"), &[now])? {
-        retire(conn, &id, "ttl_expired", "helper.reaped", now)?;
+        retire(conn, &id, "ttl_expired", Retirement::Reaped, now)?;
     }
     for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND stop_deadline IS NOT NULL AND stop_deadline <= ?1"), &[now])? {
-        retire(conn, &id, "stop_enforced", "helper.reaped", now)?;
+        retire(conn, &id, "stop_enforced", Retirement::Reaped, now)?;
     }
     for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND last_heartbeat <= ?1"), &[dead_before])? {
-        retire(conn, &id, "heartbeat_timeout", "helper.reaped", now)?;
+        retire(conn, &id, "heartbeat_timeout", Retirement::Reaped, now)?;
     }
     for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND stale = 0 AND last_heartbeat <= ?1"), &[stale_before])? {
         conn.execute("UPDATE helpers SET stale = 1 WHERE id = ?1", [&id])?;
         if let Some(h) = get(conn, &id)? {
-            emit(conn, "helper.stale", &h, now, json!({}))?;
+            emit(conn, &id, now, FeedData::HelperStale { helper: h })?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sql_list_of_live_states_is_the_protocol_rule() {
+        let names: Vec<String> = HelperStatus::ALL.into_iter().filter(|s| s.is_live()).map(|s| format!("'{}'", s.as_str())).collect();
+        assert_eq!(LIVE, format!("({})", names.join(", ")));
+    }
 }

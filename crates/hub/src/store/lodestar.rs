@@ -1,71 +1,12 @@
-//! Lodestar holds (interop.md §2): an announced ApprovalRequest becomes an
-//! action with a `lodestar` hold keyed by `request_id`; the operator's
-//! decision carries the signed ApprovalResolution the gate fetches verbatim
-//! until it consumes it.
+//! Lodestar holds (docs/interop.md §2): an announced ApprovalRequest becomes an
+//! action with a `lodestar` hold keyed by `request_id` (built by
+//! `crate::admission::lodestar`); the operator's decision carries the signed
+//! ApprovalResolution the gate fetches verbatim until it consumes it. This
+//! module binds a request to its project and serves fetch and consume.
 
-use super::actions::{self, NewAction, NewHold, Proposed};
 use crate::error::{ApiError, ApiResult};
-use gatehouse_protocol::lodestar::ApprovalRequest;
-use gatehouse_protocol::time;
-use gatehouse_protocol::wire::{ActionStatus, Actor, ActorKind, HoldKind};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
-
-pub const ACTION_TYPE: &str = "lodestar.approval";
-
-/// The hub's action id for a Lodestar request.
-pub fn action_id(request_id: &str) -> String {
-    format!("lodestar:{request_id}")
-}
-
-/// Record an announced request. The announce carries no project id
-/// (interop.md §2): the hold's project is bound when the gate first polls
-/// (`remember_project`). `principal` is who announced it, if proven.
-pub fn announce(conn: &Connection, req: &ApprovalRequest, raw: Value, digest: String, principal: Option<String>, now: &str) -> ApiResult<Proposed> {
-    let deadline = match &req.deadline {
-        Some(d) => Some(time::format(
-            &time::parse(d).ok_or_else(|| ApiError::unprocessable("invalid_body", format!("deadline {d:?} is not ISO 8601 with an offset")))?,
-        )),
-        None => None,
-    };
-    let authority = req.required_authority.as_ref().map(|a| serde_json::to_value(a).expect("serialises"));
-    let new = NewAction {
-        id: action_id(&req.request_id),
-        source: "lodestar",
-        action_type: ACTION_TYPE.to_owned(),
-        actor: Actor { kind: ActorKind::System, name: "lodestar-gate".to_owned(), provider: None },
-        principal_id: principal,
-        // The gate's own action id: what the resolution must name.
-        target: Some(req.action_id.clone()),
-        params: Some(json!({
-            "request_id": req.request_id,
-            "action_id": req.action_id,
-            "reason": req.reason,
-            "required_authority": authority,
-            "requested_at": req.requested_at,
-        })),
-        proposed_at: Some(req.requested_at.clone()),
-        received_at: now.to_owned(),
-        rule_id: None,
-        rule_mode: Some("enforce".to_owned()),
-        checks: vec![],
-        status: ActionStatus::RequiresApproval,
-        request_digest: digest,
-        request: raw,
-        hold: Some(NewHold {
-            id: uuid::Uuid::new_v4().to_string(),
-            kind: HoldKind::Lodestar,
-            deadline,
-            reason: req.reason.clone(),
-            request_id: Some(req.request_id.clone()),
-            project_id: None,
-            required_authority: authority,
-            confirm: None,
-            undo_seconds: None,
-        }),
-    };
-    actions::propose(conn, new)
-}
+use serde_json::Value;
 
 pub enum Fetch {
     Resolved(Value),

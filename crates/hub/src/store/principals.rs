@@ -5,10 +5,9 @@ use super::{events, operators};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::grant::{capability_allows, GrantOp, SignedGrant};
 use gatehouse_protocol::names::fold_name;
-use gatehouse_protocol::wire::{CapabilityView, GrantRecord, PrincipalView};
+use gatehouse_protocol::wire::{CapabilityView, FeedData, GrantRecord, PrincipalView};
 use gatehouse_protocol::{time, PublicKey};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 pub fn token_hash(token: &str) -> String {
@@ -35,7 +34,8 @@ pub fn create(conn: &Connection, id: &str, org: &str, public_key: Option<&str>, 
         "INSERT INTO principals (id, org, public_key, token_hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![id, org, public_key, token.map(token_hash), now, by],
     )?;
-    events::append(conn, "principal.created", &format!("principal:{id}"), now, &json!({"id": id, "org": org, "publicKey": public_key, "by": by}))?;
+    let event = FeedData::PrincipalCreated { id: id.to_owned(), org: org.to_owned(), public_key: public_key.map(str::to_owned), by: by.to_owned() };
+    events::append(conn, &format!("principal:{id}"), now, &event)?;
     get(conn, id, now)?.ok_or_else(|| ApiError::internal("principal vanished"))
 }
 
@@ -125,7 +125,7 @@ pub fn apply(conn: &Connection, signed: &SignedGrant, now: time::Timestamp) -> A
         }
         other => ApiError::unprocessable("invalid_grant", other.to_string()),
     })?;
-    if op.role != "admin" {
+    if !op.role.may_administer() {
         return Err(ApiError::forbidden("admin_required", format!("{} is an {}; only admins grant or revoke capabilities", op.operator_id, op.role)));
     }
     let issued = time::parse(&g.issued_at).ok_or_else(|| ApiError::unprocessable("invalid_grant", "issued_at"))?;
@@ -176,8 +176,9 @@ pub fn apply(conn: &Connection, signed: &SignedGrant, now: time::Timestamp) -> A
             serde_json::to_string(signed).expect("serialises"),
         ],
     )?;
-    let kind = if g.op == GrantOp::Grant { "capability.granted" } else { "capability.revoked" };
-    events::append(conn, kind, &format!("principal:{}", g.principal_id), &now_s, &json!({"envelope": signed}))?;
+    let envelope = signed.clone();
+    let event = if g.op == GrantOp::Grant { FeedData::CapabilityGranted { envelope } } else { FeedData::CapabilityRevoked { envelope } };
+    events::append(conn, &format!("principal:{}", g.principal_id), &now_s, &event)?;
     get(conn, &g.principal_id, &now_s)?.ok_or_else(|| ApiError::internal("principal vanished"))
 }
 

@@ -7,23 +7,10 @@ use gatehouse_protocol::trace::{TraceBundle, BUNDLE_FORMAT};
 use gatehouse_protocol::wire::{ActionStatus, TraceList, TraceSummary};
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Default, Deserialize)]
-pub struct TraceQuery {
-    pub agent: Option<String>,
-    #[serde(rename = "type")]
-    pub action_type: Option<String>,
-    pub status: Option<String>,
-    /// RFC 3339 bounds on when the hub received the action.
-    pub from: Option<String>,
-    pub to: Option<String>,
-    /// Free text over id, type, agent and target.
-    pub q: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-}
+/// The query shape the operator core sends, defined once in protocol.
+pub use gatehouse_protocol::wire::TraceQuery;
 
 fn like(s: &str) -> String {
     format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
