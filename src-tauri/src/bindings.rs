@@ -33,6 +33,7 @@ mod tests {
             SignedDecision::decl(&cfg),
             DecisionView::decl(&cfg),
             ApprovalItem::decl(&cfg),
+            gatehouse_operator::console::LinkState::decl(&cfg),
             Connection::decl(&cfg),
             DecisionResult::decl(&cfg),
             gatehouse_operator::console::UndoWindow::decl(&cfg),
@@ -45,7 +46,7 @@ mod tests {
             gatehouse_protocol::trace::TraceBundle::decl(&cfg),
             gatehouse_protocol::trace::Problem::decl(&cfg),
             gatehouse_protocol::trace::Report::decl(&cfg),
-            gatehouse_operator::console::TraceFilter::decl(&cfg),
+            TraceQuery::decl(&cfg),
             gatehouse_operator::console::VerifiedTrace::decl(&cfg),
             gatehouse_protocol::grant::GrantOp::decl(&cfg),
             gatehouse_protocol::grant::GrantBody::decl(&cfg),
@@ -54,7 +55,11 @@ mod tests {
             PrincipalView::decl(&cfg),
             GrantRecord::decl(&cfg),
             gatehouse_operator::mesa::MesaPrincipal::decl(&cfg),
+            HelperStatus::decl(&cfg),
+            DesiredState::decl(&cfg),
             HelperView::decl(&cfg),
+            Role::decl(&cfg),
+            Via::decl(&cfg),
             crate::startup::Info::decl(&cfg),
             crate::commands::ConsoleState::decl(&cfg),
             crate::notify::Focus::decl(&cfg),
@@ -68,6 +73,16 @@ mod tests {
             out.push_str(d.trim());
             out.push('\n');
         }
+        // The rule's value lists, so the UI never spells states out itself.
+        let names = |v: &[HelperStatus]| v.iter().map(|s| format!("{:?}", s.as_str())).collect::<Vec<_>>().join(", ");
+        out.push_str(&format!(
+            "\n/** Every helper state (HelperStatus::ALL). */\nexport const HELPER_STATUSES: readonly HelperStatus[] = [{}];\n",
+            names(&HelperStatus::ALL)
+        ));
+        out.push_str(&format!(
+            "\n/** The live states (HelperStatus::is_live): reported in heartbeats, shown as stale when quiet. */\nexport const LIVE_HELPER_STATUSES: readonly HelperStatus[] = [{}];\n",
+            names(&HelperStatus::REPORTABLE)
+        ));
         out
     }
 

@@ -3,13 +3,13 @@
 
 use crate::startup::{Info, Shared};
 use gatehouse_operator::capabilities::GrantPreview;
-use gatehouse_operator::console::{Connection, DecisionRequest, DecisionResult, TraceFilter, VerifiedTrace};
+use gatehouse_operator::console::{Connection, DecisionRequest, DecisionResult, VerifiedTrace};
 use gatehouse_operator::decide::Ask;
 use gatehouse_operator::mesa::{self, MesaClient, MesaPrincipal};
 use gatehouse_operator::settings::{self, Settings};
 use gatehouse_protocol::grant::GrantOp;
 use gatehouse_protocol::wire::ApprovalItem;
-use gatehouse_protocol::wire::{GrantRecord, PrincipalView, TraceList};
+use gatehouse_protocol::wire::{GrantRecord, PrincipalView, TraceList, TraceQuery};
 use gatehouse_protocol::ErrorBody;
 use serde::Serialize;
 use tauri::State;
@@ -61,7 +61,7 @@ fn core(shared: &State<'_, Shared>) -> Result<std::sync::Arc<gatehouse_operator:
 }
 
 #[tauri::command]
-pub async fn list_traces(shared: State<'_, Shared>, filter: TraceFilter) -> Result<TraceList, ErrorBody> {
+pub async fn list_traces(shared: State<'_, Shared>, filter: TraceQuery) -> Result<TraceList, ErrorBody> {
     core(&shared)?.traces(&filter).await.map_err(|e| e.body())
 }
 

@@ -1,11 +1,12 @@
 //! The hub the console runs in-process when no remote hub is configured:
 //! data in the app data directory, the operator's key created in the keyring
 //! if absent and enrolled as admin, listening on loopback so one operator can
-//! work at once and local agents have an address to use.
+//! work at once and local agents have an address to use. Only the console
+//! links the hub library; the `gatehouse` CLI never runs a hub.
 
-use crate::error::OpError;
 use gatehouse_hub::policy::Policy;
 use gatehouse_hub::{app, store, RunningHub};
+use gatehouse_operator::error::OpError;
 use gatehouse_protocol::PublicKey;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -24,7 +25,7 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
             }
             None => {
                 let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
-                store::operators::add(&conn, operator, &public_key.to_hex(), "admin", &now)?;
+                store::operators::add(&conn, operator, &public_key.to_hex(), gatehouse_protocol::wire::Role::Admin, &now)?;
             }
         }
     }

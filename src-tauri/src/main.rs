@@ -8,6 +8,7 @@
 
 mod bindings;
 mod commands;
+mod embedded;
 mod notify;
 mod startup;
 

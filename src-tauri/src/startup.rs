@@ -27,7 +27,7 @@ pub struct Shared {
     pub core: Mutex<Option<(Arc<ConsoleCore>, Info)>>,
     pub error: Mutex<Option<ErrorBody>>,
     /// Keeps the embedded hub alive for the life of the app.
-    pub hub: Mutex<Option<gatehouse_operator::embedded::RunningHubGuard>>,
+    pub hub: Mutex<Option<crate::embedded::RunningHubGuard>>,
 }
 
 pub async fn start(app: AppHandle) {
@@ -63,9 +63,9 @@ async fn init(app: &AppHandle) -> Result<(Arc<ConsoleCore>, Info), OpError> {
     let (hub_url, embedded_agent_url) = match &cfg.hub {
         HubChoice::Remote(url) => (url.clone(), None),
         HubChoice::Embedded => {
-            let hub = gatehouse_operator::embedded::start(&cfg.data_dir, &operator, &public_key).await?;
+            let hub = crate::embedded::start(&cfg.data_dir, &operator, &public_key).await?;
             let url = format!("http://{}", hub.addr);
-            *app.state::<Shared>().hub.lock().unwrap() = Some(gatehouse_operator::embedded::RunningHubGuard::new(hub));
+            *app.state::<Shared>().hub.lock().unwrap() = Some(crate::embedded::RunningHubGuard::new(hub));
             (url.clone(), Some(url))
         }
     };

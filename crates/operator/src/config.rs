@@ -33,8 +33,8 @@ pub fn validate_operator_id(id: &str) -> Result<String, OpError> {
     if id.is_empty() {
         return Err(OpError::NoOperator);
     }
-    if id.len() > 200 || id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(OpError::Invalid("operator id must be 1..200 characters without spaces or control characters".into()));
+    if let Err(p) = gatehouse_protocol::rules::check_identifier(id) {
+        return Err(OpError::Invalid(format!("operator id {p} (1..200 characters, no spaces or control characters)")));
     }
     Ok(id.to_owned())
 }
@@ -55,5 +55,9 @@ mod tests {
         assert!(matches!(validate_operator_id("  "), Err(OpError::NoOperator)));
         assert!(validate_operator_id("a b").is_err());
         assert_eq!(validate_operator_id(" alice ").unwrap(), "alice");
+        // Characters, not bytes, as the hub counts them (protocol::rules).
+        let e200 = "é".repeat(200);
+        assert_eq!(validate_operator_id(&e200).unwrap(), e200);
+        assert!(validate_operator_id(&"é".repeat(201)).is_err());
     }
 }

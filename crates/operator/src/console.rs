@@ -1,22 +1,23 @@
 //! The console's core, independent of any window: loads the queue, follows
-//! the feed, keeps the connection state and outbox count, groups new holds
-//! for notifications, and makes decisions. `src-tauri` implements [`Sink`]
+//! the feed (with [`crate::follow::Follower`], as the CLI does), keeps the
+//! connection state and outbox count, groups new holds for notifications,
+//! and makes decisions. `src-tauri` implements [`Sink`]
 //! to turn these into webview events and desktop notifications.
 
 use crate::decide::{self, Ask, Confirmation, DecideOutcome};
 use crate::error::OpError;
-use crate::feed::{self, ConnState, FeedMsg};
+use crate::feed::ConnState;
+use crate::follow::{FeedSink, Flow, Follower, Start};
 use crate::hub_client::HubClient;
-use crate::outbox;
+use crate::outbox::FlushReport;
 use crate::queue::{Change, Queue};
 use crate::store::LocalStore;
 use gatehouse_protocol::trace::{Report, TraceBundle};
-use gatehouse_protocol::wire::{ApprovalItem, TraceList};
+use gatehouse_protocol::wire::{ApprovalItem, FeedEvent, TraceList, TraceQuery};
 use gatehouse_protocol::Verdict;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// How long new holds are gathered into one notification.
 pub const GROUP_WINDOW: Duration = Duration::from_millis(600);
@@ -25,11 +26,23 @@ pub const GROUP_WINDOW: Duration = Duration::from_millis(600);
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Connection {
-    /// `live`, `reconnecting` or `offline`.
-    pub state: String,
+    pub state: LinkState,
     pub detail: Option<String>,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub outbox_pending: i64,
+}
+
+/// The console's link to its hub, as the indicator shows it.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum LinkState {
+    /// Following the feed.
+    Live,
+    /// Lost the feed; retrying.
+    Reconnecting,
+    /// Not connected (not yet, or given up); `detail` says why.
+    Offline,
 }
 
 pub trait Sink: Send + Sync + 'static {
@@ -80,43 +93,7 @@ pub struct DecisionRequest {
     pub confirmation: Option<Confirmation>,
 }
 
-/// Evidence browser filters (all optional).
-#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
-pub struct TraceFilter {
-    pub agent: Option<String>,
-    pub action_type: Option<String>,
-    pub status: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub text: Option<String>,
-    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
-    pub limit: Option<i64>,
-    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
-    pub offset: Option<i64>,
-}
-
-impl TraceFilter {
-    fn query_string(&self) -> String {
-        let mut parts = Vec::new();
-        let mut add = |k: &str, v: &Option<String>| {
-            if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-                parts.push(format!("{k}={}", crate::hub_client::urlencode(v)));
-            }
-        };
-        add("agent", &self.agent);
-        add("type", &self.action_type);
-        add("status", &self.status);
-        add("from", &self.from);
-        add("to", &self.to);
-        add("q", &self.text);
-        parts.push(format!("limit={}", self.limit.unwrap_or(500)));
-        parts.push(format!("offset={}", self.offset.unwrap_or(0)));
-        parts.join("&")
-    }
-}
-
+/// A trace bundle with the result of verifying it here.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
@@ -145,7 +122,7 @@ impl ConsoleCore {
             client,
             store: Arc::new(store),
             queue: Mutex::new(Queue::default()),
-            conn: Mutex::new(Connection { state: "reconnecting".into(), detail: None, outbox_pending: 0 }),
+            conn: Mutex::new(Connection { state: LinkState::Reconnecting, detail: None, outbox_pending: 0 }),
             pending_grants: Mutex::new(Default::default()),
             me: me.clone(),
             sink: std::sync::OnceLock::new(),
@@ -162,10 +139,10 @@ impl ConsoleCore {
         c
     }
 
-    fn set_conn(&self, sink: &dyn Sink, state: &str, detail: Option<String>) {
+    fn set_conn(&self, sink: &dyn Sink, state: LinkState, detail: Option<String>) {
         {
             let mut c = self.conn.lock().unwrap();
-            c.state = state.into();
+            c.state = state;
             c.detail = detail;
         }
         sink.connection_changed(&self.connection());
@@ -180,77 +157,20 @@ impl ConsoleCore {
                 self.deliver_later(e.id);
             }
         }
+        let follower = Follower::new(&self.client).with_store(&self.store);
+        let mut face = Face { core: &self, sink, batch: Arc::default() };
         // The starting point: the queue and the feed position it reflects.
         let start = loop {
-            match self.client.approvals(false).await {
-                Ok(list) => {
-                    let _ = self.store.cache_items(self.client.base(), &list.items);
-                    self.queue.lock().unwrap().replace_all(list.items.clone());
-                    for item in &list.items {
-                        sink.item_changed(item);
-                    }
-                    break list.seq;
-                }
+            match follower.position(Start::Now, &mut face).await {
+                Ok(seq) => break seq,
                 Err(e) => {
-                    self.set_conn(sink.as_ref(), "offline", Some(e.to_string()));
+                    self.set_conn(face.sink.as_ref(), LinkState::Offline, Some(e.to_string()));
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         };
-        let (tx, mut rx) = mpsc::channel(256);
-        tokio::spawn(feed::follow(self.client.clone(), start, tx));
-        let mut batch: Vec<ApprovalItem> = Vec::new();
-        let mut batch_deadline: Option<tokio::time::Instant> = None;
-        loop {
-            let msg = match batch_deadline {
-                Some(d) => match tokio::time::timeout_at(d, rx.recv()).await {
-                    Ok(m) => m,
-                    Err(_) => {
-                        sink.new_holds(std::mem::take(&mut batch));
-                        batch_deadline = None;
-                        continue;
-                    }
-                },
-                None => rx.recv().await,
-            };
-            let Some(msg) = msg else { return };
-            match msg {
-                FeedMsg::State(ConnState::Live) => {
-                    self.set_conn(sink.as_ref(), "live", None);
-                    // Back online: deliver what waited in the outbox.
-                    if let Ok(r) = outbox::flush(&self.client, &self.store).await {
-                        for (_, o) in r.delivered {
-                            self.queue.lock().unwrap().upsert(o.item.clone());
-                            sink.item_changed(&o.item);
-                        }
-                    }
-                    sink.connection_changed(&self.connection());
-                }
-                FeedMsg::State(ConnState::Reconnecting { error, .. }) => self.set_conn(sink.as_ref(), "reconnecting", Some(error)),
-                FeedMsg::Stopped(e) => {
-                    self.set_conn(sink.as_ref(), "offline", Some(e.to_string()));
-                    return;
-                }
-                FeedMsg::Event(e) if e.kind.starts_with("helper.") => {
-                    if let Some(h) = e.data.get("helper").and_then(|h| serde_json::from_value(h.clone()).ok()) {
-                        sink.helper_changed(&h);
-                    }
-                }
-                FeedMsg::Event(e) => {
-                    let change = self.queue.lock().unwrap().apply(&e);
-                    match change {
-                        Some(Change::Held(item)) => {
-                            let _ = self.store.cache_items(self.client.base(), std::slice::from_ref(&item));
-                            sink.item_changed(&item);
-                            batch.push(item);
-                            batch_deadline.get_or_insert_with(|| tokio::time::Instant::now() + GROUP_WINDOW);
-                        }
-                        Some(Change::Updated(item)) => sink.item_changed(&item),
-                        None => {}
-                    }
-                }
-            }
-        }
+        // Returns only when the subscriber gives up; the face shows that.
+        let _ = follower.follow_after(start, &mut face).await;
     }
 
     /// Approve or reject; the key never leaves this process.
@@ -322,8 +242,8 @@ impl ConsoleCore {
     }
 
     /// One page of traces matching `filter`.
-    pub async fn traces(&self, filter: &TraceFilter) -> Result<TraceList, OpError> {
-        self.client.traces(&filter.query_string()).await
+    pub async fn traces(&self, query: &TraceQuery) -> Result<TraceList, OpError> {
+        self.client.traces(query).await
     }
 
     /// Fetch an action's trace and verify it here (chain and signatures
@@ -358,7 +278,7 @@ impl ConsoleCore {
     /// Action types worth suggesting: those the hub's policy names and those seen recently.
     pub async fn known_action_types(&self) -> Result<Vec<String>, OpError> {
         let mut types = std::collections::BTreeSet::new();
-        if let Ok(page) = self.client.traces("limit=500").await {
+        if let Ok(page) = self.client.traces(&TraceQuery::default()).await {
             types.extend(page.items.into_iter().map(|t| t.action_type));
         }
         if let Ok(policy) = self.client.policy().await {
@@ -395,5 +315,80 @@ impl ConsoleCore {
             .remove(grant_id)
             .ok_or_else(|| OpError::NotFound("that grant was not prepared here (or was already sent)".into()))?;
         crate::capabilities::submit(&self.client, body).await
+    }
+}
+
+/// The console's face of the feed follower: keeps the queue and the
+/// connection indicator current, tells the shell, and gathers new holds
+/// over [`GROUP_WINDOW`] into one notification.
+struct Face<'c> {
+    core: &'c ConsoleCore,
+    sink: Arc<dyn Sink>,
+    /// New holds not notified yet; the first one starts the window's timer.
+    batch: Arc<Mutex<Vec<ApprovalItem>>>,
+}
+
+impl Face<'_> {
+    fn notify_soon(&self, item: ApprovalItem) {
+        let mut batch = self.batch.lock().unwrap();
+        batch.push(item);
+        if batch.len() == 1 {
+            let (batch, sink) = (self.batch.clone(), self.sink.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(GROUP_WINDOW).await;
+                let items = std::mem::take(&mut *batch.lock().unwrap());
+                sink.new_holds(items);
+            });
+        }
+    }
+}
+
+impl FeedSink for Face<'_> {
+    type Error = OpError;
+
+    fn on_queue(&mut self, items: &[ApprovalItem]) -> Result<(), OpError> {
+        self.core.queue.lock().unwrap().replace_all(items.to_vec());
+        for item in items {
+            self.sink.item_changed(item);
+        }
+        Ok(())
+    }
+
+    fn on_state(&mut self, state: &ConnState) -> Result<(), OpError> {
+        match state {
+            ConnState::Live => self.core.set_conn(self.sink.as_ref(), LinkState::Live, None),
+            ConnState::Reconnecting { error, .. } => self.core.set_conn(self.sink.as_ref(), LinkState::Reconnecting, Some(error.clone())),
+        }
+        Ok(())
+    }
+
+    fn on_flushed(&mut self, report: &Result<FlushReport, OpError>) -> Result<(), OpError> {
+        for (_, o) in report.iter().flat_map(|r| &r.delivered) {
+            self.core.queue.lock().unwrap().upsert(o.item.clone());
+            self.sink.item_changed(&o.item);
+        }
+        self.sink.connection_changed(&self.core.connection());
+        Ok(())
+    }
+
+    fn on_event(&mut self, e: &FeedEvent) -> Result<Flow, OpError> {
+        if let Some(h) = e.data.helper() {
+            self.sink.helper_changed(h);
+            return Ok(Flow::Continue);
+        }
+        let change = self.core.queue.lock().unwrap().apply(e);
+        match change {
+            Some(Change::Held(item)) => {
+                self.sink.item_changed(&item);
+                self.notify_soon(item);
+            }
+            Some(Change::Updated(item)) => self.sink.item_changed(&item),
+            None => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn on_stopped(&mut self, e: &OpError) {
+        self.core.set_conn(self.sink.as_ref(), LinkState::Offline, Some(e.to_string()));
     }
 }

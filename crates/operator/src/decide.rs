@@ -15,8 +15,8 @@ use crate::hub_client::HubClient;
 use crate::outbox::{self, DeliveryResult};
 use crate::store::LocalStore;
 use gatehouse_protocol::lodestar::{self, ResolutionKind};
-use gatehouse_protocol::wire::{confirm_token, ApprovalItem, ConfirmMode, DecisionOutcome, HoldKind, HoldStatus};
-use gatehouse_protocol::{action_digest, time, DecisionBody, ErrorBody, Verdict};
+use gatehouse_protocol::wire::{confirm_token, ApprovalItem, ConfirmMode, DecisionOutcome, FeedData, HoldKind};
+use gatehouse_protocol::{action_digest, rules, time, DecisionBody, ErrorBody, Verdict};
 use serde_json::Value;
 
 /// The deliberate step a `confirm:` rule demands before approving.
@@ -88,14 +88,12 @@ pub fn proposal_digest(item: &ApprovalItem, events: Option<&Value>) -> Result<St
     let Some(events) = events else {
         return a.action_digest.clone().ok_or_else(|| OpError::Protocol("the cached action carries no digest; decide while the hub is reachable".into()));
     };
-    let request = events
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|e| e["kind"] == "action.proposed")
-        .map(|e| &e["data"]["request"])
-        .filter(|r| r.is_object())
-        .ok_or_else(|| OpError::Protocol(format!("the hub sent no proposal for action {:?}", a.action_id)))?;
+    let proposed =
+        events.as_array().into_iter().flatten().find_map(|e| match FeedData::from_parts(e["kind"].as_str().unwrap_or_default(), e["data"].clone()) {
+            Ok(FeedData::ActionProposed { request, .. }) => Some(request),
+            _ => None,
+        });
+    let request = &proposed.filter(|r| r.is_object()).ok_or_else(|| OpError::Protocol(format!("the hub sent no proposal for action {:?}", a.action_id)))?;
     let lodestar = item.hold.as_ref().is_some_and(|h| h.kind == HoldKind::Lodestar);
     let shown_matches = if lodestar {
         let hold = item.hold.as_ref().expect("lodestar hold");
@@ -151,17 +149,12 @@ pub async fn decide(client: &HubClient, store: &LocalStore, ask: Ask<'_>) -> Res
     }
     let (item, events) = find_item(client, store, action_id).await?;
     let hold = item.hold.as_ref().ok_or_else(|| OpError::NotFound(format!("action {action_id:?} is not held (policy let it through)")))?;
-    if let Some(d) = &item.decision {
-        return Err(conflict("already_decided", format!("{} already {} this action at {}", d.operator_id, d.verdict.status(), d.decided_at)));
-    }
     let now = time::now();
-    let expired = hold.status == HoldStatus::Expired || hold.deadline.as_deref().and_then(time::parse).is_some_and(|dl| dl <= now);
-    if expired {
-        return Err(conflict("hold_expired", format!("the hold expired at {}; nothing was signed", hold.deadline.clone().unwrap_or_default())));
-    }
-    if hold.status != HoldStatus::Pending {
-        return Err(conflict("hold_closed", "the hold is no longer pending".into()));
-    }
+    // The hub's own rule, checked before anything is signed.
+    rules::check_open(hold, item.decision.as_ref(), now).map_err(|c| match c {
+        rules::Closed::Expired { .. } => conflict(c.code(), format!("{c}; nothing was signed")),
+        _ => conflict(c.code(), c.to_string()),
+    })?;
     if let Some(p) = store.pending_for_hold(client.base(), &hold.hold_id)? {
         return Err(OpError::Conflict("decision_pending".into(), format!("your decision for this hold already waits in the local outbox (entry {})", p.id)));
     }
@@ -181,10 +174,7 @@ pub async fn decide(client: &HubClient, store: &LocalStore, ask: Ask<'_>) -> Res
         // The gate verifies Lodestar's own format, signed by the same key.
         let request_id = hold.request_id.as_deref().ok_or_else(|| OpError::Protocol("Lodestar hold without request_id".into()))?;
         let gate_action = item.action.target.as_deref().ok_or_else(|| OpError::Protocol("Lodestar hold without the gate's action id".into()))?;
-        let kind = match verdict {
-            Verdict::Approve => ResolutionKind::Granted,
-            Verdict::Reject => ResolutionKind::Denied,
-        };
+        let kind = ResolutionKind::for_verdict(verdict);
         signed.lodestar = Some(lodestar::sign_resolution(client.key(), request_id, gate_action, kind, client.operator(), reason, &time::format(&now)));
     }
     if let Some(secs) = hold.undo_seconds.filter(|s| *s > 0) {
@@ -215,7 +205,7 @@ pub async fn deliver_when_due(client: &HubClient, store: &LocalStore, outbox_id:
         tokio::time::sleep((due - time::now()).to_std().unwrap_or_default()).await;
     }
     let entry = get()?;
-    if entry.state != "pending" {
+    if entry.state != crate::store::OutboxState::Pending {
         return Ok(None);
     }
     deliver_now(client, store, outbox_id, &entry.hold_id).await.map(Some)
@@ -224,7 +214,7 @@ pub async fn deliver_when_due(client: &HubClient, store: &LocalStore, outbox_id:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatehouse_protocol::wire::{ActionDetail, ActionStatus, Actor, ActorKind, HoldView};
+    use gatehouse_protocol::wire::{ActionDetail, ActionStatus, Actor, ActorKind, HoldStatus, HoldView, PolicyOutcome};
     use serde_json::json;
 
     fn item(target: &str, confirm: Option<ConfirmMode>) -> (ApprovalItem, Value) {
@@ -259,7 +249,9 @@ mod tests {
             confirm_token: None,
             undo_seconds: None,
         };
-        let events = json!([{"kind": "action.proposed", "data": {"request": request}}]);
+        let policy = PolicyOutcome { rule_id: None, mode: None, status: ActionStatus::RequiresApproval, require: vec![], principal: None };
+        let proposed = FeedData::ActionProposed { action: action.clone(), policy, request };
+        let events = json!([{"kind": proposed.kind(), "data": proposed.to_data()}]);
         (ApprovalItem { action, hold: Some(hold), decision: None }, events)
     }
 

@@ -22,6 +22,8 @@ pub enum ConnState {
     Reconnecting { attempt: u32, error: String },
 }
 
+// Nearly every message is an event: boxing it would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum FeedMsg {
     State(ConnState),

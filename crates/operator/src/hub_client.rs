@@ -55,7 +55,11 @@ impl HubClient {
             })
             .unwrap_or_else(|_| path_and_query.to_owned());
         let sig = request_auth::sign(&self.key, &self.operator, "GET", &full_path, b"");
-        self.http.get(url).header(HEADER_OPERATOR, &sig.operator).header(HEADER_TIMESTAMP, sig.timestamp_ms.to_string()).header(HEADER_SIGNATURE, sig.signature)
+        self.http
+            .get(url)
+            .header(HEADER_OPERATOR, request_auth::id_header(&sig.operator))
+            .header(HEADER_TIMESTAMP, sig.timestamp_ms.to_string())
+            .header(HEADER_SIGNATURE, sig.signature)
     }
 
     async fn parse<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, OpError> {
@@ -99,7 +103,7 @@ impl HubClient {
         let resp = self
             .http
             .post(url)
-            .header(HEADER_OPERATOR, &sig.operator)
+            .header(HEADER_OPERATOR, request_auth::id_header(&sig.operator))
             .header(HEADER_TIMESTAMP, sig.timestamp_ms.to_string())
             .header(HEADER_SIGNATURE, sig.signature)
             .header("content-type", "application/json")
@@ -156,9 +160,19 @@ impl HubClient {
         self.get_json(&format!("/operator/traces/{}", urlencode(action_id))).await
     }
 
-    /// One page of traces; `query` is an already-encoded query string.
-    pub async fn traces(&self, query: &str) -> Result<gatehouse_protocol::wire::TraceList, OpError> {
-        self.get_json(&format!("/operator/traces?{query}")).await
+    /// One page of traces matching `q` (blank filters dropped; a page of 500
+    /// from the start unless it says otherwise).
+    pub async fn traces(&self, q: &gatehouse_protocol::wire::TraceQuery) -> Result<gatehouse_protocol::wire::TraceList, OpError> {
+        let q = q.normalized();
+        let mut parts = Vec::new();
+        for (k, v) in [("agent", &q.agent), ("type", &q.action_type), ("status", &q.status), ("from", &q.from), ("to", &q.to), ("q", &q.q)] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={}", urlencode(v)));
+            }
+        }
+        parts.push(format!("limit={}", q.limit.unwrap_or(500)));
+        parts.push(format!("offset={}", q.offset.unwrap_or(0)));
+        self.get_json(&format!("/operator/traces?{}", parts.join("&"))).await
     }
 
     pub async fn post_decision(&self, signed: &SignedDecision) -> Result<DecisionOutcome, OpError> {

@@ -1,4 +1,4 @@
-//! Managing a mesa server's principals from Gatehouse (interop.md §3): list
+//! Managing a mesa server's principals from Gatehouse (docs/interop.md §3): list
 //! principals and set their capabilities with the mesa admin token. The
 //! token lives in the OS keyring (service `gatehouse-mesa`, account = the
 //! mesa URL), never in a file; mesa's error codes are passed on as they are.

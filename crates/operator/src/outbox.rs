@@ -13,7 +13,7 @@
 
 use crate::error::OpError;
 use crate::hub_client::HubClient;
-use crate::store::LocalStore;
+use crate::store::{LocalStore, OutboxState};
 use gatehouse_protocol::wire::DecisionOutcome;
 
 #[derive(Debug)]
@@ -27,7 +27,7 @@ pub enum DeliveryResult {
 
 pub async fn deliver(client: &HubClient, store: &LocalStore, id: i64) -> Result<DeliveryResult, OpError> {
     let entry = store.get(id)?.ok_or_else(|| OpError::NotFound(format!("no outbox entry {id}")))?;
-    if entry.state != "pending" {
+    if entry.state != OutboxState::Pending {
         return Err(OpError::Invalid(format!("outbox entry {id} is already {}", entry.state)));
     }
     if let Some(nb) = entry.not_before.as_deref() {
@@ -37,7 +37,7 @@ pub async fn deliver(client: &HubClient, store: &LocalStore, id: i64) -> Result<
     }
     Ok(match client.post_decision(&entry.envelope).await {
         Ok(outcome) => {
-            store.settle(id, "delivered", &outcome.outcome)?;
+            store.settle(id, OutboxState::Delivered, &outcome.outcome)?;
             DeliveryResult::Delivered(Box::new(outcome))
         }
         Err(e) if e.is_transient() => {
@@ -45,7 +45,7 @@ pub async fn deliver(client: &HubClient, store: &LocalStore, id: i64) -> Result<
             DeliveryResult::StillPending(e)
         }
         Err(e) => {
-            store.settle(id, "refused", &e.code())?;
+            store.settle(id, OutboxState::Refused, &e.code())?;
             DeliveryResult::Refused(e)
         }
     })

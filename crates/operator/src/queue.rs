@@ -1,7 +1,7 @@
 //! The operator's view of the queue, kept current from the live feed.
 //! Pure state: feed events in, changes out, so it is tested without a hub.
 
-use gatehouse_protocol::wire::{kinds, ActionDetail, ApprovalItem, DecisionView, FeedEvent, HoldView};
+use gatehouse_protocol::wire::{ApprovalItem, FeedData, FeedEvent};
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
@@ -30,29 +30,25 @@ impl Queue {
 
     /// Apply one feed event; returns what changed, if anything.
     pub fn apply(&mut self, e: &FeedEvent) -> Option<Change> {
-        let parse_hold = || e.data.get("hold").and_then(|h| serde_json::from_value::<HoldView>(h.clone()).ok());
-        match e.kind.as_str() {
-            kinds::HOLD_CREATED => {
-                let action: ActionDetail = serde_json::from_value(e.data.get("action")?.clone()).ok()?;
-                let item = ApprovalItem { action, hold: parse_hold(), decision: None };
+        let (hold, decision, status) = match &e.data {
+            FeedData::HoldCreated { hold, action } => {
+                let item = ApprovalItem { action: action.clone(), hold: Some(hold.clone()), decision: None };
                 self.items.insert(e.subject.clone(), item.clone());
-                Some(Change::Held(item))
+                return Some(Change::Held(item));
             }
-            kinds::HOLD_DECIDED | kinds::HOLD_EXPIRED => {
-                let item = self.items.get_mut(&e.subject)?;
-                if let Some(h) = parse_hold() {
-                    item.hold = Some(h);
-                }
-                if let Some(d) = e.data.get("decision").and_then(|d| serde_json::from_value::<DecisionView>(d.clone()).ok()) {
-                    item.decision = Some(d);
-                }
-                if let Some(s) = e.data.get("status").and_then(|s| s.as_str()).and_then(gatehouse_protocol::wire::ActionStatus::parse) {
-                    item.action.status = s;
-                }
-                Some(Change::Updated(item.clone()))
-            }
-            _ => None,
+            FeedData::HoldDecided { hold, decision, status } => (hold, decision.as_ref(), *status),
+            FeedData::HoldExpired { hold, status } => (hold, None, *status),
+            _ => return None,
+        };
+        let item = self.items.get_mut(&e.subject)?;
+        if let Some(h) = hold {
+            item.hold = Some(h.clone());
         }
+        if let Some(d) = decision {
+            item.decision = Some(d.clone());
+        }
+        item.action.status = status;
+        Some(Change::Updated(item.clone()))
     }
 
     /// Record an item the operator just decided (the hub's answer).
@@ -67,7 +63,8 @@ mod tests {
     use serde_json::json;
 
     fn ev(seq: i64, kind: &str, subject: &str, data: serde_json::Value) -> FeedEvent {
-        FeedEvent { seq, kind: kind.into(), subject: subject.into(), at: "2026-11-21T10:00:00.000Z".into(), data }
+        let data = FeedData::from_parts(kind, data).unwrap();
+        FeedEvent { seq, subject: subject.into(), at: "2026-11-21T10:00:00.000Z".into(), data }
     }
 
     fn action(id: &str) -> serde_json::Value {
@@ -88,7 +85,7 @@ mod tests {
             Some(Change::Updated(i)) => assert_eq!(i.action.status.as_str(), "expired"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(q.apply(&ev(3, "evidence.attached", "a", json!({}))), None);
-        assert_eq!(q.apply(&ev(4, "hold.decided", "unknown", json!({}))), None);
+        assert_eq!(q.apply(&ev(3, "evidence.attached", "a", json!({"evidence": {}, "principal": null, "via": "token"}))), None);
+        assert_eq!(q.apply(&ev(4, "hold.decided", "unknown", json!({"hold": hold("unknown", "approved"), "decision": null, "status": "approved"}))), None);
     }
 }

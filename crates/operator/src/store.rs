@@ -14,6 +14,40 @@ pub struct LocalStore {
     conn: Mutex<Connection>,
 }
 
+/// Where a signed decision stands in the local outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Signed, not yet applied: retried until the hub answers.
+    Pending,
+    /// The hub applied it (or already had this very envelope).
+    Delivered,
+    /// The hub refused it for good (its `{code}` is the outcome).
+    Refused,
+    /// Withdrawn inside its undo window; never sent.
+    Cancelled,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Delivered => "delivered",
+            OutboxState::Refused => "refused",
+            OutboxState::Cancelled => "cancelled",
+        }
+    }
+    fn parse(s: &str) -> Option<OutboxState> {
+        [OutboxState::Pending, OutboxState::Delivered, OutboxState::Refused, OutboxState::Cancelled].into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for OutboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEntry {
@@ -21,7 +55,7 @@ pub struct OutboxEntry {
     pub hub: String,
     pub action_id: String,
     pub hold_id: String,
-    pub state: String,
+    pub state: OutboxState,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub outcome: Option<String>,
@@ -95,9 +129,13 @@ impl LocalStore {
         if n == 1 {
             return Ok(entry);
         }
-        Err(match (entry.state.as_str(), entry.not_before.is_some()) {
-            ("pending", true) => OpError::Conflict("too_late".into(), format!("the undo window of outbox entry {id} has closed; the decision is being sent")),
-            ("pending", false) => OpError::Conflict("not_undoable".into(), format!("outbox entry {id} has no undo window (its rule sets no undoSeconds)")),
+        Err(match (entry.state, entry.not_before.is_some()) {
+            (OutboxState::Pending, true) => {
+                OpError::Conflict("too_late".into(), format!("the undo window of outbox entry {id} has closed; the decision is being sent"))
+            }
+            (OutboxState::Pending, false) => {
+                OpError::Conflict("not_undoable".into(), format!("outbox entry {id} has no undo window (its rule sets no undoSeconds)"))
+            }
             (state, _) => OpError::Conflict("not_pending".into(), format!("outbox entry {id} is already {state}")),
         })
     }
@@ -109,7 +147,11 @@ impl LocalStore {
             hub: r.get(1)?,
             action_id: r.get(2)?,
             hold_id: r.get(3)?,
-            state: r.get(4)?,
+            state: {
+                let s: String = r.get(4)?;
+                OutboxState::parse(&s)
+                    .ok_or_else(|| rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, format!("outbox state {s:?}").into()))?
+            },
             attempts: r.get(5)?,
             last_error: r.get(6)?,
             outcome: r.get(7)?,
@@ -161,10 +203,10 @@ impl LocalStore {
 
     /// Settle an entry; only a pending entry changes, so concurrent flushers
     /// agree on one final state.
-    pub fn settle(&self, id: i64, state: &str, outcome: &str) -> Result<(), OpError> {
+    pub fn settle(&self, id: i64, state: OutboxState, outcome: &str) -> Result<(), OpError> {
         self.conn().execute(
             "UPDATE outbox SET state = ?2, outcome = ?3, attempts = attempts + 1, delivered_at = ?4 WHERE id = ?1 AND state = 'pending'",
-            params![id, state, outcome, time::format(&time::now())],
+            params![id, state.as_str(), outcome, time::format(&time::now())],
         )?;
         Ok(())
     }
@@ -239,10 +281,10 @@ mod tests {
         let s = LocalStore::open_in(&dir).unwrap();
         assert_eq!(s.pending("http://hub").unwrap().len(), 1);
         assert_eq!(s.pending("http://other").unwrap().len(), 0);
-        s.settle(id, "delivered", "applied").unwrap();
-        s.settle(id, "refused", "late").unwrap();
+        s.settle(id, OutboxState::Delivered, "applied").unwrap();
+        s.settle(id, OutboxState::Refused, "late").unwrap();
         let e = s.get(id).unwrap().unwrap();
-        assert_eq!((e.state.as_str(), e.outcome.as_deref()), ("delivered", Some("applied")));
+        assert_eq!((e.state, e.outcome.as_deref()), (OutboxState::Delivered, Some("applied")));
         assert_eq!(e.envelope, signed);
         std::fs::remove_dir_all(dir).ok();
     }
@@ -256,7 +298,7 @@ mod tests {
         let later = s.enqueue_after("http://hub", &signed, Some(time::now() + chrono::Duration::seconds(30))).unwrap();
         let now = s.enqueue_after("http://hub", &signed, None).unwrap();
         let past = s.enqueue_after("http://hub", &signed, Some(time::now() - chrono::Duration::seconds(1))).unwrap();
-        assert_eq!(s.cancel(later).unwrap().state, "cancelled");
+        assert_eq!(s.cancel(later).unwrap().state, OutboxState::Cancelled);
         assert_eq!(s.cancel(later).unwrap_err().code(), "not_pending");
         assert_eq!(s.cancel(now).unwrap_err().code(), "not_undoable");
         assert_eq!(s.cancel(past).unwrap_err().code(), "too_late");

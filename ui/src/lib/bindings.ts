@@ -68,11 +68,9 @@ export type DecisionView = { operatorId: string, verdict: Verdict, reason: strin
 
 export type ApprovalItem = { action: ActionDetail, hold: HoldView | null, decision?: DecisionView | null, };
 
-export type Connection = { 
-/**
- * `live`, `reconnecting` or `offline`.
- */
-state: string, detail: string | null, outboxPending: number, };
+export type LinkState = "live" | "reconnecting" | "offline";
+
+export type Connection = { state: LinkState, detail: string | null, outboxPending: number, };
 
 export type DecisionResult = { item: ApprovalItem | null, queued: boolean, message: string, 
 /**
@@ -130,7 +128,15 @@ export type Report = { valid: boolean, events: number, signaturesChecked: number
  */
 warnings: Array<Problem>, };
 
-export type TraceFilter = { agent: string | null, actionType: string | null, status: string | null, from: string | null, to: string | null, text: string | null, limit: number | null, offset: number | null, };
+export type TraceQuery = { agent?: string | null, type?: string | null, status?: string | null, 
+/**
+ * RFC 3339 bounds on when the hub received the action.
+ */
+from?: string | null, to?: string | null, 
+/**
+ * Free text over id, type, agent and target.
+ */
+q?: string | null, limit?: number | null, offset?: number | null, };
 
 export type VerifiedTrace = { bundle: TraceBundle, report: Report, };
 
@@ -156,19 +162,23 @@ export type GrantRecord = { grantId: string, op: GrantOp, principalId: string, c
 
 export type MesaPrincipal = { id: string, org: string, public_key: string, capabilities: Array<string>, created_at: string, };
 
-export type HelperView = { id: string, name: string, parentId: string, swarmId: string, task: string | null, 
+export type HelperStatus = "running" | "idle" | "blocked" | "sleeping" | "stopped" | "retired";
+
+export type DesiredState = "running" | "stopped";
+
+export type HelperView = { id: string, name: string, parentId: string, swarmId: string, task: string | null, status: HelperStatus, 
 /**
- * running, idle, blocked, sleeping, stopped or retired.
+ * What the hub wants: running, or stopped (a stop order, the cap).
  */
-status: string, 
-/**
- * running or stopped: what the hub wants.
- */
-desiredState: string, progress: number | null, currentTask: string | null, createdAt: string, ttlExpiresAt: string, lastHeartbeat: string, 
+desiredState: DesiredState, progress: number | null, currentTask: string | null, createdAt: string, ttlExpiresAt: string, lastHeartbeat: string, 
 /**
  * No heartbeat for half the heartbeat timeout.
  */
 stale: boolean, stopDeadline: string | null, stopReason: string | null, stopBy: string | null, retiredAt: string | null, retireReason: string | null, };
+
+export type Role = "admin" | "approver";
+
+export type Via = "token" | "signature" | "status_token" | "dev_open";
 
 export type Info = { operator: string, publicKey: string, hubUrl: string, 
 /**
@@ -183,3 +193,9 @@ export type ConsoleState = {
 phase: string, info: Info | null, error: ErrorBody | null, items: Array<ApprovalItem>, connection: Connection | null, };
 
 export type Focus = { actionId: string | null, reject: boolean, };
+
+/** Every helper state (HelperStatus::ALL). */
+export const HELPER_STATUSES: readonly HelperStatus[] = ["running", "idle", "blocked", "sleeping", "stopped", "retired"];
+
+/** The live states (HelperStatus::is_live): reported in heartbeats, shown as stale when quiet. */
+export const LIVE_HELPER_STATUSES: readonly HelperStatus[] = ["running", "idle", "blocked", "sleeping"];

@@ -3,7 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
-  ApprovalItem, ConsoleState, Connection, DecisionRequest, DecisionResult, ErrorBody, Focus, Settings, Info, TraceFilter, TraceList,
+  ApprovalItem, ConsoleState, Connection, DecisionRequest, DecisionResult, ErrorBody, Focus, Settings, Info, TraceQuery, TraceList,
   VerifiedTrace, PrincipalView, GrantRecord, GrantOp, GrantPreview, MesaPrincipal, HelperView,
 } from "./types";
 
@@ -15,7 +15,7 @@ export const getState = () => invoke<ConsoleState>("get_state");
 export const decide = (request: DecisionRequest) => invoke<DecisionResult>("decide", { request });
 export const undoDecision = (outboxId: number) => invoke<void>("undo_decision", { outboxId });
 export const getSettings = () => invoke<Settings>("get_settings");
-export const listTraces = (filter: TraceFilter) => invoke<TraceList>("list_traces", { filter });
+export const listTraces = (filter: TraceQuery) => invoke<TraceList>("list_traces", { filter });
 export const verifyTrace = (actionId: string) => invoke<VerifiedTrace>("verify_trace", { actionId });
 export const exportTrace = (actionId: string) => invoke<string>("export_trace", { actionId });
 export const listPrincipals = () => invoke<PrincipalView[]>("list_principals");

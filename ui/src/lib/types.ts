@@ -3,6 +3,6 @@
 export type {
   ActionDetail, ActionStatus, Actor, ApprovalItem, Connection, ConsoleState, DecisionResult, DecisionView,
   ErrorBody, Focus, HoldKind, HoldStatus, HoldView, ConfirmMode, Confirmation, DecisionRequest, UndoWindow, Info, Settings, Verdict,
-  TraceSummary, TraceList, TraceFilter, TraceEvent, TraceBundle, Report, Problem, VerifiedTrace,
-  GrantOp, GrantBody, GrantPreview, CapabilityView, PrincipalView, GrantRecord, MesaPrincipal, HelperView,
+  TraceSummary, TraceList, TraceQuery, TraceEvent, TraceBundle, Report, Problem, VerifiedTrace,
+  GrantOp, GrantBody, GrantPreview, CapabilityView, PrincipalView, GrantRecord, MesaPrincipal, HelperView, HelperStatus, LinkState,
 } from "./bindings";

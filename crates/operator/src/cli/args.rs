@@ -1,0 +1,171 @@
+//! The command line, as clap parses it. Definitions only; `cli::run` acts.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use gatehouse_operator::config::{ENV_HUB, ENV_OPERATOR};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Gatehouse operator CLI: review and sign decisions on held agent actions")]
+pub struct Cli {
+    /// Hub base URL.
+    #[arg(long, global = true, env = ENV_HUB)]
+    pub hub: Option<String>,
+    /// Operator id (the keyring account holding your key).
+    #[arg(long, global = true, env = ENV_OPERATOR)]
+    pub operator: Option<String>,
+    /// Machine-readable output (JSON; NDJSON for `watch`).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Manage the operator's Ed25519 key in the OS keyring.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// List held actions waiting for a decision.
+    Approvals {
+        /// Include decided and expired holds.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve a held action (signed with your keyring key).
+    Approve {
+        action_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        /// For a hold whose rule says `confirm: typed` (or `hold`): the token
+        /// shown by `gatehouse show` (the last characters of the target).
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+    /// Reject a held action; a reason is required.
+    Reject {
+        action_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show one action: its hold, decision and event trace.
+    Show { action_id: String },
+    /// Follow the hub's live feed.
+    Watch {
+        /// Resume after this event id instead of starting now.
+        #[arg(long)]
+        after: Option<i64>,
+        /// Resume where the last `watch --resume` on this machine stopped.
+        #[arg(long, conflicts_with = "after")]
+        resume: bool,
+        /// Exit after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// An action's evidence trace, verified here against pinned operator keys.
+    /// With --json, prints the trace bundle (export it with `> bundle.json`).
+    Trace { action_id: String },
+    /// Verify an exported trace bundle offline. Exit 0 when valid, 7 with the
+    /// broken event named otherwise.
+    Verify {
+        bundle: std::path::PathBuf,
+        /// Also trust this operator key (repeatable): OPERATOR=PUBLIC_KEY_HEX.
+        #[arg(long = "trust")]
+        trust: Vec<String>,
+    },
+    /// Principals (agents) and their capabilities.
+    Principals {
+        #[command(subcommand)]
+        cmd: Option<PrincipalsCmd>,
+    },
+    /// Grant capabilities to a principal (signed; admins only).
+    Grant {
+        principal: String,
+        /// Action types or prefix patterns such as `email.*`.
+        #[arg(required = true)]
+        capabilities: Vec<String>,
+        /// How long the grant holds: 1h, 8h, 24h, 7d, ... or never.
+        #[arg(long, default_value = "never")]
+        expires: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Revoke capabilities from a principal (signed; admins only).
+    Revoke {
+        principal: String,
+        #[arg(required = true)]
+        capabilities: Vec<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Swarm helpers: state, task, heartbeat age, TTL, retire reasons.
+    Helpers {
+        /// Keep following helper changes on the live feed.
+        #[arg(long)]
+        watch: bool,
+        #[command(subcommand)]
+        cmd: Option<HelpersCmd>,
+    },
+    /// Decisions waiting to be delivered.
+    Outbox {
+        #[command(subcommand)]
+        cmd: Option<OutboxCmd>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCmd {
+    /// Create your key in the keyring and print its public key (hex). Never replaces a key.
+    Init,
+    /// Print your public key.
+    Show {
+        #[arg(long, value_enum, default_value = "hex")]
+        format: KeyFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KeyFormat {
+    Hex,
+    SpkiPem,
+}
+
+#[derive(Subcommand)]
+pub enum PrincipalsCmd {
+    /// List principals (default).
+    List,
+    /// Add a principal. Without --public-key, an API token is issued and
+    /// printed alone on the last line (shown once).
+    Add {
+        id: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Every grant and revocation of a principal, with signer and reason.
+    History { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum HelpersCmd {
+    /// Order a helper to stop (signed); the hub retires it at the deadline if it does not comply.
+    Stop {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        /// Seconds the helper has to comply.
+        #[arg(long, default_value_t = 30)]
+        grace: i64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OutboxCmd {
+    /// List recent outbox entries (default).
+    List,
+    /// Deliver pending decisions now.
+    Flush,
+    /// Withdraw a decision still inside its rule's undo window (nothing is sent).
+    Cancel { id: i64 },
+}

@@ -1,0 +1,132 @@
+//! The queue and deciding on it: `approvals`, `approve`, `reject`, and the
+//! outbox that holds signed decisions until the hub has them.
+
+use super::args::OutboxCmd;
+use super::context::{CmdResult, Ctx};
+use super::render;
+use gatehouse_operator::decide::{self, Ask, DecideOutcome};
+use gatehouse_operator::error::exit;
+use gatehouse_operator::hub_client::HubClient;
+use gatehouse_operator::outbox::{self, FlushReport};
+use gatehouse_operator::store::LocalStore;
+use serde_json::json;
+
+/// `gatehouse approvals [--all]`.
+pub async fn approvals(ctx: &Ctx, all: bool) -> CmdResult {
+    let (client, store) = (ctx.client()?, ctx.store()?);
+    flush_quietly(&client, &store).await;
+    let list = client.approvals(all).await?;
+    store.cache_items(client.base(), &list.items)?;
+    ctx.print(|| render::table(&list.items), serde_json::to_value(&list).expect("serialises"))?;
+    Ok(exit::OK)
+}
+
+/// Deliver what waits in the outbox, saying so on stderr; failures are left
+/// for the next flush.
+pub async fn flush_quietly(client: &HubClient, store: &LocalStore) {
+    if let Ok(r) = outbox::flush(client, store).await {
+        report_flush(&r);
+    }
+}
+
+/// What a background flush delivered or had refused, on stderr.
+pub fn report_flush(r: &FlushReport) {
+    for (a, o) in &r.delivered {
+        eprintln!("outbox: delivered decision on {a} ({})", o.outcome);
+    }
+    for (a, e) in &r.refused {
+        eprintln!("outbox: hub refused decision on {a}: {e}");
+    }
+}
+
+/// `gatehouse approve` and `gatehouse reject`.
+pub async fn decide(ctx: &Ctx, ask: Ask<'_>) -> CmdResult {
+    let (client, store) = (ctx.client()?, ctx.store()?);
+    let (action_id, verdict) = (ask.action_id, ask.verdict);
+    flush_quietly(&client, &store).await;
+    let mut outcome = decide::decide(&client, &store, ask).await?;
+    if let DecideOutcome::Scheduled { outbox_id, send_at, .. } = &outcome {
+        // The rule's undo window: say how to undo, wait it out, then send.
+        eprintln!(
+            "{} {action_id}: signed; sending at {send_at}. To undo: `gatehouse outbox cancel {outbox_id}` (if this command is stopped, the next `gatehouse outbox flush` sends it)",
+            verdict.status()
+        );
+        match decide::deliver_when_due(&client, &store, *outbox_id).await? {
+            Some(o) => outcome = o,
+            None => {
+                ctx.print(
+                    || format!("undone: outbox entry {outbox_id} was cancelled; nothing was sent"),
+                    json!({"undone": true, "outboxId": outbox_id, "actionId": action_id}),
+                )?;
+                return Ok(exit::OK);
+            }
+        }
+    }
+    match outcome {
+        DecideOutcome::Scheduled { outbox_id, send_at, .. } => {
+            ctx.print(
+                || format!("signed; waits in outbox entry {outbox_id} until {send_at}"),
+                json!({"scheduled": true, "outboxId": outbox_id, "sendAt": send_at}),
+            )?;
+            Ok(exit::QUEUED)
+        }
+        DecideOutcome::Delivered(o) => {
+            let by = o.item.decision.as_ref().map(|d| d.operator_id.clone()).unwrap_or_default();
+            ctx.print(
+                || format!("{} {action_id} (signed by {by}){}", verdict.status(), if o.outcome == "already_applied" { " [already applied]" } else { "" }),
+                serde_json::to_value(&o).expect("serialises"),
+            )?;
+            Ok(exit::OK)
+        }
+        DecideOutcome::Queued { outbox_id, hold_id, reason } => {
+            ctx.print(
+                || format!("hub unreachable ({reason}); signed decision queued in outbox entry {outbox_id}, delivered on the next `gatehouse outbox flush` or command"),
+                json!({"queued": true, "outboxId": outbox_id, "actionId": action_id, "holdId": hold_id, "error": reason.body()}),
+            )?;
+            Ok(exit::QUEUED)
+        }
+    }
+}
+
+/// `gatehouse outbox [list|flush|cancel]`.
+pub async fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> CmdResult {
+    let store = ctx.store()?;
+    match cmd {
+        OutboxCmd::List => {
+            let entries = store.entries(&ctx.hub()?, 100)?;
+            ctx.print(|| render::outbox(&entries), serde_json::to_value(&entries).expect("serialises"))?;
+            Ok(exit::OK)
+        }
+        OutboxCmd::Cancel { id } => {
+            let e = store.cancel(id)?;
+            ctx.print(
+                || format!("cancelled outbox entry {id}: the {} on {} will not be sent", e.envelope.decision.verdict.as_str(), e.action_id),
+                serde_json::to_value(&e).expect("serialises"),
+            )?;
+            Ok(exit::OK)
+        }
+        OutboxCmd::Flush => {
+            let client = ctx.client()?;
+            let r = outbox::flush(&client, &store).await?;
+            ctx.print(
+                || format!("delivered {}, refused {}, still pending {}", r.delivered.len(), r.refused.len(), r.pending),
+                json!({
+                    "delivered": r.delivered.iter().map(|(a, o)| json!({"actionId": a, "outcome": o.outcome})).collect::<Vec<_>>(),
+                    "refused": r.refused.iter().map(|(a, e)| json!({"actionId": a, "error": e.body()})).collect::<Vec<_>>(),
+                    "pending": r.pending,
+                }),
+            )?;
+            for (a, e) in &r.refused {
+                eprintln!("refused {a}: {e}");
+            }
+            Ok(match r.last_error {
+                Some(e) if r.pending > 0 => {
+                    eprintln!("hub unreachable: {e}");
+                    exit::QUEUED
+                }
+                _ if !r.refused.is_empty() => exit::REFUSED,
+                _ => exit::OK,
+            })
+        }
+    }
+}

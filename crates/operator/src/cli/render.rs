@@ -1,0 +1,259 @@
+//! The CLI's human output: tables, one item, feed events, principals,
+//! helpers. Every string an agent sent goes through
+//! `gatehouse_protocol::display` (escaped, shortened, warned about).
+
+use gatehouse_operator::store::OutboxEntry;
+use gatehouse_protocol::wire::{ApprovalItem, FeedData, FeedEvent, GrantRecord, HelperView, PrincipalView};
+use gatehouse_protocol::{display, time};
+
+fn waiting_for(since: &str) -> String {
+    match time::parse(since) {
+        Some(t) => humanize((time::now() - t).num_seconds()),
+        None => "?".into(),
+    }
+}
+
+fn humanize(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// An evidence event's submitter, as the hub recorded it.
+pub fn submitter(data: &FeedData) -> Option<String> {
+    match data {
+        FeedData::EvidenceAttached { principal, via, .. } => Some(display::evidence_submitter(principal.as_deref(), Some(via.as_str()))),
+        _ => None,
+    }
+}
+
+/// A trace event's typed payload (`Unknown` for what this build cannot read).
+pub fn typed(kind: &str, data: &serde_json::Value) -> FeedData {
+    FeedData::from_parts(kind, data.clone()).unwrap_or_else(|_| FeedData::Unknown { kind: kind.to_owned(), data: data.clone() })
+}
+
+/// One action: who, what, the hold and its decision.
+pub fn item(item: &ApprovalItem) -> String {
+    let a = &item.action;
+    let kind = serde_json::to_value(a.actor.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let mut s = format!(
+        "{}  {}  by {}:{}",
+        display::escape(&a.action_id),
+        display::escape(&a.action_type),
+        kind,
+        display::actor_label(&a.actor.name, a.principal_id.as_deref())
+    );
+    s.push_str(&format!("\n  status: {}", a.status.as_str()));
+    match a.principal_id.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => s.push_str(&format!("\n  principal: {} \u{2713} (proven by its credentials)", display::escape(p))),
+        None => s.push_str("\n  principal: none proven (unverified)"),
+    }
+    s.push_str(&format!("\n  claims to be: {}", display::escape(&a.actor.name)));
+    if let Some(t) = &a.target {
+        let short = display::short(t, display::TARGET_MAX);
+        let full = display::escape(t);
+        s.push_str(&format!("\n  target: {short}"));
+        if short != full {
+            s.push_str(&format!("\n  full target: {full}"));
+        }
+    }
+    for w in display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()) {
+        s.push_str(&format!("\n  {w}"));
+    }
+    if let Some(p) = &a.params {
+        s.push_str(&format!("\n  params: {}", display::escape(&p.to_string())));
+    }
+    if let Some(h) = &item.hold {
+        s.push_str(&format!("\n  hold: {} ({:?}) since {}", h.hold_id, h.status, h.created_at));
+        match (h.confirm, &h.confirm_token) {
+            (Some(mode), Some(token)) => s.push_str(&format!(
+                "\n  confirm: {} — approve with `gatehouse approve {} --confirm {}`",
+                mode.as_str(),
+                display::escape(&a.action_id),
+                display::escape(token)
+            )),
+            (Some(mode), None) => s.push_str(&format!("\n  confirm: {}", mode.as_str())),
+            _ => {}
+        }
+        if let Some(secs) = h.undo_seconds {
+            s.push_str(&format!("\n  undo window: {secs}s (a decision waits that long, cancellable, before it is sent)"));
+        }
+        if let Some(d) = &h.deadline {
+            s.push_str(&format!(", deadline {d}"));
+        }
+    }
+    if let Some(d) = &item.decision {
+        s.push_str(&format!("\n  decision: {} by {} at {}", d.verdict.status(), display::escape(&d.operator_id), d.decided_at));
+        if let Some(r) = &d.reason {
+            s.push_str(&format!(" ({})", display::escape(r)));
+        }
+    }
+    s
+}
+
+/// The queue as a table.
+pub fn table(items: &[ApprovalItem]) -> String {
+    if items.is_empty() {
+        return "no held actions".into();
+    }
+    let mut out = String::from("ACTION\tTYPE\tACTOR\tTARGET\tWAITING\tDEADLINE\tSTATUS\tWARNINGS");
+    for it in items {
+        let a = &it.action;
+        let deadline = it
+            .hold
+            .as_ref()
+            .and_then(|h| h.deadline.as_deref())
+            .and_then(time::parse)
+            .map(|d| humanize((d - time::now()).num_seconds()))
+            .unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "\n{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            display::escape(&a.action_id),
+            display::short(&a.action_type, display::NAME_MAX),
+            display::actor_label(&a.actor.name, a.principal_id.as_deref()),
+            display::short(a.target.as_deref().unwrap_or("-"), display::TARGET_MAX),
+            waiting_for(&a.received_at),
+            deadline,
+            a.status.as_str(),
+            display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()).join("; ")
+        ));
+    }
+    out
+}
+
+/// One feed event on one line.
+pub fn event(e: &FeedEvent) -> String {
+    let detail = match &e.data {
+        FeedData::HoldCreated { action: a, .. } => {
+            let (name, principal, target) = (a.actor.name.as_str(), a.principal_id.as_deref(), a.target.as_deref());
+            let warnings = display::action_warnings(name, principal, target);
+            format!(
+                "{} by {} -> {} (waiting for a decision){}",
+                display::short(&a.action_type, display::NAME_MAX),
+                display::actor_label(name, principal),
+                display::short(target.unwrap_or("-"), display::TARGET_MAX),
+                if warnings.is_empty() { String::new() } else { format!(" {}", warnings.join("; ")) }
+            )
+        }
+        FeedData::HoldDecided { decision, status, .. } => {
+            format!("{} by {}", status.as_str(), display::escape(decision.as_ref().map(|d| d.operator_id.as_str()).unwrap_or("")))
+        }
+        FeedData::ActionProposed { action, .. } => format!("{} ({})", display::escape(&action.action_type), action.status.as_str()),
+        other => submitter(other).unwrap_or_default(),
+    };
+    format!("#{} {} {} {} {}", e.seq, e.at, display::escape(&e.data.kind()), display::escape(&e.subject), detail)
+}
+
+/// One principal on one line: id, org, credential, capabilities, warnings.
+pub fn principal(p: &PrincipalView) -> String {
+    let caps: Vec<String> = p
+        .capabilities
+        .iter()
+        .map(|c| match &c.expires_at {
+            Some(e) => format!("{} (until {e})", c.capability),
+            None => c.capability.clone(),
+        })
+        .collect();
+    let cred = match &p.public_key {
+        Some(k) => format!("key {}…", &k[..16]),
+        None => "API token".to_owned(),
+    };
+    let warnings: Vec<String> = display::identifier_warnings(&p.id).into_iter().map(|w| format!("\t\u{26a0} {w}")).collect();
+    format!(
+        "{}\t{}\t{}\t{}{}",
+        display::escape(&p.id),
+        display::escape(&p.org),
+        cred,
+        if caps.is_empty() { "-".into() } else { display::escape(&caps.join(", ")) },
+        warnings.concat()
+    )
+}
+
+/// Helpers as a table, with a count per state.
+pub fn helpers(list: &[HelperView]) -> String {
+    let shown = |h: &HelperView| h.shown_state().to_owned();
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let mut out = String::from("SWARM\tPARENT\tHELPER\tSTATE\tTASK\tHEARTBEAT\tREASON");
+    for h in list {
+        *counts.entry(shown(h)).or_default() += 1;
+        let age = time::parse(&h.last_heartbeat).map(|t| humanize((time::now() - t).num_seconds())).unwrap_or_default();
+        out.push_str(&format!(
+            "\n{}\t{}\t{}\t{}\t{}\t{} ago\t{}",
+            display::escape(&h.swarm_id),
+            display::escape(&h.parent_id),
+            display::escape(&h.name),
+            shown(h),
+            display::short(h.current_task.as_deref().or(h.task.as_deref()).unwrap_or("-"), display::TARGET_MAX),
+            age,
+            display::short(h.retire_reason.as_deref().or(h.stop_reason.as_deref()).unwrap_or(""), display::TARGET_MAX)
+        ));
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    out.push_str(&format!("\n{}", summary.join(" · ")));
+    out
+}
+
+/// A helper's change on the live feed.
+pub fn helper_event(e: &FeedEvent, h: &HelperView) -> String {
+    let reason = match &e.data {
+        FeedData::HelperRetired { reason, .. } | FeedData::HelperReaped { reason, .. } | FeedData::HelperStopOrdered { reason, .. } => reason.as_str(),
+        _ => "",
+    };
+    format!("#{} {} {} {} {}", e.seq, e.data.kind(), display::escape(&h.name), h.status.as_str(), display::escape(reason))
+}
+
+/// `gatehouse show`: the item, then its events.
+pub fn shown(item: &ApprovalItem, events: &serde_json::Value) -> String {
+    let mut s = self::item(item);
+    for e in events.as_array().into_iter().flatten() {
+        let kind = e["kind"].as_str().unwrap_or("");
+        s.push_str(&format!("\n  #{} {} {}", e["seq"], e["at"].as_str().unwrap_or(""), display::escape(kind)));
+        if let Some(by) = submitter(&typed(kind, &e["data"])) {
+            s.push_str(&format!(" ({by})"));
+        }
+    }
+    s
+}
+
+/// Outbox entries, one a line.
+pub fn outbox(entries: &[OutboxEntry]) -> String {
+    if entries.is_empty() {
+        return "outbox is empty".into();
+    }
+    entries
+        .iter()
+        .map(|e| {
+            format!(
+                "{}\t{}\t{}\t{}\t{}",
+                e.id,
+                e.state,
+                e.envelope.decision.verdict.as_str(),
+                e.action_id,
+                e.outcome.as_deref().or(e.last_error.as_deref()).unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A principal's grants and revocations, one a line.
+pub fn history(records: &[GrantRecord]) -> String {
+    records
+        .iter()
+        .map(|g| {
+            format!(
+                "{}\t{:?}\t{}\tby {}\t{}{}",
+                g.received_at,
+                g.op,
+                display::escape(&g.capabilities.join(",")),
+                display::escape(&g.operator_id),
+                display::escape(&g.reason),
+                g.expires_at.as_deref().map(|e| format!("\tuntil {e}")).unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

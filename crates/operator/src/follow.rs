@@ -1,0 +1,182 @@
+//! One feed follower for every face: the console, `gatehouse watch` and
+//! `gatehouse helpers --watch` all follow the hub's feed through
+//! [`Follower`], and differ only in the [`FeedSink`] that hears about it.
+//!
+//! The follower finds the start position ([`Start`]), runs the reconnecting
+//! subscriber ([`crate::feed::follow`]) and reports connection states, events
+//! and a final stop to the sink. Given the local store, it also does the
+//! chores every face needs: it caches the items the feed shows (so a
+//! decision can be signed while the hub is down), delivers the outbox each
+//! time the feed goes live, and, when asked, remembers the last event handled
+//! as this hub's cursor (for [`Start::Resume`]).
+
+use crate::error::OpError;
+use crate::feed::{self, ConnState, FeedMsg};
+use crate::hub_client::HubClient;
+use crate::outbox::{self, FlushReport};
+use crate::store::LocalStore;
+use gatehouse_protocol::wire::{ApprovalItem, FeedData, FeedEvent};
+use tokio::sync::mpsc;
+
+/// Where following starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// After this event id.
+    After(i64),
+    /// Where the last follower that remembered its cursor on this machine
+    /// stopped; now (without loading the queue) if none did.
+    Resume,
+    /// Now: load the queue (cached, and handed to [`FeedSink::on_queue`]) and
+    /// follow from the feed position it reflects.
+    Now,
+}
+
+/// Whether to keep following after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// A face of the follower: what it does with what the feed brings.
+pub trait FeedSink: Send {
+    /// What the face's reports can fail with (e.g. a closed stdout); the
+    /// follower's own failures come as [`OpError`].
+    type Error: From<OpError>;
+
+    /// The queue at [`Start::Now`], already cached.
+    fn on_queue(&mut self, _items: &[ApprovalItem]) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// The connection changed: live, or reconnecting after an error.
+    fn on_state(&mut self, _state: &ConnState) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// The outbox delivery that follows each [`ConnState::Live`] (only with a
+    /// store); `Err` when the outbox could not be read.
+    fn on_flushed(&mut self, _report: &Result<FlushReport, OpError>) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// One event; each is reported exactly once, in order.
+    fn on_event(&mut self, event: &FeedEvent) -> Result<Flow, Self::Error>;
+
+    /// The subscriber gave up for good (authentication keeps failing);
+    /// [`Follower::run`] then returns this error.
+    fn on_stopped(&mut self, _error: &OpError) {}
+}
+
+/// Follows one hub's feed for one face.
+pub struct Follower<'a> {
+    client: &'a HubClient,
+    store: Option<&'a LocalStore>,
+    remember_cursor: bool,
+}
+
+impl<'a> Follower<'a> {
+    /// A follower without chores: it reports and nothing else.
+    pub fn new(client: &'a HubClient) -> Self {
+        Self { client, store: None, remember_cursor: false }
+    }
+
+    /// Do the chores with this store: cache the items the feed shows and
+    /// deliver the outbox whenever the feed goes live.
+    pub fn with_store(mut self, store: &'a LocalStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Also save each handled event's id as this hub's cursor (needs a store).
+    pub fn remember_cursor(mut self) -> Self {
+        self.remember_cursor = true;
+        self
+    }
+
+    /// The event id following starts after. [`Start::Now`] loads the queue,
+    /// caches it and hands it to the sink.
+    pub async fn position<E: From<OpError>>(&self, start: Start, sink: &mut dyn FeedSink<Error = E>) -> Result<i64, E> {
+        match start {
+            Start::After(after) => Ok(after),
+            Start::Resume => match self.store.map(|s| s.cursor(self.client.base())).transpose()?.flatten() {
+                Some(cursor) => Ok(cursor),
+                None => Ok(self.client.approvals(false).await?.seq),
+            },
+            Start::Now => {
+                let list = self.client.approvals(false).await?;
+                if let Some(store) = self.store {
+                    cache(store, self.client.base(), &list.items);
+                }
+                sink.on_queue(&list.items)?;
+                Ok(list.seq)
+            }
+        }
+    }
+
+    /// Follow from `start` until the sink says stop (`Ok`) or the subscriber
+    /// gives up (`Err`, after [`FeedSink::on_stopped`]).
+    pub async fn run<E: From<OpError>>(&self, start: Start, sink: &mut dyn FeedSink<Error = E>) -> Result<(), E> {
+        let after = self.position(start, sink).await?;
+        self.follow_after(after, sink).await
+    }
+
+    /// Follow from just after event `after`.
+    pub async fn follow_after<E: From<OpError>>(&self, after: i64, sink: &mut dyn FeedSink<Error = E>) -> Result<(), E> {
+        let (tx, mut rx) = mpsc::channel(256);
+        let _subscriber = AbortOnDrop(tokio::spawn(feed::follow(self.client.clone(), after, tx)));
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                FeedMsg::State(state) => {
+                    sink.on_state(&state)?;
+                    if let (ConnState::Live, Some(store)) = (&state, self.store) {
+                        // Back online: deliver what waited in the outbox.
+                        sink.on_flushed(&outbox::flush(self.client, store).await)?;
+                    }
+                }
+                FeedMsg::Event(event) => {
+                    if let (Some(item), Some(store)) = (shown_item(&event.data), self.store) {
+                        cache(store, self.client.base(), &[item]);
+                    }
+                    let flow = sink.on_event(&event)?;
+                    if let (true, Some(store)) = (self.remember_cursor, self.store) {
+                        store.set_cursor(self.client.base(), event.seq)?;
+                    }
+                    if flow == Flow::Stop {
+                        return Ok(());
+                    }
+                }
+                FeedMsg::Stopped(e) => {
+                    sink.on_stopped(&e);
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Best effort: the cache only helps to decide while the hub is down.
+fn cache(store: &LocalStore, hub: &str, items: &[ApprovalItem]) {
+    if let Err(e) = store.cache_items(hub, items) {
+        tracing::warn!("caching {} item(s): {e}", items.len());
+    }
+}
+
+/// The item an event shows, worth caching: a new hold, or a proposal.
+fn shown_item(data: &FeedData) -> Option<ApprovalItem> {
+    match data {
+        FeedData::HoldCreated { hold, action } => Some(ApprovalItem { action: action.clone(), hold: Some(hold.clone()), decision: None }),
+        FeedData::ActionProposed { action, .. } => Some(ApprovalItem { action: action.clone(), hold: None, decision: None }),
+        _ => None,
+    }
+}
+
+/// Stops the subscriber task when following ends (or is cancelled).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
