@@ -250,7 +250,7 @@ pub fn signed_get(base: &str, operator: &str, key: &gatehouse_protocol::SigningK
     let s = gatehouse_protocol::request_auth::sign(key, operator, "GET", path, b"");
     reqwest::blocking::Client::new()
         .get(format!("{base}{path}"))
-        .header(gatehouse_protocol::request_auth::HEADER_OPERATOR, &s.operator)
+        .header(gatehouse_protocol::request_auth::HEADER_OPERATOR, gatehouse_protocol::request_auth::id_header(&s.operator))
         .header(gatehouse_protocol::request_auth::HEADER_TIMESTAMP, s.timestamp_ms.to_string())
         .header(gatehouse_protocol::request_auth::HEADER_SIGNATURE, s.signature)
         .send()
@@ -278,7 +278,7 @@ pub fn signed_post(base: &str, operator: &str, key: &gatehouse_protocol::Signing
     let s = gatehouse_protocol::request_auth::sign(key, operator, "POST", path, &bytes);
     let r = reqwest::blocking::Client::new()
         .post(format!("{base}{path}"))
-        .header(gatehouse_protocol::request_auth::HEADER_OPERATOR, &s.operator)
+        .header(gatehouse_protocol::request_auth::HEADER_OPERATOR, gatehouse_protocol::request_auth::id_header(&s.operator))
         .header(gatehouse_protocol::request_auth::HEADER_TIMESTAMP, s.timestamp_ms.to_string())
         .header(gatehouse_protocol::request_auth::HEADER_SIGNATURE, s.signature)
         .header("content-type", "application/json")

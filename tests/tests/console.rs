@@ -2,6 +2,11 @@
 //! with gnome-keyring's Secret Service and dunst as the notification server
 //! (scripts/session.sh --desktop starts them), a real hub process, and agents
 //! on the real `traceprotocol` SDK.
+//!
+//! One file on purpose, though long: every test shares the costly setup at
+//! the top (a desktop session, the driver, the app's launch and its data
+//! directory), and cargo runs one test binary per file, so splitting it
+//! would build and link the WebDriver harness once per part.
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use gatehouse_tests::*;
@@ -559,7 +564,7 @@ async fn capabilities_granted_from_the_form_are_enforced_until_they_expire_or_ar
 async fn mesa_principals_managed_from_the_console_with_the_token_in_the_keyring() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = setup();
-    // A mesa server that follows interop.md §3, with one registered principal.
+    // A mesa stand-in (docs/interop.md §3), with one registered principal.
     let admin_token = format!("mesa-admin-{}", unique("t"));
     let mut mesa = Command::new(python()).arg(repo_root().join("tests/fixtures/mesa_server.py")).arg(&admin_token).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();

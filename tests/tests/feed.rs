@@ -1,10 +1,14 @@
 //! The live feed resumes without gaps or repeats: a consumer disconnected
 //! while 100 events happen gets each of them exactly once; the operator
-//! core's subscriber does the same across a hub SIGKILL and restart.
+//! core's subscriber does the same across a hub SIGKILL and restart; the
+//! follower every face uses reports to its sink and resumes from its cursor.
 
 use gatehouse_operator::feed::{follow, ConnState, FeedMsg};
+use gatehouse_operator::follow::{FeedSink, Flow, Follower, Start};
 use gatehouse_operator::hub_client::HubClient;
-use gatehouse_protocol::wire::FeedEvent;
+use gatehouse_operator::store::LocalStore;
+use gatehouse_operator::OpError;
+use gatehouse_protocol::wire::{ApprovalItem, FeedEvent};
 use gatehouse_protocol::SigningKey;
 use gatehouse_tests::*;
 use std::collections::BTreeSet;
@@ -139,4 +143,77 @@ async fn subscriber_survives_hub_sigkill_and_restart() {
     let expected: Vec<String> = (0..10).map(|i| format!("a-{i}")).chain((0..10).map(|i| format!("b-{i}"))).collect();
     assert_eq!(got, expected);
     drop(hub);
+}
+
+/// A face that records what the follower reports, and stops after `stop_after` events.
+struct Recorder {
+    queue: Vec<String>,
+    states: Vec<ConnState>,
+    events: Vec<(String, String)>,
+    stop_after: usize,
+}
+
+impl Recorder {
+    fn new(stop_after: usize) -> Self {
+        Recorder { queue: Vec::new(), states: Vec::new(), events: Vec::new(), stop_after }
+    }
+}
+
+impl FeedSink for Recorder {
+    type Error = OpError;
+
+    fn on_queue(&mut self, items: &[ApprovalItem]) -> Result<(), OpError> {
+        self.queue = items.iter().map(|i| i.action.action_id.clone()).collect();
+        Ok(())
+    }
+
+    fn on_state(&mut self, state: &ConnState) -> Result<(), OpError> {
+        self.states.push(state.clone());
+        Ok(())
+    }
+
+    fn on_event(&mut self, e: &FeedEvent) -> Result<Flow, OpError> {
+        self.events.push((e.data.kind(), e.subject.clone()));
+        Ok(if self.events.len() >= self.stop_after { Flow::Stop } else { Flow::Continue })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follower_reports_to_its_sink_caches_holds_and_resumes_from_its_cursor() {
+    let hub = Hub::start();
+    let client = client(&hub);
+    let data = tempfile::tempdir().unwrap();
+    let store = LocalStore::open_in(data.path()).unwrap();
+    let url = hub.url.clone();
+    tokio::task::spawn_blocking(move || held_action(&url, "early")).await.unwrap();
+
+    // Start now: the queue is handed over (and cached), events follow it.
+    let follower = Follower::new(&client).with_store(&store).remember_cursor();
+    let mut rec = Recorder::new(4);
+    let start = follower.position(Start::Now, &mut rec).await.unwrap();
+    assert_eq!(rec.queue, ["early"]);
+    assert!(store.cached_item(client.base(), "early").unwrap().is_some_and(|i| i.hold.is_some()));
+    let url = hub.url.clone();
+    tokio::task::spawn_blocking(move || {
+        propose_observed(&url, 2, "a");
+        held_action(&url, "late");
+    })
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), follower.follow_after(start, &mut rec)).await.expect("follower stalled").unwrap();
+    assert_eq!(rec.states.first(), Some(&ConnState::Live));
+    let subjects: Vec<&str> = rec.events.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(subjects, ["a-0", "a-1", "late", "late"]);
+    assert_eq!(rec.events[3].0, "hold.created");
+    // A hold seen on the feed is cached with its hold, to decide while the hub is down.
+    assert!(store.cached_item(client.base(), "late").unwrap().is_some_and(|i| i.hold.is_some()));
+
+    // The cursor is the last event handled: a resumed follower starts after it.
+    let url = hub.url.clone();
+    tokio::task::spawn_blocking(move || propose_observed(&url, 2, "b")).await.unwrap();
+    let mut resumed = Recorder::new(2);
+    tokio::time::timeout(Duration::from_secs(20), follower.run(Start::Resume, &mut resumed)).await.expect("follower stalled").unwrap();
+    assert!(resumed.queue.is_empty(), "resuming does not reload the queue");
+    let subjects: Vec<&str> = resumed.events.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(subjects, ["b-0", "b-1"]);
 }

@@ -86,3 +86,35 @@ fn missing_key_and_missing_operator_are_clear_errors() {
 fn hex_decode(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
+
+/// One rule for ids (protocol::rules): 200 characters, not bytes. An id of
+/// 200 non-ASCII characters (400 bytes) is enrolled by the hub and used by
+/// the CLI; one character more is refused by both, with the same reason.
+#[test]
+fn the_hub_and_the_cli_accept_the_same_operator_ids() {
+    require_keyring();
+    let hub = Hub::start();
+    let base = unique("é");
+    let at_limit = format!("{base}{}", "é".repeat(200 - base.chars().count()));
+    assert_eq!(at_limit.chars().count(), 200);
+    assert!(at_limit.len() > 200, "counted in bytes it would be over the limit");
+    let cli = Cli::new(&hub.url, &at_limit);
+    let pk = cli.key_init();
+    hub.enrol(&at_limit, &pk, "approver");
+    let list = cli.run(&["approvals", "--json"]);
+    assert_eq!(list.code, 0, "the hub authenticates the enrolled id: {}", list.stderr);
+    assert!(list.json()["items"].is_array());
+
+    let over = format!("{at_limit}é");
+    let refused = Cli::new(&hub.url, &over).run(&["key", "init"]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("is longer than 200 characters"), "{}", refused.stderr);
+    let out = std::process::Command::new(bin("gatehouse-hub"))
+        .args(["operators", "add", "--db"])
+        .arg(hub.db())
+        .args(["--id", &over, "--public-key", &pk, "--role", "approver"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is longer than 200 characters"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -1,4 +1,4 @@
-//! Gatehouse as the approval service of Lodestar gates (interop.md §2): the
+//! Gatehouse as the approval service of Lodestar gates (docs/interop.md §2): the
 //! gate's HTTP calls against a real hub, resolutions signed by the operator's
 //! keyring key through the CLI, checked by an independent Node verifier.
 
