@@ -151,9 +151,10 @@ impl ConsoleCore {
     /// Run until the process ends: (re)load the queue, follow the feed.
     pub async fn run(self: Arc<Self>, sink: Arc<dyn Sink>) {
         let _ = self.sink.set(sink.clone());
-        // Decisions signed in an undo window before a restart go out when due.
+        // Decisions signed in an undo window before a restart go out when due
+        // (those already tried wait for their retry time, with the rest).
         for e in self.store.pending(self.client.base()).unwrap_or_default() {
-            if e.not_before.is_some() {
+            if e.not_before.is_some() && e.attempts == 0 {
                 self.deliver_later(e.id);
             }
         }
@@ -210,10 +211,12 @@ impl ConsoleCore {
                 let by = o.item.decision.as_ref().map(|d| d.operator_id.clone()).unwrap_or_default();
                 Ok(DecisionResult { message: format!("{} — signed by {by}", verdict.status()), item: Some(o.item), queued: false, undo: None })
             }
-            Ok(DecideOutcome::Queued { reason, .. }) => Ok(DecisionResult {
+            Ok(DecideOutcome::Queued { reason, retry_at, .. }) => Ok(DecisionResult {
                 item: None,
                 queued: true,
-                message: format!("hub unreachable ({reason}); the signed decision waits in the outbox and will be delivered once"),
+                message: format!(
+                    "not delivered yet ({reason}); the signed decision waits in the outbox, is retried from {retry_at} on, and will be delivered once"
+                ),
                 undo: None,
             }),
             Ok(DecideOutcome::Scheduled { outbox_id, send_at, .. }) => {
@@ -329,6 +332,22 @@ struct Face<'c> {
 }
 
 impl Face<'_> {
+    /// Replace a held item whose params the feed left out with the hub's full
+    /// record (the queue row shows "loading" until then; approving waits).
+    fn fill_in(&self, action_id: String) {
+        let (Some(core), sink) = (self.core.me.upgrade(), self.sink.clone()) else { return };
+        tokio::spawn(async move {
+            match core.client.action(&action_id).await {
+                Ok((item, _)) => {
+                    let _ = core.store.cache_items(core.client.base(), std::slice::from_ref(&item));
+                    core.queue.lock().unwrap().upsert(item.clone());
+                    sink.item_changed(&item);
+                }
+                Err(e) => tracing::warn!("could not load action {action_id}: {e}"),
+            }
+        });
+    }
+
     fn notify_soon(&self, item: ApprovalItem) {
         let mut batch = self.batch.lock().unwrap();
         batch.push(item);
@@ -380,6 +399,10 @@ impl FeedSink for Face<'_> {
         match change {
             Some(Change::Held(item)) => {
                 self.sink.item_changed(&item);
+                if item.action.params_omitted.is_some() {
+                    // Too large for the feed: read the whole action, then show it.
+                    self.fill_in(item.action.action_id.clone());
+                }
                 self.notify_soon(item);
             }
             Some(Change::Updated(item)) => self.sink.item_changed(&item),

@@ -12,7 +12,7 @@
 
 use crate::error::OpError;
 use crate::hub_client::HubClient;
-use crate::outbox::{self, DeliveryResult};
+use crate::outbox::{self, DeliveryResult, Pace};
 use crate::store::LocalStore;
 use gatehouse_protocol::lodestar::{self, ResolutionKind};
 use gatehouse_protocol::wire::{confirm_token, ApprovalItem, ConfirmMode, DecisionOutcome, FeedData, HoldKind};
@@ -51,8 +51,10 @@ impl<'a> Ask<'a> {
 pub enum DecideOutcome {
     /// The hub applied it (or already had this very envelope).
     Delivered(Box<DecisionOutcome>),
-    /// The hub is unreachable; the signed decision waits in the outbox.
-    Queued { outbox_id: i64, hold_id: String, reason: OpError },
+    /// The hub did not take it for now (unreachable, busy, or an answer that
+    /// is not the hub's); the signed decision waits in the outbox and is
+    /// retried from `retry_at` on.
+    Queued { outbox_id: i64, hold_id: String, reason: OpError, retry_at: String },
     /// The rule's undo window: signed, waiting in the outbox until `send_at`;
     /// `gatehouse outbox cancel ID` (or the console's Undo) withdraws it.
     Scheduled { outbox_id: i64, hold_id: String, send_at: String },
@@ -186,13 +188,21 @@ pub async fn decide(client: &HubClient, store: &LocalStore, ask: Ask<'_>) -> Res
     deliver_now(client, store, id, &hold.hold_id).await
 }
 
-/// Deliver one outbox entry and say what became of it.
+/// Deliver one outbox entry now (outside an undo window) and say what became of it.
 pub async fn deliver_now(client: &HubClient, store: &LocalStore, outbox_id: i64, hold_id: &str) -> Result<DecideOutcome, OpError> {
-    match outbox::deliver(client, store, outbox_id).await? {
+    let hold_id = hold_id.to_owned();
+    match outbox::deliver(client, store, outbox_id, Pace::Now).await? {
         DeliveryResult::Delivered(o) => Ok(DecideOutcome::Delivered(o)),
         DeliveryResult::Refused(e) => Err(e),
-        DeliveryResult::StillPending(e) => Ok(DecideOutcome::Queued { outbox_id, hold_id: hold_id.to_owned(), reason: e }),
-        DeliveryResult::NotYet(at) => Ok(DecideOutcome::Scheduled { outbox_id, hold_id: hold_id.to_owned(), send_at: at }),
+        DeliveryResult::StillPending { error, retry_at } => Ok(DecideOutcome::Queued { outbox_id, hold_id, reason: error, retry_at }),
+        DeliveryResult::NotYet(at) => Ok(DecideOutcome::Scheduled { outbox_id, hold_id, send_at: at }),
+        // Not at `Pace::Now`; said for completeness.
+        DeliveryResult::NotDue(at) => Ok(DecideOutcome::Queued {
+            outbox_id,
+            hold_id,
+            reason: OpError::Conflict("retry_later".into(), format!("outbox entry {outbox_id} is retried from {at} on")),
+            retry_at: at,
+        }),
     }
 }
 
@@ -233,6 +243,7 @@ mod tests {
             status: ActionStatus::RequiresApproval,
             principal_id: None,
             action_digest: Some(action_digest(&request)),
+            params_omitted: None,
         };
         let hold = HoldView {
             hold_id: "h1".into(),

@@ -46,7 +46,8 @@ pub mod exit {
     pub const INVALID_TRACE: u8 = 7;
     /// The hub could not be reached and nothing was queued.
     pub const UNREACHABLE: u8 = 69;
-    /// The hub could not be reached; the signed decision waits in the outbox.
+    /// The hub did not take the decision for now (unreachable, 408, 425, 429,
+    /// 5xx, or an answer that is not the hub's); it waits in the outbox.
     pub const QUEUED: u8 = 75;
 }
 
@@ -86,11 +87,6 @@ impl OpError {
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody::new(self.code(), self.to_string())
-    }
-
-    /// Whether a delivery should be retried later (rather than given up).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, OpError::Unreachable { .. }) || matches!(self, OpError::Hub { status, .. } if *status >= 500)
     }
 }
 

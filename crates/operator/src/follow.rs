@@ -7,16 +7,25 @@
 //! and a final stop to the sink. Given the local store, it also does the
 //! chores every face needs: it caches the items the feed shows (so a
 //! decision can be signed while the hub is down), delivers the outbox each
-//! time the feed goes live, and, when asked, remembers the last event handled
-//! as this hub's cursor (for [`Start::Resume`]).
+//! time the feed goes live and, while it is live, again whenever a decision's
+//! retry time comes (see [`crate::outbox`]), and, when asked, remembers the
+//! last event handled as this hub's cursor (for [`Start::Resume`]).
 
 use crate::error::OpError;
 use crate::feed::{self, ConnState, FeedMsg};
 use crate::hub_client::HubClient;
-use crate::outbox::{self, FlushReport};
+use crate::outbox::{self, FlushReport, Pace};
 use crate::store::LocalStore;
+use gatehouse_protocol::time::{self, Timestamp};
 use gatehouse_protocol::wire::{ApprovalItem, FeedData, FeedEvent};
+use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// The retry timer never fires more often than this ...
+const MIN_RETRY_TICK: Duration = Duration::from_millis(250);
+/// ... and, while live, looks at the outbox at least this often (a decision
+/// made meanwhile may have been queued with a retry time of its own).
+const RETRY_RECHECK: Duration = Duration::from_secs(5);
 
 /// Where following starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +63,9 @@ pub trait FeedSink: Send {
         Ok(())
     }
 
-    /// The outbox delivery that follows each [`ConnState::Live`] (only with a
-    /// store); `Err` when the outbox could not be read.
+    /// The outbox delivery that follows each [`ConnState::Live`], and each
+    /// retry while live (only with a store); `Err` when the outbox could not
+    /// be read.
     fn on_flushed(&mut self, _report: &Result<FlushReport, OpError>) -> Result<(), Self::Error> {
         Ok(())
     }
@@ -82,7 +92,8 @@ impl<'a> Follower<'a> {
     }
 
     /// Do the chores with this store: cache the items the feed shows and
-    /// deliver the outbox whenever the feed goes live.
+    /// deliver the outbox whenever the feed goes live (everything pending,
+    /// at once: the hub is back) and, while live, whenever a retry is due.
     pub fn with_store(mut self, store: &'a LocalStore) -> Self {
         self.store = Some(store);
         self
@@ -125,13 +136,36 @@ impl<'a> Follower<'a> {
     pub async fn follow_after<E: From<OpError>>(&self, after: i64, sink: &mut dyn FeedSink<Error = E>) -> Result<(), E> {
         let (tx, mut rx) = mpsc::channel(256);
         let _subscriber = AbortOnDrop(tokio::spawn(feed::follow(self.client.clone(), after, tx)));
-        while let Some(msg) = rx.recv().await {
+        let mut live = false;
+        // Not before this: the retry time of the entry the last flush stopped at.
+        let mut hold_off: Option<Timestamp> = None;
+        loop {
+            let store = self.store.filter(|_| live);
+            let retry = store.and_then(|s| self.next_retry(s, hold_off));
+            let nap = retry.map_or(RETRY_RECHECK, |d| d.min(RETRY_RECHECK));
+            let msg = tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(msg) => msg,
+                    None => break,
+                },
+                () = tokio::time::sleep(nap), if store.is_some() => {
+                    if let (Some(store), true) = (store, retry.is_some_and(|d| d <= nap)) {
+                        let report = outbox::flush(self.client, store, Pace::Due).await;
+                        hold_off = hold_off_after(&report);
+                        sink.on_flushed(&report)?;
+                    }
+                    continue;
+                }
+            };
             match msg {
                 FeedMsg::State(state) => {
+                    live = state == ConnState::Live;
                     sink.on_state(&state)?;
                     if let (ConnState::Live, Some(store)) = (&state, self.store) {
                         // Back online: deliver what waited in the outbox.
-                        sink.on_flushed(&outbox::flush(self.client, store).await)?;
+                        let report = outbox::flush(self.client, store, Pace::Now).await;
+                        hold_off = hold_off_after(&report);
+                        sink.on_flushed(&report)?;
                     }
                 }
                 FeedMsg::Event(event) => {
@@ -153,6 +187,31 @@ impl<'a> Follower<'a> {
             }
         }
         Ok(())
+    }
+}
+
+impl Follower<'_> {
+    /// How long until the next retry falls due, if any entry waits for one.
+    fn next_retry(&self, store: &LocalStore, hold_off: Option<Timestamp>) -> Option<Duration> {
+        let due = match store.next_retry(self.client.base()) {
+            Ok(due) => due?,
+            Err(e) => {
+                tracing::warn!("reading the outbox: {e}");
+                return None;
+            }
+        };
+        let at = hold_off.map_or(due, |h| h.max(due));
+        Some((at - time::now()).to_std().unwrap_or_default().max(MIN_RETRY_TICK))
+    }
+}
+
+/// How long the retry timer keeps off after a flush: until the retry time of
+/// the entry it stopped at (the hub asked to wait, or is down), or a few
+/// seconds when the outbox could not be read.
+fn hold_off_after(report: &Result<FlushReport, OpError>) -> Option<Timestamp> {
+    match report {
+        Ok(r) => r.retry_at.as_deref().and_then(time::parse),
+        Err(_) => Some(time::now() + chrono::Duration::seconds(5)),
     }
 }
 

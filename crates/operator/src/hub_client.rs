@@ -5,6 +5,7 @@
 use crate::error::OpError;
 use gatehouse_protocol::grant::SignedGrant;
 use gatehouse_protocol::request_auth::{self, HEADER_OPERATOR, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use gatehouse_protocol::time::Timestamp;
 use gatehouse_protocol::wire::{ApprovalItem, ApprovalList, DecisionOutcome, GrantRecord, NewPrincipal, OperatorInfo, PrincipalCreated, PrincipalView};
 use gatehouse_protocol::{ErrorBody, SignedDecision, SigningKey};
 use serde::de::DeserializeOwned;
@@ -62,15 +63,19 @@ impl HubClient {
             .header(HEADER_SIGNATURE, sig.signature)
     }
 
-    async fn parse<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, OpError> {
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| OpError::Protocol(e.to_string()));
+    /// Read an answer and classify it ([`classify`]).
+    async fn answer<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Answer<T> {
+        let status = resp.status().as_u16();
+        let header = |name: reqwest::header::HeaderName| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (content_type, retry_after) = (header(reqwest::header::CONTENT_TYPE), header(reqwest::header::RETRY_AFTER));
+        match resp.bytes().await {
+            Ok(bytes) => classify(status, content_type.as_deref(), retry_after.as_deref(), &bytes, gatehouse_protocol::time::now()),
+            Err(e) => Answer::Transient { error: self.unreachable(e), retry_after: None },
         }
-        let body = serde_json::from_slice::<ErrorBody>(&bytes)
-            .unwrap_or_else(|_| ErrorBody::new(format!("http_{}", status.as_u16()), String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>()));
-        Err(OpError::Hub { status: status.as_u16(), body })
+    }
+
+    async fn parse<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, OpError> {
+        self.answer(resp).await.into_result()
     }
 
     async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, OpError> {
@@ -175,8 +180,14 @@ impl HubClient {
         self.get_json(&format!("/operator/traces?{}", parts.join("&"))).await
     }
 
-    pub async fn post_decision(&self, signed: &SignedDecision) -> Result<DecisionOutcome, OpError> {
-        self.post_envelope("/operator/decisions", signed).await
+    /// Send a signed decision; the answer says whether to settle it or try
+    /// again later (see [`classify`]).
+    pub async fn post_decision(&self, signed: &SignedDecision) -> Answer<DecisionOutcome> {
+        let sent = self.http.post(format!("{}/operator/decisions", self.base)).json(signed).timeout(REQUEST_TIMEOUT).send().await;
+        match sent {
+            Ok(resp) => self.answer(resp).await,
+            Err(e) => Answer::Transient { error: self.unreachable(e), retry_after: None },
+        }
     }
 
     /// Open the SSE feed after `after` (or from now). The caller reads the body stream.
@@ -194,6 +205,94 @@ impl HubClient {
     }
 }
 
+/// The longest wait a `Retry-After` header can impose on the outbox.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// What one answer means, decided in this one place for every request; the
+/// outbox acts on it (see [`crate::outbox`]).
+///
+/// | answer | meaning |
+/// |---|---|
+/// | 2xx with the expected JSON | [`Answer::Ok`] |
+/// | 4xx other than 408, 425, 429, with the hub's JSON `{code, message}` | [`Answer::Refused`]: final |
+/// | 408, 425, 429, any 5xx (even with a `{code}`) | [`Answer::Transient`] |
+/// | any status whose body is not the hub's JSON (a proxy's HTML page, even with 200; an empty body; a `{code}`-less JSON) | [`Answer::Transient`] |
+/// | no answer (connection refused, reset, timed out, body cut short) | [`Answer::Transient`] |
+#[derive(Debug)]
+pub enum Answer<T> {
+    Ok(T),
+    /// The hub itself refused, for good: its `{code}` is in the error.
+    Refused(OpError),
+    /// Try again later; not before `retry_after` if the answer said so
+    /// (`Retry-After`, capped at [`MAX_RETRY_AFTER`]).
+    Transient {
+        error: OpError,
+        retry_after: Option<Duration>,
+    },
+}
+
+impl<T> Answer<T> {
+    /// For requests made once: success, or why not.
+    pub fn into_result(self) -> Result<T, OpError> {
+        match self {
+            Answer::Ok(v) => Ok(v),
+            Answer::Refused(e) | Answer::Transient { error: e, .. } => Err(e),
+        }
+    }
+}
+
+/// Statuses worth retrying even when the hub itself sent them with a `{code}`.
+pub fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 425 | 429) || status >= 500
+}
+
+/// Classify one answer (see [`Answer`]). Errors keep their usual shape: the
+/// hub's `{code}` as [`OpError::Hub`], another error body as `http_<status>`,
+/// a 2xx that is not the expected JSON as [`OpError::Protocol`].
+pub fn classify<T: DeserializeOwned>(status: u16, content_type: Option<&str>, retry_after: Option<&str>, body: &[u8], now: Timestamp) -> Answer<T> {
+    let wait = retry_after.and_then(|v| parse_retry_after(v, now));
+    if (200..300).contains(&status) {
+        return match serde_json::from_slice::<T>(body) {
+            Ok(v) => Answer::Ok(v),
+            Err(e) => Answer::Transient { error: OpError::Protocol(format!("HTTP {status} {}: {e}", not_the_hubs(content_type, body))), retry_after: wait },
+        };
+    }
+    let hubs = serde_json::from_slice::<ErrorBody>(body).ok().filter(|b| !b.code.trim().is_empty());
+    match hubs {
+        Some(body) if (400..500).contains(&status) && !is_retryable_status(status) => Answer::Refused(OpError::Hub { status, body }),
+        Some(body) => Answer::Transient { error: OpError::Hub { status, body }, retry_after: wait },
+        None => Answer::Transient {
+            error: OpError::Hub { status, body: ErrorBody::new(format!("http_{status}"), not_the_hubs(content_type, body)) },
+            retry_after: wait,
+        },
+    }
+}
+
+/// Describe a body that is not the hub's JSON: its type and its start.
+fn not_the_hubs(content_type: Option<&str>, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body).split_whitespace().collect::<Vec<_>>().join(" ");
+    let start: String = text.chars().take(120).collect();
+    let more = if start.len() < text.len() { "…" } else { "" };
+    format!("not the hub's JSON ({}, {} bytes): {start:?}{more}", content_type.unwrap_or("no content type"), body.len())
+}
+
+/// A `Retry-After` value (RFC 9110: delay seconds or an HTTP-date) as a wait
+/// from `now`, at most [`MAX_RETRY_AFTER`]; a date in the past waits not at
+/// all. `None` for a value that is neither.
+pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
+    let v = value.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for a u64 is still "a long time".
+        let secs = v.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).map(|t| t.with_timezone(&chrono::Utc)).ok().or_else(|| {
+        // The two obsolete forms RFC 9110 still asks recipients to accept.
+        ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"].iter().find_map(|f| chrono::NaiveDateTime::parse_from_str(v, f).ok()).map(|t| t.and_utc())
+    })?;
+    Some((at - now).to_std().unwrap_or_default().min(MAX_RETRY_AFTER))
+}
+
 /// Percent-encode one path segment.
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -204,4 +303,108 @@ pub fn urlencode(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_protocol::time;
+
+    fn now() -> Timestamp {
+        time::parse("2026-11-22T10:00:00.000Z").unwrap()
+    }
+
+    /// The kind of an answer, and its error's code.
+    fn kind(status: u16, content_type: Option<&str>, retry_after: Option<&str>, body: &str) -> (&'static str, String, Option<Duration>) {
+        match classify::<serde_json::Map<String, serde_json::Value>>(status, content_type, retry_after, body.as_bytes(), now()) {
+            Answer::Ok(_) => ("ok", String::new(), None),
+            Answer::Refused(e) => ("refused", e.code(), None),
+            Answer::Transient { error, retry_after } => ("transient", error.code(), retry_after),
+        }
+    }
+
+    const JSON: Option<&str> = Some("application/json");
+    const HTML: Option<&str> = Some("text/html; charset=utf-8");
+
+    #[test]
+    fn only_the_hubs_own_final_refusal_settles() {
+        let hubs = r#"{"code":"already_decided","message":"someone decided first"}"#;
+        // The hub's {code} on a 4xx: final.
+        for status in [400, 401, 403, 404, 409, 410, 413, 422] {
+            assert_eq!(kind(status, JSON, None, hubs).0, "refused", "{status}");
+        }
+        assert_eq!(kind(409, JSON, None, hubs).1, "already_decided");
+        // 408, 425, 429 and any 5xx: try again, even with the hub's {code}.
+        for status in [408, 425, 429, 500, 501, 502, 503, 504, 507, 599] {
+            assert_eq!(kind(status, JSON, None, hubs), ("transient", "already_decided".into(), None), "{status}");
+        }
+        // Not the hub's answer: a proxy's page, an empty body, JSON without a code.
+        let page = "<html><body><h1>429 Too Many Requests</h1></body></html>";
+        for (status, ct, body) in [
+            (429, HTML, page),
+            (408, HTML, "<html>Request Timeout</html>"),
+            (403, HTML, "<html>Forbidden by proxy</html>"),
+            (404, None, ""),
+            (400, JSON, r#"{"error":"bad request"}"#),
+            (400, JSON, r#"{"code":"","message":"blank"}"#),
+            (400, JSON, r#"{"code":"x"}"#),
+            (502, HTML, "<html>Bad Gateway</html>"),
+            (503, None, ""),
+            (302, HTML, "<a href=/login>moved</a>"),
+        ] {
+            assert_eq!(kind(status, ct, None, body), ("transient", format!("http_{status}"), None), "{status} {body}");
+        }
+        // A 2xx that is not the hub's JSON (a captive portal, a proxy's error page).
+        assert_eq!(kind(200, HTML, None, page), ("transient", "protocol".into(), None));
+        assert_eq!(kind(200, JSON, None, "[1, 2]"), ("transient", "protocol".into(), None));
+        assert_eq!(kind(204, None, None, ""), ("transient", "protocol".into(), None));
+        assert_eq!(kind(200, JSON, None, r#"{"outcome":"applied"}"#).0, "ok");
+    }
+
+    #[test]
+    fn a_2xx_must_be_the_expected_shape() {
+        let wrong = classify::<DecisionOutcome>(200, JSON, None, br#"{"code":"ok","message":"proxy says hi"}"#, now());
+        assert!(matches!(wrong, Answer::Transient { error: OpError::Protocol(_), .. }), "{wrong:?}");
+    }
+
+    #[test]
+    fn transient_answers_carry_retry_after() {
+        let r = |status, v: &str| kind(status, HTML, Some(v), "<html>busy</html>").2;
+        assert_eq!(r(429, "1"), Some(Duration::from_secs(1)));
+        assert_eq!(r(503, " 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(r(429, "Sun, 22 Nov 2026 10:00:30 GMT"), Some(Duration::from_secs(30)));
+        assert_eq!(r(429, "soon"), None);
+        // A refusal has nothing to retry.
+        assert_eq!(kind(409, JSON, Some("5"), r#"{"code":"already_decided","message":"m"}"#).2, None);
+        assert_eq!(kind(429, JSON, Some("5"), r#"{"code":"rate_limited","message":"m"}"#).2, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn retry_after_seconds_and_http_dates_capped_at_ten_minutes() {
+        let p = |v: &str| parse_retry_after(v, now());
+        assert_eq!(p("0"), Some(Duration::ZERO));
+        assert_eq!(p("1"), Some(Duration::from_secs(1)));
+        assert_eq!(p("599"), Some(Duration::from_secs(599)));
+        assert_eq!(p("3600"), Some(MAX_RETRY_AFTER));
+        assert_eq!(p("99999999999999999999999"), Some(MAX_RETRY_AFTER));
+        // IMF-fixdate, and the two obsolete forms (RFC 9110 §5.6.7).
+        assert_eq!(p("Sun, 22 Nov 2026 10:01:00 GMT"), Some(Duration::from_secs(60)));
+        assert_eq!(p("Sunday, 22-Nov-26 10:01:00 GMT"), Some(Duration::from_secs(60)));
+        assert_eq!(p("Sun Nov 22 10:01:00 2026"), Some(Duration::from_secs(60)));
+        assert_eq!(p("Sun Nov  1 10:01:00 2026"), Some(Duration::ZERO), "in the past: no wait");
+        assert_eq!(p("Mon, 23 Nov 2026 10:00:00 GMT"), Some(MAX_RETRY_AFTER));
+        assert_eq!(p("Sun, 22 Nov 2026 09:00:00 GMT"), Some(Duration::ZERO));
+        for bad in ["", " ", "-1", "1.5", "soon", "10 s", "2026-11-22T10:01:00Z"] {
+            assert_eq!(p(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_proxys_page_is_described_not_dumped() {
+        let page = format!("<html>\n  <body>{}</body>\n</html>", "x".repeat(5000));
+        let Answer::Transient { error, .. } = classify::<DecisionOutcome>(502, HTML, None, page.as_bytes(), now()) else { panic!() };
+        let msg = error.body().message;
+        assert!(msg.contains("text/html") && msg.contains("5030 bytes") && msg.contains("<html> <body>xxx"), "{msg}");
+        assert!(msg.chars().count() < 250, "{msg}");
+    }
 }

@@ -63,6 +63,10 @@ pub struct OutboxEntry {
     pub envelope: SignedDecision,
     /// Not sent before this time (an undo window); cancellable until then.
     pub not_before: Option<String>,
+    /// After a transient failure: not retried before this time, except by an
+    /// explicit flush (see [`crate::outbox::Pace`]). Never makes an entry
+    /// cancellable.
+    pub retry_at: Option<String>,
 }
 
 fn migrations() -> Migrations<'static> {
@@ -70,6 +74,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0001_init.sql")),
         M::up(include_str!("../migrations/0002_pinned_keys.sql")),
         M::up(include_str!("../migrations/0003_undo.sql")),
+        M::up(include_str!("../migrations/0004_retry.sql")),
     ])
 }
 
@@ -158,10 +163,11 @@ impl LocalStore {
             created_at: r.get(8)?,
             envelope: serde_json::from_str(&env).map_err(|e| rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e)))?,
             not_before: r.get(10)?,
+            retry_at: r.get(11)?,
         })
     }
 
-    const COLS: &'static str = "id, hub, action_id, hold_id, state, attempts, last_error, outcome, created_at, envelope, not_before";
+    const COLS: &'static str = "id, hub, action_id, hold_id, state, attempts, last_error, outcome, created_at, envelope, not_before, retry_at";
 
     pub fn pending(&self, hub: &str) -> Result<Vec<OutboxEntry>, OpError> {
         let c = self.conn();
@@ -196,16 +202,27 @@ impl LocalStore {
         Ok(self.conn().query_row("SELECT COUNT(*) FROM outbox WHERE hub = ?1 AND state = 'pending'", [hub], |r| r.get(0))?)
     }
 
-    pub fn mark_attempt(&self, id: i64, error: &str) -> Result<(), OpError> {
-        self.conn().execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1", params![id, error])?;
+    /// A failed attempt that leaves the entry pending, retried from `retry_at` on.
+    pub fn mark_attempt(&self, id: i64, error: &str, retry_at: &time::Timestamp) -> Result<(), OpError> {
+        self.conn().execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, retry_at = ?3 WHERE id = ?1 AND state = 'pending'",
+            params![id, error, time::format(retry_at)],
+        )?;
         Ok(())
+    }
+
+    /// The earliest retry time among this hub's pending entries.
+    pub fn next_retry(&self, hub: &str) -> Result<Option<time::Timestamp>, OpError> {
+        let t: Option<String> =
+            self.conn().query_row("SELECT MIN(retry_at) FROM outbox WHERE hub = ?1 AND state = 'pending' AND retry_at IS NOT NULL", [hub], |r| r.get(0))?;
+        Ok(t.as_deref().and_then(time::parse))
     }
 
     /// Settle an entry; only a pending entry changes, so concurrent flushers
     /// agree on one final state.
     pub fn settle(&self, id: i64, state: OutboxState, outcome: &str) -> Result<(), OpError> {
         self.conn().execute(
-            "UPDATE outbox SET state = ?2, outcome = ?3, attempts = attempts + 1, delivered_at = ?4 WHERE id = ?1 AND state = 'pending'",
+            "UPDATE outbox SET state = ?2, outcome = ?3, attempts = attempts + 1, delivered_at = ?4, retry_at = NULL WHERE id = ?1 AND state = 'pending'",
             params![id, state.as_str(), outcome, time::format(&time::now())],
         )?;
         Ok(())
@@ -304,6 +321,38 @@ mod tests {
         assert_eq!(s.cancel(past).unwrap_err().code(), "too_late");
         let pending: Vec<i64> = s.pending("http://hub").unwrap().iter().map(|e| e.id).collect();
         assert_eq!(pending, vec![now, past], "a cancelled entry is never pending again");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_retry_time_is_not_an_undo_window() {
+        let dir = std::env::temp_dir().join(format!("gh-store-{}", uuid::Uuid::new_v4()));
+        let k = SigningKey::generate();
+        let signed = DecisionBody::new("a", "h", Verdict::Approve, "op", None, time::now()).sign(&k).unwrap();
+        let s = LocalStore::open_in(&dir).unwrap();
+        let plain = s.enqueue("http://hub", &signed).unwrap();
+        let undo = s.enqueue_after("http://hub", &signed, Some(time::now() + chrono::Duration::seconds(30))).unwrap();
+        assert_eq!(s.next_retry("http://hub").unwrap(), None);
+        let later = time::now() + chrono::Duration::seconds(60);
+        let sooner = time::now() + chrono::Duration::seconds(20);
+        s.mark_attempt(plain, "HTTP 429 http_429: slow down", &later).unwrap();
+        s.mark_attempt(undo, "HTTP 503 http_503: down", &sooner).unwrap();
+        let e = s.get(plain).unwrap().unwrap();
+        assert_eq!((e.state, e.attempts, e.last_error.as_deref()), (OutboxState::Pending, 1, Some("HTTP 429 http_429: slow down")));
+        assert_eq!((e.retry_at.as_deref(), e.not_before.as_deref()), (Some(time::format(&later).as_str()), None));
+        assert_eq!(s.next_retry("http://hub").unwrap(), Some(sooner));
+        assert_eq!(s.next_retry("http://other").unwrap(), None);
+        // Waiting for a retry does not make an entry cancellable ...
+        assert_eq!(s.cancel(plain).unwrap_err().code(), "not_undoable");
+        // ... and an undo window keeps its meaning after a failed attempt.
+        assert_eq!(s.cancel(undo).unwrap().state, OutboxState::Cancelled);
+        s.settle(plain, OutboxState::Delivered, "applied").unwrap();
+        assert_eq!(s.get(plain).unwrap().unwrap().retry_at, None);
+        assert_eq!(s.next_retry("http://hub").unwrap(), None, "settled and cancelled entries wait for nothing");
+        // A failed attempt never touches a settled entry.
+        s.mark_attempt(plain, "late", &later).unwrap();
+        let e = s.get(plain).unwrap().unwrap();
+        assert_eq!((e.state, e.attempts, e.last_error.as_deref()), (OutboxState::Delivered, 2, Some("HTTP 429 http_429: slow down")));
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -7,7 +7,7 @@ use super::render;
 use gatehouse_operator::decide::{self, Ask, DecideOutcome};
 use gatehouse_operator::error::exit;
 use gatehouse_operator::hub_client::HubClient;
-use gatehouse_operator::outbox::{self, FlushReport};
+use gatehouse_operator::outbox::{self, FlushReport, Pace};
 use gatehouse_operator::store::LocalStore;
 use serde_json::json;
 
@@ -21,10 +21,10 @@ pub async fn approvals(ctx: &Ctx, all: bool) -> CmdResult {
     Ok(exit::OK)
 }
 
-/// Deliver what waits in the outbox, saying so on stderr; failures are left
-/// for the next flush.
+/// Deliver what waits in the outbox and is due (not waiting for a retry
+/// time), saying so on stderr; failures are left for the next flush.
 pub async fn flush_quietly(client: &HubClient, store: &LocalStore) {
-    if let Ok(r) = outbox::flush(client, store).await {
+    if let Ok(r) = outbox::flush(client, store, Pace::Due).await {
         report_flush(&r);
     }
 }
@@ -78,10 +78,10 @@ pub async fn decide(ctx: &Ctx, ask: Ask<'_>) -> CmdResult {
             )?;
             Ok(exit::OK)
         }
-        DecideOutcome::Queued { outbox_id, hold_id, reason } => {
+        DecideOutcome::Queued { outbox_id, hold_id, reason, retry_at } => {
             ctx.print(
-                || format!("hub unreachable ({reason}); signed decision queued in outbox entry {outbox_id}, delivered on the next `gatehouse outbox flush` or command"),
-                json!({"queued": true, "outboxId": outbox_id, "actionId": action_id, "holdId": hold_id, "error": reason.body()}),
+                || format!("not delivered yet ({reason}); signed decision queued in outbox entry {outbox_id}, retried from {retry_at} on by the next command (or now by `gatehouse outbox flush`)"),
+                json!({"queued": true, "outboxId": outbox_id, "actionId": action_id, "holdId": hold_id, "error": reason.body(), "retryAt": retry_at}),
             )?;
             Ok(exit::QUEUED)
         }
@@ -106,14 +106,18 @@ pub async fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> CmdResult {
             Ok(exit::OK)
         }
         OutboxCmd::Flush => {
+            // Asked for explicitly: every pending entry is tried now, retry
+            // times notwithstanding (undo windows are still waited out).
             let client = ctx.client()?;
-            let r = outbox::flush(&client, &store).await?;
+            let r = outbox::flush(&client, &store, Pace::Now).await?;
             ctx.print(
                 || format!("delivered {}, refused {}, still pending {}", r.delivered.len(), r.refused.len(), r.pending),
                 json!({
                     "delivered": r.delivered.iter().map(|(a, o)| json!({"actionId": a, "outcome": o.outcome})).collect::<Vec<_>>(),
                     "refused": r.refused.iter().map(|(a, e)| json!({"actionId": a, "error": e.body()})).collect::<Vec<_>>(),
                     "pending": r.pending,
+                    "error": r.last_error.as_ref().map(|e| e.body()),
+                    "retryAt": r.retry_at,
                 }),
             )?;
             for (a, e) in &r.refused {
@@ -121,7 +125,7 @@ pub async fn outbox(ctx: &Ctx, cmd: OutboxCmd) -> CmdResult {
             }
             Ok(match r.last_error {
                 Some(e) if r.pending > 0 => {
-                    eprintln!("hub unreachable: {e}");
+                    eprintln!("not delivered yet, retried from {} on: {e}", r.retry_at.as_deref().unwrap_or("now"));
                     exit::QUEUED
                 }
                 _ if !r.refused.is_empty() => exit::REFUSED,

@@ -2,7 +2,7 @@
 //! helpers. Every string an agent sent goes through
 //! `gatehouse_protocol::display` (escaped, shortened, warned about).
 
-use gatehouse_operator::store::OutboxEntry;
+use gatehouse_operator::store::{OutboxEntry, OutboxState};
 use gatehouse_protocol::wire::{ApprovalItem, FeedData, FeedEvent, GrantRecord, HelperView, PrincipalView};
 use gatehouse_protocol::{display, time};
 
@@ -223,17 +223,32 @@ pub fn outbox(entries: &[OutboxEntry]) -> String {
     if entries.is_empty() {
         return "outbox is empty".into();
     }
+    let now = time::now();
+    let future = |t: Option<&str>| t.filter(|t| time::parse(t).is_some_and(|t| t > now)).map(str::to_owned);
     entries
         .iter()
         .map(|e| {
-            format!(
-                "{}\t{}\t{}\t{}\t{}",
-                e.id,
-                e.state,
-                e.envelope.decision.verdict.as_str(),
-                e.action_id,
-                e.outcome.as_deref().or(e.last_error.as_deref()).unwrap_or("")
-            )
+            let mut detail = Vec::new();
+            match e.state {
+                OutboxState::Pending => {
+                    if let Some(at) = future(e.not_before.as_deref()) {
+                        detail.push(format!("undo window until {at}"));
+                    }
+                    if e.attempts > 0 {
+                        detail.push(format!("{} attempt(s)", e.attempts));
+                    }
+                    match future(e.retry_at.as_deref()) {
+                        Some(at) => detail.push(format!("next retry {at}")),
+                        None if e.attempts > 0 => detail.push("retry due".into()),
+                        None => {}
+                    }
+                }
+                _ => detail.extend(e.outcome.clone()),
+            }
+            if let (OutboxState::Pending, Some(err)) = (e.state, e.last_error.as_deref()) {
+                detail.push(format!("last error: {}", display::short(err, 160)));
+            }
+            format!("{}\t{}\t{}\t{}\t{}", e.id, e.state, e.envelope.decision.verdict.as_str(), display::escape(&e.action_id), detail.join("; "))
         })
         .collect::<Vec<_>>()
         .join("\n")
