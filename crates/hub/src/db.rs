@@ -14,6 +14,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0005_helpers.sql")),
         M::up(include_str!("../migrations/0006_trust.sql")),
         M::up(include_str!("../migrations/0007_replay.sql")),
+        M::up(include_str!("../migrations/0008_reads.sql")),
     ])
 }
 
@@ -29,6 +30,14 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     migrations().to_latest(&mut conn)?;
+    Ok(conn)
+}
+
+/// A read-only connection to a database [`open`] already prepared.
+pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "query_only", "ON")?;
     Ok(conn)
 }
 

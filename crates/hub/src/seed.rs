@@ -1,11 +1,14 @@
 //! Synthetic traces for demos, UI tests and benchmarks: `count` actions from
 //! a few agents, through the same store path as real proposals, so their
 //! events are hash-chained like any other. Ids are `seed-<n>`, targets
-//! `seed://target/<n>`; types cycle through four, agents through four.
+//! `seed://target/<n>`; types cycle through four, agents through four. They
+//! were received over the last 30 days, `seed-0` first, and are committed in
+//! chunks, so a million of them neither sit in one huge transaction nor grow
+//! the WAL without bound.
 
-use crate::store::actions::{self, NewAction};
+use crate::store::actions::{self, NewAction, NewHold};
 use gatehouse_protocol::time;
-use gatehouse_protocol::wire::{ActionStatus, Actor, ActorKind};
+use gatehouse_protocol::wire::{ActionStatus, Actor, ActorKind, HoldKind};
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -13,33 +16,95 @@ pub const AGENTS: [&str; 4] = ["mail-bot", "ci-bot", "billing-bot", "research-bo
 pub const TYPES: [(&str, ActionStatus); 4] =
     [("send_email", ActionStatus::Recorded), ("read.file", ActionStatus::Allowed), ("merge_pr", ActionStatus::Recorded), ("search.web", ActionStatus::Allowed)];
 
-/// Insert `count` synthetic actions in one transaction.
-pub fn seed(conn: &mut Connection, count: usize) -> anyhow::Result<()> {
-    let tx = conn.transaction()?;
-    for i in 0..count {
-        let (ty, status) = TYPES[i % TYPES.len()];
-        let agent = AGENTS[(i / 3) % AGENTS.len()];
-        let (id, target) = (format!("seed-{i}"), format!("seed://target/{i}"));
-        let new = NewAction {
-            request: json!({"id": id, "type": ty, "actor": {"kind": "agent", "name": agent}, "target": target}),
-            request_digest: id.clone(),
-            id,
-            source: "seed",
-            action_type: ty.to_owned(),
-            actor: Actor { kind: ActorKind::Agent, name: agent.to_owned(), provider: None },
-            principal_id: None,
-            target: Some(target),
-            params: Some(json!({"n": i})),
-            proposed_at: None,
-            received_at: time::format(&time::now()),
-            rule_id: None,
-            rule_mode: None,
-            checks: vec![],
-            status,
-            hold: None,
-        };
-        actions::propose(&tx, new).map_err(|e| anyhow::anyhow!("{}", e.body))?;
+/// How [`seed_with`] fills the database.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Every `held_every`-th action (from `seed-0`) is held: status
+    /// `requires_approval` with a pending hold due in 30 days. 0: none.
+    pub held_every: usize,
+    /// The actions are spread evenly over this span, ending now.
+    pub span: chrono::Duration,
+    /// Actions per transaction.
+    pub chunk: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { held_every: 0, span: chrono::Duration::days(30), chunk: 10_000 }
     }
-    tx.commit()?;
+}
+
+/// Insert `count` synthetic actions, none held.
+pub fn seed(conn: &mut Connection, count: usize) -> anyhow::Result<()> {
+    seed_with(conn, count, &Options::default())
+}
+
+pub fn seed_with(conn: &mut Connection, count: usize, o: &Options) -> anyhow::Result<()> {
+    let now = time::now();
+    let start = now - o.span;
+    let span_ms = o.span.num_milliseconds().max(0) as i128;
+    let deadline = time::format(&(now + chrono::Duration::days(30)));
+    // A bulk load into a file nobody else uses yet: a bigger page cache, and
+    // durability at the end (the checkpoint) rather than at every chunk.
+    conn.pragma_update(None, "cache_size", -262_144)?;
+    conn.pragma_update(None, "synchronous", "OFF")?;
+    let mut i = 0;
+    while i < count {
+        let tx = conn.transaction()?;
+        for n in i..(i + o.chunk.max(1)).min(count) {
+            let (ty, status) = TYPES[n % TYPES.len()];
+            let agent = AGENTS[(n / 3) % AGENTS.len()];
+            let at = start + chrono::Duration::milliseconds((span_ms * n as i128 / count.max(1) as i128) as i64);
+            let held = o.held_every > 0 && n % o.held_every == 0;
+            let hold = held.then(|| hold(&format!("seed-hold-{n}"), Some(deadline.clone())));
+            let status = if held { ActionStatus::RequiresApproval } else { status };
+            let mut a = action(&format!("seed-{n}"), ty, agent, Some(&format!("seed://target/{n}")), &time::format(&at), status, hold);
+            a.params = Some(json!({"n": n}));
+            a.request["params"] = json!({"n": n});
+            actions::propose(&tx, a).map_err(|e| anyhow::anyhow!("{}", e.body))?;
+        }
+        tx.commit()?;
+        i += o.chunk.max(1);
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
     Ok(())
+}
+
+/// A proposal as the store records it (no params, no rule), for seeding and
+/// tests: `request` is the TRACE body it stands for, its digest the id.
+pub fn action(id: &str, action_type: &str, agent: &str, target: Option<&str>, received_at: &str, status: ActionStatus, hold: Option<NewHold>) -> NewAction {
+    NewAction {
+        request: json!({"id": id, "type": action_type, "actor": {"kind": "agent", "name": agent}, "target": target}),
+        request_digest: id.to_owned(),
+        id: id.to_owned(),
+        source: "seed",
+        action_type: action_type.to_owned(),
+        actor: Actor { kind: ActorKind::Agent, name: agent.to_owned(), provider: None },
+        principal_id: None,
+        target: target.map(str::to_owned),
+        params: None,
+        proposed_at: None,
+        received_at: received_at.to_owned(),
+        rule_id: None,
+        rule_mode: None,
+        checks: vec![],
+        status,
+        hold,
+    }
+}
+
+/// A plain pending hold (a trace hold, no confirmation, no undo window).
+pub fn hold(id: &str, deadline: Option<String>) -> NewHold {
+    NewHold {
+        id: id.to_owned(),
+        kind: HoldKind::Trace,
+        deadline,
+        reason: None,
+        request_id: None,
+        project_id: None,
+        required_authority: None,
+        confirm: None,
+        undo_seconds: None,
+    }
 }

@@ -89,7 +89,28 @@ pub enum FeedData {
     Unknown { kind: String, data: Value },
 }
 
+/// The most bytes of `params` (as JSON) an event carries on the live feed;
+/// larger ones are left out ([`ActionDetail::params_omitted`]) and read on
+/// demand. Keeps a slow console's stream small and a stored log from
+/// repeating a large payload.
+pub const FEED_PARAMS_MAX: usize = 16 * 1024;
+
 impl FeedData {
+    /// The form sent on the live feed: actions [summarized](ActionDetail::summarized),
+    /// and a proposal's verbatim `request` left out (null) when larger than
+    /// [`FEED_PARAMS_MAX`] — it stays in the action's trace, which is where
+    /// decisions read it.
+    pub fn slimmed(self) -> FeedData {
+        match self {
+            FeedData::ActionProposed { action, policy, request } => {
+                let request = if request.to_string().len() > FEED_PARAMS_MAX { Value::Null } else { request };
+                FeedData::ActionProposed { action: action.summarized(FEED_PARAMS_MAX), policy, request }
+            }
+            FeedData::HoldCreated { hold, action } => FeedData::HoldCreated { hold, action: action.summarized(FEED_PARAMS_MAX) },
+            other => other,
+        }
+    }
+
     /// The wire name of this event's kind (`hold.created`).
     pub fn kind(&self) -> String {
         match self {

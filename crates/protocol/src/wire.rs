@@ -260,6 +260,25 @@ pub struct ActionDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub action_digest: Option<String>,
+    /// Set on the live feed when `params` were too large to carry (their
+    /// size in bytes); `params` is then absent and the full action is read
+    /// with `GET /operator/actions/{id}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "number"))]
+    pub params_omitted: Option<u64>,
+}
+
+impl ActionDetail {
+    /// The feed's form: `params` larger than `max_bytes` (as JSON) left out,
+    /// with their size recorded in `params_omitted`.
+    pub fn summarized(mut self, max_bytes: usize) -> ActionDetail {
+        let size = self.params.as_ref().map(|p| p.to_string().len()).unwrap_or(0);
+        if size > max_bytes {
+            self.params = None;
+            self.params_omitted = Some(size as u64);
+        }
+        self
+    }
 }
 
 /// One entry of the operator queue: the action, its latest hold (none for
@@ -294,6 +313,25 @@ pub use crate::states::{DesiredState, HelperStatus, Role, Via};
 pub struct ApprovalList {
     pub items: Vec<ApprovalItem>,
     pub seq: i64,
+    /// How many holds match the `status` asked for: all of them, not only
+    /// this page (absent from hubs that predate paging).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+    /// Holds per state across the hub, whatever the filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<HoldCounts>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// Holds per state (`ApprovalList::counts`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HoldCounts {
+    pub pending: i64,
+    pub approved: i64,
+    pub rejected: i64,
+    pub expired: i64,
 }
 
 /// `GET /operator/whoami`.
@@ -329,6 +367,10 @@ pub struct TraceList {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub total: i64,
     pub items: Vec<TraceSummary>,
+    /// Pass as [`TraceQuery::cursor`] for the next page; null on the last
+    /// page (and from hubs that predate cursors).
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /operator/traces` query: the one shape the hub parses and the
@@ -353,9 +395,15 @@ pub struct TraceQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub limit: Option<i64>,
+    /// Rows to skip (after `cursor` when both are given). Costs as many rows
+    /// as it skips: page with `cursor` instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub offset: Option<i64>,
+    /// Where a page starts: the previous page's [`TraceList::next_cursor`],
+    /// opaque. Absent: the newest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 impl TraceQuery {
@@ -371,6 +419,7 @@ impl TraceQuery {
             q: f(&self.q),
             limit: self.limit,
             offset: self.offset,
+            cursor: f(&self.cursor),
         }
     }
 }

@@ -25,7 +25,13 @@ principalId?: string,
  * the agent sent it ([`crate::decision::action_digest`]); a decision
  * signs it, binding the verdict to this content.
  */
-actionDigest?: string, };
+actionDigest?: string, 
+/**
+ * Set on the live feed when `params` were too large to carry (their
+ * size in bytes); `params` is then absent and the full action is read
+ * with `GET /operator/actions/{id}`.
+ */
+paramsOmitted?: number, };
 
 export type HoldKind = "trace" | "lodestar";
 
@@ -100,7 +106,12 @@ mesaUrl: string | null, };
 
 export type TraceSummary = { actionId: string, type: string, agent: string, target: string | null, status: ActionStatus, receivedAt: string, ruleId: string | null, decidedBy: string | null, };
 
-export type TraceList = { total: number, items: Array<TraceSummary>, };
+export type TraceList = { total: number, items: Array<TraceSummary>, 
+/**
+ * Pass as [`TraceQuery::cursor`] for the next page; null on the last
+ * page (and from hubs that predate cursors).
+ */
+nextCursor: string | null, };
 
 export type TraceEvent = { seq: number, at: string, kind: string, subject: string, data: JsonValue, prevHash: string, hash: string, };
 
@@ -136,7 +147,17 @@ from?: string | null, to?: string | null,
 /**
  * Free text over id, type, agent and target.
  */
-q?: string | null, limit?: number | null, offset?: number | null, };
+q?: string | null, limit?: number | null, 
+/**
+ * Rows to skip (after `cursor` when both are given). Costs as many rows
+ * as it skips: page with `cursor` instead.
+ */
+offset?: number | null, 
+/**
+ * Where a page starts: the previous page's [`TraceList::next_cursor`],
+ * opaque. Absent: the newest first.
+ */
+cursor?: string | null, };
 
 export type VerifiedTrace = { bundle: TraceBundle, report: Report, };
 

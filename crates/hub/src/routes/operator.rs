@@ -6,13 +6,15 @@ use crate::app::AppState;
 use crate::auth::AuthedOperator;
 use crate::error::{ApiError, ApiResult};
 use crate::json::JsonBody;
-use crate::store::actions::{self, ListFilter};
+use crate::store::actions::{self, ListFilter, ListSort};
 use crate::store::decisions::{self, Applied};
 use crate::store::events;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use gatehouse_protocol::wire::{ApprovalList, DecisionOutcome, OperatorInfo};
 use gatehouse_protocol::{time, SignedDecision};
+use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -20,24 +22,65 @@ pub async fn whoami(AuthedOperator(op): AuthedOperator) -> Json<OperatorInfo> {
     Json(op)
 }
 
+/// `GET /operator/approvals` query. Without `limit` a page is the first
+/// 1000 (what consoles that predate paging read as "the queue"); `total`
+/// and `nextCursor` say whether there is more.
 #[derive(Deserialize)]
 pub struct ListQuery {
+    /// pending (default), approved, rejected, expired or all.
     status: Option<String>,
     limit: Option<i64>,
+    /// age (default), deadline or agent: see [`ListSort`].
+    sort: Option<String>,
+    /// The previous page's `nextCursor`.
+    cursor: Option<String>,
 }
 
-pub async fn approvals(State(s): State<AppState>, _op: AuthedOperator, Query(q): Query<ListQuery>) -> ApiResult<Json<ApprovalList>> {
-    let filter = match q.status.as_deref() {
-        None | Some("pending") => ListFilter::Pending,
-        Some("all") => ListFilter::All,
-        Some(other) => return Err(ApiError::bad_request("invalid_query", format!("status must be pending or all, not {other:?}"))),
+pub const APPROVALS_DEFAULT_LIMIT: i64 = 1000;
+pub const APPROVALS_MAX_LIMIT: i64 = 10_000;
+
+/// A query string that does not parse answers `400 invalid_query`, like any
+/// other bad query, not axum's plain-text rejection.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|Query(q)| q).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+}
+
+/// Run several reads as one snapshot (a read transaction), so a page, its
+/// counts and the feed position agree with each other.
+fn snapshot<R>(c: &Connection, f: impl FnOnce(&Connection) -> ApiResult<R>) -> ApiResult<R> {
+    if !c.is_autocommit() {
+        return f(c);
+    }
+    let tx = c.unchecked_transaction()?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+pub async fn approvals(State(s): State<AppState>, _op: AuthedOperator, q: Result<Query<ListQuery>, QueryRejection>) -> ApiResult<Json<ApprovalList>> {
+    let q = query(q)?;
+    let filter = match q.status.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => ListFilter::Pending,
+        Some(v) => ListFilter::parse(v)
+            .ok_or_else(|| ApiError::bad_request("invalid_query", format!("status must be pending, approved, rejected, expired or all, not {v:?}")))?,
     };
-    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let sort = match q.sort.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => ListSort::Age,
+        Some(v) => ListSort::parse(v).ok_or_else(|| ApiError::bad_request("invalid_query", format!("sort must be age, deadline or agent, not {v:?}")))?,
+    };
+    let limit = q.limit.unwrap_or(APPROVALS_DEFAULT_LIMIT).clamp(1, APPROVALS_MAX_LIMIT);
+    let cursor = q.cursor.filter(|c| !c.trim().is_empty());
+    // Refuse a bad cursor before taking a read connection.
+    actions::list_args(filter, sort, cursor.as_deref(), limit)?;
     let list = s
         .store
         .read(move |c| {
-            let seq = events::last_seq(c)?;
-            Ok(ApprovalList { items: actions::list(c, filter, limit)?, seq })
+            snapshot(c, |c| {
+                // The feed position first: the page reflects at least it.
+                let seq = events::last_seq(c)?;
+                let page = actions::list(c, filter, sort, cursor.as_deref(), limit)?;
+                Ok(ApprovalList { items: page.items, seq, total: Some(page.total), counts: Some(page.counts), next_cursor: page.next_cursor })
+            })
         })
         .await?;
     Ok(Json(list))
@@ -68,9 +111,12 @@ pub async fn decide(State(s): State<AppState>, JsonBody(signed, _): JsonBody<Sig
 pub async fn traces(
     State(s): State<AppState>,
     _op: AuthedOperator,
-    Query(q): Query<crate::store::traces::TraceQuery>,
+    q: Result<Query<crate::store::traces::TraceQuery>, QueryRejection>,
 ) -> ApiResult<Json<gatehouse_protocol::wire::TraceList>> {
-    Ok(Json(s.store.read(move |c| crate::store::traces::list(c, &q)).await?))
+    let q = query(q)?;
+    // Refuse a bad cursor before taking a read connection.
+    crate::store::traces::page_sql(&q)?;
+    Ok(Json(s.store.read(move |c| snapshot(c, |c| crate::store::traces::list(c, &q))).await?))
 }
 
 pub async fn trace_bundle(State(s): State<AppState>, _op: AuthedOperator, Path(id): Path<String>) -> ApiResult<Json<gatehouse_protocol::trace::TraceBundle>> {

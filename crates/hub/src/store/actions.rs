@@ -3,6 +3,7 @@
 
 use super::{events, json_col};
 use crate::error::{ApiError, ApiResult};
+use gatehouse_protocol::feed::FEED_PARAMS_MAX;
 use gatehouse_protocol::wire::{
     ActionDetail, ActionStatus, ActionStatusView, Actor, ApprovalItem, ConfirmMode, DecisionView, FeedData, HoldKind, HoldStatus, HoldView, PolicyOutcome, Via,
 };
@@ -52,7 +53,9 @@ pub enum Proposed {
 }
 
 pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
-    let existing: Option<String> = conn.query_row("SELECT request_digest FROM actions WHERE id = ?1", [&a.id], |r| r.get(0)).optional()?;
+    // Cached statements: parsing these (and the triggers they fire) per
+    // proposal costs more than running them.
+    let existing: Option<String> = conn.prepare_cached("SELECT request_digest FROM actions WHERE id = ?1")?.query_row([&a.id], |r| r.get(0)).optional()?;
     if let Some(digest) = existing {
         if digest == a.request_digest {
             let item = load_item(conn, &a.id)?.ok_or_else(|| ApiError::internal("action vanished"))?;
@@ -60,10 +63,11 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
         }
         return Err(ApiError::conflict("duplicate_action_id", format!("an action with id {:?} already exists with different content", a.id)));
     }
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO actions (id, source, type, actor, target, params, proposed_at, received_at, rule_id, rule_mode, checks, status, request_digest, principal_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
+    )?
+    .execute(params![
             a.id,
             a.source,
             a.action_type,
@@ -78,13 +82,14 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
             a.status.as_str(),
             a.request_digest,
             a.principal_id,
-        ],
-    )?;
+    ])?;
     if let Some(h) = &a.hold {
-        conn.execute(
-            "INSERT INTO holds (id, action_id, kind, status, created_at, deadline, reason, request_id, project_id, required_authority, confirm, undo_seconds)
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
+        // `agent` written here, so the migration's fill-in trigger has nothing to do.
+        conn.prepare_cached(
+            "INSERT INTO holds (id, action_id, kind, status, created_at, deadline, reason, request_id, project_id, required_authority, confirm, undo_seconds, agent)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?
+        .execute(params![
                 h.id,
                 a.id,
                 hold_kind_str(h.kind),
@@ -96,14 +101,17 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
                 h.required_authority.as_ref().map(|v| v.to_string()),
                 h.confirm.map(|c| c.as_str()),
                 h.undo_seconds,
-            ],
-        )?;
+                a.actor.name,
+        ])?;
     }
     let item = load_item(conn, &a.id)?.ok_or_else(|| ApiError::internal("action vanished"))?;
     let policy = PolicyOutcome { rule_id: a.rule_id, mode: a.rule_mode, status: a.status, require: a.checks, principal: a.principal_id };
-    events::append(conn, &a.id, &a.received_at, &FeedData::ActionProposed { action: item.action.clone(), policy, request: a.request })?;
+    // Large params are stored once in the log (in the verbatim request); the
+    // events' action summaries leave them out (`paramsOmitted`).
+    let summary = item.action.clone().summarized(FEED_PARAMS_MAX);
+    events::append(conn, &a.id, &a.received_at, &FeedData::ActionProposed { action: summary.clone(), policy, request: a.request })?;
     if let Some(hold) = &item.hold {
-        events::append(conn, &a.id, &a.received_at, &FeedData::HoldCreated { hold: hold.clone(), action: item.action.clone() })?;
+        events::append(conn, &a.id, &a.received_at, &FeedData::HoldCreated { hold: hold.clone(), action: summary })?;
     }
     Ok(Proposed::Created(item))
 }
@@ -136,6 +144,7 @@ fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionDetail> {
         status: ActionStatus::parse(&status).unwrap_or(ActionStatus::Recorded),
         principal_id: r.get(11)?,
         action_digest: Some(r.get(12)?),
+        params_omitted: None,
     })
 }
 
@@ -182,17 +191,16 @@ pub fn load_decision(conn: &Connection, hold_id: &str) -> ApiResult<Option<Decis
 }
 
 pub fn load_hold(conn: &Connection, hold_id: &str) -> ApiResult<Option<HoldView>> {
-    Ok(conn.query_row(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.id = ?1"), [hold_id], |r| row_to_hold(r, 0)).optional()?)
+    Ok(conn.prepare_cached(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.id = ?1"))?.query_row([hold_id], |r| row_to_hold(r, 0)).optional()?)
 }
 
 /// The action with its latest hold and that hold's decision.
 pub fn load_item(conn: &Connection, action_id: &str) -> ApiResult<Option<ApprovalItem>> {
-    let action = conn.query_row(&format!("SELECT {ACTION_COLS} FROM actions a WHERE a.id = ?1"), [action_id], row_to_action).optional()?;
+    let action = conn.prepare_cached(&format!("SELECT {ACTION_COLS} FROM actions a WHERE a.id = ?1"))?.query_row([action_id], row_to_action).optional()?;
     let Some(action) = action else { return Ok(None) };
     let mut hold = conn
-        .query_row(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.action_id = ?1 ORDER BY h.created_at DESC, h.rowid DESC LIMIT 1"), [action_id], |r| {
-            row_to_hold(r, 0)
-        })
+        .prepare_cached(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.action_id = ?1 ORDER BY h.created_at DESC, h.rowid DESC LIMIT 1"))?
+        .query_row([action_id], |r| row_to_hold(r, 0))
         .optional()?;
     if let Some(h) = hold.as_mut().filter(|h| h.confirm.is_some()) {
         h.confirm_token = Some(gatehouse_protocol::wire::confirm_token(&action));
@@ -213,27 +221,223 @@ pub fn status_view(item: &ApprovalItem) -> ActionStatusView {
     }
 }
 
-/// Which holds the queue lists.
+/// Which holds the queue lists: those in one state, or all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListFilter {
     Pending,
+    Approved,
+    Rejected,
+    Expired,
     All,
 }
 
-pub fn list(conn: &Connection, filter: ListFilter, limit: i64) -> ApiResult<Vec<ApprovalItem>> {
-    let sql = match filter {
-        ListFilter::Pending => "SELECT h.action_id FROM holds h WHERE h.status = 'pending' ORDER BY h.created_at, h.rowid LIMIT ?1",
-        ListFilter::All => "SELECT h.action_id FROM holds h ORDER BY h.created_at DESC, h.rowid DESC LIMIT ?1",
-    };
-    let mut stmt = conn.prepare_cached(sql)?;
-    let ids: Vec<String> = stmt.query_map([limit], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(item) = load_item(conn, &id)? {
-            out.push(item);
+impl ListFilter {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "approved" => Self::Approved,
+            "rejected" => Self::Rejected,
+            "expired" => Self::Expired,
+            "all" => Self::All,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.status().unwrap_or("all")
+    }
+
+    /// The `holds.status` it selects (`None`: any).
+    pub fn status(&self) -> Option<&'static str> {
+        match self {
+            Self::Pending => Some("pending"),
+            Self::Approved => Some("approved"),
+            Self::Rejected => Some("rejected"),
+            Self::Expired => Some("expired"),
+            Self::All => None,
         }
     }
-    Ok(out)
+}
+
+/// The order of a queue page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListSort {
+    /// By when the hold was created: pending holds oldest first (the queue),
+    /// decided ones and `all` newest first (history).
+    Age,
+    /// Soonest deadline first; holds without one last.
+    Deadline,
+    /// By the action's agent, then oldest first.
+    Agent,
+}
+
+impl ListSort {
+    pub const ALL: [ListSort; 3] = [Self::Age, Self::Deadline, Self::Agent];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Age => "age",
+            Self::Deadline => "deadline",
+            Self::Agent => "agent",
+        }
+    }
+
+    /// The sort key's columns (before `h.rowid`, every key's tiebreaker) and
+    /// whether the order is descending. Each key has its index (migration 0008).
+    fn keys(self, filter: ListFilter) -> (&'static [&'static str], bool) {
+        match self {
+            Self::Age => (&["h.created_at"], filter != ListFilter::Pending),
+            Self::Deadline => (&["h.deadline_key"], false),
+            Self::Agent => (&["h.agent", "h.created_at"], false),
+        }
+    }
+}
+
+/// One page of the queue, how many holds match in all, and where the next
+/// page starts.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub items: Vec<ApprovalItem>,
+    pub total: i64,
+    pub counts: gatehouse_protocol::wire::HoldCounts,
+    pub next_cursor: Option<String>,
+}
+
+/// The page statement for `filter` in `sort` order. Arguments: the status
+/// (unless `All`), the keyset position (the sort key's columns, then the
+/// rowid: the page starts strictly after it), and the row limit. Columns:
+/// the action (`ACTION_COLS`), its hold (`HOLD_COLS`), the hold's decision
+/// and its operator's key, then the sort key and the hold's rowid.
+pub fn list_sql(filter: ListFilter, sort: ListSort) -> String {
+    let (keys, desc) = sort.keys(filter);
+    let (cmp, dir) = if desc { ("<", " DESC") } else { (">", "") };
+    let marks = vec!["?"; keys.len() + 1].join(", ");
+    let order = keys.iter().chain(std::iter::once(&"h.rowid")).map(|k| format!("{k}{dir}")).collect::<Vec<_>>().join(", ");
+    let status = if filter.status().is_some() { "h.status = ? AND " } else { "" };
+    format!(
+        "SELECT {ACTION_COLS}, {HOLD_COLS}, d.operator_id, d.reason, d.received_at, d.envelope, o.public_key, {keys}, h.rowid
+         FROM holds h CROSS JOIN actions a
+         LEFT JOIN decisions d ON d.hold_id = h.id
+         LEFT JOIN operators o ON o.id = d.operator_id
+         WHERE {status}({keys}, h.rowid) {cmp} ({marks}) AND a.id = h.action_id
+         ORDER BY {order} LIMIT ?",
+        keys = keys.join(", ")
+    )
+}
+
+/// The arguments of [`list_sql`] for a page of `limit` rows after `cursor`
+/// (none: from the start). A cursor from another sort or status is refused.
+pub fn list_args(filter: ListFilter, sort: ListSort, cursor: Option<&str>, limit: i64) -> ApiResult<Vec<rusqlite::types::Value>> {
+    use rusqlite::types::Value as Sql;
+    let (keys, desc) = sort.keys(filter);
+    let mut args = Vec::new();
+    if let Some(s) = filter.status() {
+        args.push(Sql::Text(s.to_owned()));
+    }
+    match cursor {
+        // Beyond every key in the page's direction ("~" is above any
+        // timestamp, "" below everything).
+        None => {
+            let (key, rowid) = if desc { ("~", i64::MAX) } else { ("", i64::MIN) };
+            args.extend(keys.iter().map(|_| Sql::Text(key.to_owned())));
+            args.push(Sql::Integer(rowid));
+        }
+        Some(c) => {
+            let parts = super::traces::decode_cursor(c)?;
+            let ok = parts.len() == keys.len() + 3 && parts[0] == sort.as_str() && parts[1] == filter.as_str();
+            if !ok {
+                return Err(match parts.first().and_then(Value::as_str) {
+                    Some(s) if ListSort::parse(s).is_some() => {
+                        ApiError::bad_request("invalid_query", "this cursor belongs to another sort or status (start again without a cursor)")
+                    }
+                    _ => super::traces::bad_cursor(),
+                });
+            }
+            for k in &parts[2..parts.len() - 1] {
+                args.push(Sql::Text(k.as_str().ok_or_else(super::traces::bad_cursor)?.to_owned()));
+            }
+            args.push(Sql::Integer(parts[parts.len() - 1].as_i64().ok_or_else(super::traces::bad_cursor)?));
+        }
+    }
+    args.push(Sql::Integer(limit));
+    Ok(args)
+}
+
+/// Holds per state, from the counters triggers keep (migration 0008).
+pub fn hold_counts(conn: &Connection) -> ApiResult<gatehouse_protocol::wire::HoldCounts> {
+    let mut counts = gatehouse_protocol::wire::HoldCounts::default();
+    let mut stmt = conn.prepare_cached("SELECT status, n FROM hold_counts")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (status, n): (String, i64) = (r.get(0)?, r.get(1)?);
+        match status.as_str() {
+            "pending" => counts.pending = n,
+            "approved" => counts.approved = n,
+            "rejected" => counts.rejected = n,
+            "expired" => counts.expired = n,
+            _ => {}
+        }
+    }
+    Ok(counts)
+}
+
+/// One page of holds (each with its action and decision) in `sort` order,
+/// starting after `cursor`, in one statement.
+pub fn list(conn: &Connection, filter: ListFilter, sort: ListSort, cursor: Option<&str>, limit: i64) -> ApiResult<ListPage> {
+    let (keys, _) = sort.keys(filter);
+    let args = list_args(filter, sort, cursor, limit + 1)?;
+    let counts = hold_counts(conn)?;
+    let total = match filter {
+        ListFilter::Pending => counts.pending,
+        ListFilter::Approved => counts.approved,
+        ListFilter::Rejected => counts.rejected,
+        ListFilter::Expired => counts.expired,
+        ListFilter::All => counts.pending + counts.approved + counts.rejected + counts.expired,
+    };
+    let hold_at = ACTION_COLS.split(',').count();
+    let decision_at = hold_at + HOLD_COLS.split(',').count();
+    let key_at = decision_at + 5;
+    let mut stmt = conn.prepare_cached(&list_sql(filter, sort))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+    let (mut items, mut last_key, mut more) = (Vec::new(), None, false);
+    while let Some(r) = rows.next()? {
+        if items.len() as i64 == limit {
+            more = true;
+            break;
+        }
+        let action = row_to_action(r)?;
+        let mut hold = row_to_hold(r, hold_at)?;
+        if hold.confirm.is_some() {
+            hold.confirm_token = Some(gatehouse_protocol::wire::confirm_token(&action));
+        }
+        let decision = match (r.get::<_, Option<String>>(decision_at)?, r.get::<_, Option<String>>(decision_at + 4)?) {
+            (Some(operator_id), Some(public_key)) => {
+                let envelope: SignedDecision = serde_json::from_str(&r.get::<_, String>(decision_at + 3)?).map_err(ApiError::internal)?;
+                Some(DecisionView {
+                    operator_id,
+                    verdict: envelope.decision.verdict,
+                    reason: r.get(decision_at + 1)?,
+                    decided_at: r.get(decision_at + 2)?,
+                    public_key,
+                    envelope,
+                })
+            }
+            _ => None,
+        };
+        let mut key = vec![Value::from(sort.as_str()), Value::from(filter.as_str())];
+        for i in 0..keys.len() {
+            key.push(Value::from(r.get::<_, Option<String>>(key_at + i)?.unwrap_or_default()));
+        }
+        key.push(Value::from(r.get::<_, i64>(key_at + keys.len())?));
+        last_key = Some(Value::Array(key));
+        items.push(ApprovalItem { action, hold: Some(hold), decision });
+    }
+    let next_cursor = last_key.filter(|_| more).map(|k| super::traces::encode_cursor(&k));
+    Ok(ListPage { items, total, counts, next_cursor })
 }
 
 /// Resolve every pending hold whose deadline has passed as `expired`.

@@ -1,79 +1,355 @@
 //! Browsing and exporting evidence traces.
+//!
+//! The list costs one page, not the table (migration 0008): newest first is
+//! `received_at DESC, rowid DESC`, served by the index of whichever equality
+//! filter is set (agent, type, status; none: `received_at` alone), entered at
+//! a keyset position, so a page is an index walk of `limit` rows. Text of
+//! three or more characters goes through the FTS5 trigram index, whose rowid
+//! is a key ascending from newest to oldest (see [`text_key`]), so its
+//! forward walk is the list's order; one or two characters cannot be trigram
+//! lookups and fall back to matching the rows as the list walks them.
+//!
+//! Totals come from counters kept by triggers when only agent, type and
+//! status filter (one lookup); else from counting the index range or the
+//! text matches (never reading rows for a time range or text alone), only
+//! when the first page does not already hold them all, and once per cursor
+//! chain: a next cursor carries such a total on, so paging through a broad
+//! search costs a page per page. That total is the count as of the chain's
+//! first page; the list it pages through (newest first) does not grow
+//! behind the cursor.
 
 use super::events;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::time;
 use gatehouse_protocol::trace::{TraceBundle, BUNDLE_FORMAT};
 use gatehouse_protocol::wire::{ActionStatus, TraceList, TraceSummary};
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The query shape the operator core sends, defined once in protocol.
 pub use gatehouse_protocol::wire::TraceQuery;
 
+/// Bits of the action's rowid in the text key (see [`text_key`]).
+pub const KEY_ROWID_BITS: u32 = 21;
+
+/// Text shorter than this (in characters) has no trigram to look up.
+pub const MIN_INDEXED_TEXT: usize = 3;
+
+pub const DEFAULT_LIMIT: i64 = 200;
+pub const MAX_LIMIT: i64 = 5000;
+
+/// Above every timestamp (they start with a digit): the keyset bound of a
+/// first page, so the first and the next pages are the same statement.
+const TOP: &str = "~";
+
+/// The FTS rowid of an action received at `ms` (since the epoch) with rowid
+/// `rowid`, as migration 0008's triggers compute it:
+/// `-((ms << 21) | (rowid & 0x1FFFFF))`. Newest first is ascending, the
+/// direction FTS5 walks cheaply (a descending walk of a long doclist costs
+/// the whole doclist), and a time range is a key range.
+pub fn text_key(ms: i64, rowid: i64) -> i64 {
+    -((ms << KEY_ROWID_BITS) | (rowid & ((1 << KEY_ROWID_BITS) - 1)))
+}
+
+/// One statement and its arguments: what [`list`] runs, exposed so tests can
+/// `EXPLAIN QUERY PLAN` exactly that.
+#[derive(Debug, Clone)]
+pub struct Stmt {
+    pub sql: String,
+    pub args: Vec<Sql>,
+}
+
+/// An opaque page position: JSON, hex-encoded (so it survives any query
+/// string untouched).
+pub(crate) fn encode_cursor(v: &Value) -> String {
+    hex::encode(v.to_string())
+}
+
+pub(crate) fn bad_cursor() -> ApiError {
+    ApiError::bad_request("invalid_query", "cursor is not one this hub issued (pass a response's nextCursor unchanged)")
+}
+
+pub(crate) fn decode_cursor(s: &str) -> ApiResult<Vec<Value>> {
+    let bytes = hex::decode(s.trim()).map_err(|_| bad_cursor())?;
+    match serde_json::from_slice::<Value>(&bytes).map_err(|_| bad_cursor())? {
+        Value::Array(parts) => Ok(parts),
+        _ => Err(bad_cursor()),
+    }
+}
+
 fn like(s: &str) -> String {
     format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }
 
-pub fn list(conn: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
-    let mut clauses: Vec<&str> = Vec::new();
-    let mut bound: Vec<Sql> = Vec::new();
-    let nonempty = |o: &Option<String>| o.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    if let Some(a) = nonempty(&q.agent) {
-        clauses.push("json_extract(a.actor, '$.name') = ?");
-        bound.push(Sql::Text(a));
+/// The text as one FTS5 phrase: a string literal, so nothing in it
+/// (`:`, `*`, `"`, `OR`, parentheses...) is query syntax.
+pub fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+enum Text {
+    /// Three characters or more: an FTS5 phrase.
+    Indexed(String),
+    /// One or two: a LIKE pattern over the four columns.
+    Scan(String),
+}
+
+/// A [`TraceQuery`] read and checked.
+struct Parsed {
+    agent: Option<String>,
+    action_type: Option<String>,
+    status: Option<String>,
+    from: Option<time::Timestamp>,
+    to: Option<time::Timestamp>,
+    text: Option<Text>,
+    limit: i64,
+    offset: i64,
+    /// List order: `(received_at, rowid)` strictly below this.
+    before: (String, i64),
+    /// Text order: FTS rowid strictly above this, and at most `until`.
+    after_key: i64,
+    until_key: i64,
+    /// Whether a cursor was given, and the total it carries.
+    cursor: bool,
+    carried_total: Option<i64>,
+}
+
+impl Parsed {
+    /// The total is a counter lookup (else it counts matches).
+    fn counted_by_counters(&self) -> bool {
+        self.from.is_none() && self.to.is_none() && self.text.is_none()
     }
-    if let Some(t) = nonempty(&q.action_type) {
-        clauses.push("a.type = ?");
-        bound.push(Sql::Text(t));
+
+    /// What the filters are, short: a cursor is good for its own query only.
+    fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let text = match &self.text {
+            Some(Text::Indexed(t)) | Some(Text::Scan(t)) => Some(t.as_str()),
+            None => None,
+        };
+        let when = |t: &Option<time::Timestamp>| t.as_ref().map(time::format);
+        let filters = json!([self.agent, self.action_type, self.status, when(&self.from), when(&self.to), text]);
+        hex::encode(&sha2::Sha256::digest(filters.to_string().as_bytes())[..6])
     }
-    if let Some(s) = nonempty(&q.status) {
-        clauses.push("a.status = ?");
-        bound.push(Sql::Text(s));
+}
+
+fn parse(q: &TraceQuery) -> ApiResult<Parsed> {
+    let q = q.normalized();
+    let when = |v: &Option<String>| v.as_deref().and_then(time::parse);
+    let text = q.q.map(|t| if t.chars().count() >= MIN_INDEXED_TEXT { Text::Indexed(fts_phrase(&t)) } else { Text::Scan(like(&t)) });
+    let (from, to) = (when(&q.from), when(&q.to));
+    let mut p = Parsed {
+        agent: q.agent,
+        action_type: q.action_type,
+        status: q.status,
+        limit: q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        offset: q.offset.unwrap_or(0).max(0),
+        before: (TOP.to_owned(), 0),
+        // `received_at >= from` is key <= the key of (from, rowid 0);
+        // `received_at <= to` is key > the key of (to + 1 ms, rowid 0).
+        after_key: to.as_ref().map(|t| text_key(t.timestamp_millis() + 1, 0)).unwrap_or(i64::MIN),
+        until_key: from.as_ref().map(|t| text_key(t.timestamp_millis(), 0)).unwrap_or(i64::MAX),
+        cursor: q.cursor.is_some(),
+        carried_total: None,
+        from,
+        to,
+        text,
+    };
+    // `received_at <= to` is `(received_at, rowid) < (to, MAX)`: one upper
+    // bound with the cursor, so the index is entered at the tighter of them.
+    if let Some(to) = &p.to {
+        p.before = (time::format(to), i64::MAX);
     }
-    if let Some(f) = nonempty(&q.from).and_then(|f| time::parse(&f)) {
-        clauses.push("a.received_at >= ?");
-        bound.push(Sql::Text(time::format(&f)));
+    if let Some(c) = &q.cursor {
+        let parts = decode_cursor(c)?;
+        let mismatch = || ApiError::bad_request("invalid_query", "this cursor belongs to a query with other filters (start again without a cursor)");
+        let total = |v: Option<&Value>| match v {
+            None => Ok(None),
+            Some(t) => t.as_i64().filter(|t| *t >= 0).map(Some).ok_or_else(bad_cursor),
+        };
+        let fingerprint = p.fingerprint();
+        match parts.as_slice() {
+            [Value::String(k), Value::String(fp), ..] if (k == "f" || k == "r") && *fp != fingerprint => return Err(mismatch()),
+            [Value::String(k), _, Value::Number(key), rest @ ..] if k == "f" && rest.len() <= 1 && matches!(p.text, Some(Text::Indexed(_))) => {
+                p.after_key = p.after_key.max(key.as_i64().ok_or_else(bad_cursor)?);
+                p.carried_total = total(rest.first())?;
+            }
+            [Value::String(k), _, Value::String(at), Value::Number(rowid), rest @ ..]
+                if k == "r" && rest.len() <= 1 && !matches!(p.text, Some(Text::Indexed(_))) =>
+            {
+                let key = (at.clone(), rowid.as_i64().ok_or_else(bad_cursor)?);
+                p.before = p.before.clone().min(key);
+                p.carried_total = total(rest.first())?;
+            }
+            _ => return Err(bad_cursor()),
+        }
     }
-    if let Some(t) = nonempty(&q.to).and_then(|t| time::parse(&t)) {
+    Ok(p)
+}
+
+/// The equality filters (and, for the list's own walk, the lower time
+/// bound) on `a`, as SQL terms. When the text index drives, `a` is reached
+/// by rowid only: the unary `+` keeps the planner from trading that for an
+/// index on the filter, whatever its statistics say.
+fn row_filters(p: &Parsed, text_driven: bool, clauses: &mut Vec<&'static str>, args: &mut Vec<Sql>) {
+    let terms = if text_driven { ["+a.agent = ?", "+a.type = ?", "+a.status = ?"] } else { ["a.agent = ?", "a.type = ?", "a.status = ?"] };
+    for (value, clause) in [&p.agent, &p.action_type, &p.status].into_iter().zip(terms) {
+        if let Some(v) = value {
+            clauses.push(clause);
+            args.push(Sql::Text(v.clone()));
+        }
+    }
+    if !text_driven {
+        if let Some(f) = &p.from {
+            clauses.push("a.received_at >= ?");
+            args.push(Sql::Text(time::format(f)));
+        }
+    }
+    if let Some(Text::Scan(pattern)) = &p.text {
+        clauses.push("(a.id LIKE ? ESCAPE '\\' OR a.type LIKE ? ESCAPE '\\' OR a.agent LIKE ? ESCAPE '\\' OR a.target LIKE ? ESCAPE '\\')");
+        args.extend(std::iter::repeat_n(Sql::Text(pattern.clone()), 4));
+    }
+}
+
+const SUMMARY_COLS: &str = "a.id, a.type, a.agent, a.target, a.status, a.received_at, a.rule_id,
+       (SELECT d.operator_id FROM decisions d WHERE d.action_id = a.id ORDER BY d.received_at DESC LIMIT 1)";
+
+/// The page statement for `q`: `limit + 1` rows (the extra one says whether
+/// there is a next page), each a [`TraceSummary`]'s columns then its sort key.
+pub fn page_sql(q: &TraceQuery) -> ApiResult<Stmt> {
+    page_stmt(&parse(q)?)
+}
+
+fn page_stmt(p: &Parsed) -> ApiResult<Stmt> {
+    let mut clauses = Vec::new();
+    let mut args = Vec::new();
+    let sql = if let Some(Text::Indexed(phrase)) = &p.text {
+        // Driven by the text index in its own order (newest first); each
+        // match fetches its row by rowid and checks the equality filters.
+        args.extend([Sql::Text(phrase.clone()), Sql::Integer(p.after_key), Sql::Integer(p.until_key)]);
+        row_filters(p, true, &mut clauses, &mut args);
+        let extra: String = clauses.iter().map(|c| format!(" AND {c}")).collect();
+        format!(
+            "SELECT {SUMMARY_COLS}, f.rowid
+             FROM actions_fts f CROSS JOIN actions a
+             WHERE f.actions_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND a.rowid = f.action_rowid{extra}
+             ORDER BY f.rowid LIMIT ? OFFSET ?"
+        )
+    } else {
+        row_filters(p, false, &mut clauses, &mut args);
+        clauses.push("(a.received_at, a.rowid) < (?, ?)");
+        args.push(Sql::Text(p.before.0.clone()));
+        args.push(Sql::Integer(p.before.1));
+        format!(
+            "SELECT {SUMMARY_COLS}, a.received_at, a.rowid
+             FROM actions a
+             WHERE {}
+             ORDER BY a.received_at DESC, a.rowid DESC LIMIT ? OFFSET ?",
+            clauses.join(" AND ")
+        )
+    };
+    args.push(Sql::Integer(p.limit + 1));
+    args.push(Sql::Integer(p.offset));
+    Ok(Stmt { sql, args })
+}
+
+/// The statement counting every trace that matches `q` (the cursor and
+/// paging left aside): a counter lookup when only agent, type and status
+/// filter, else a count over the index range or the text matches.
+pub fn count_sql(q: &TraceQuery) -> ApiResult<Stmt> {
+    count_stmt(&parse(q)?)
+}
+
+fn count_stmt(p: &Parsed) -> ApiResult<Stmt> {
+    let mut clauses = Vec::new();
+    let mut args = Vec::new();
+    if let Some(Text::Indexed(phrase)) = &p.text {
+        let after = p.to.as_ref().map(|t| text_key(t.timestamp_millis() + 1, 0)).unwrap_or(i64::MIN);
+        args.extend([Sql::Text(phrase.clone()), Sql::Integer(after), Sql::Integer(p.until_key)]);
+        row_filters(p, true, &mut clauses, &mut args);
+        let sql = if clauses.is_empty() {
+            "SELECT count(*) FROM actions_fts f WHERE f.actions_fts MATCH ? AND f.rowid > ? AND f.rowid <= ?".to_owned()
+        } else {
+            let extra: String = clauses.iter().map(|c| format!(" AND {c}")).collect();
+            format!(
+                "SELECT count(*) FROM actions_fts f CROSS JOIN actions a
+                 WHERE f.actions_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND a.rowid = f.action_rowid{extra}"
+            )
+        };
+        return Ok(Stmt { sql, args });
+    }
+    if p.counted_by_counters() {
+        // Counters (migration 0008): grain 0 all, 1 agent, 2 type, 3 both.
+        let grain = i64::from(p.agent.is_some()) + 2 * i64::from(p.action_type.is_some());
+        let mut sql = "SELECT coalesce(sum(n), 0) FROM action_counts WHERE grain = ? AND agent = ? AND type = ?".to_owned();
+        args.push(Sql::Integer(grain));
+        args.push(Sql::Text(p.agent.clone().unwrap_or_default()));
+        args.push(Sql::Text(p.action_type.clone().unwrap_or_default()));
+        if let Some(s) = &p.status {
+            sql.push_str(" AND status = ?");
+            args.push(Sql::Text(s.clone()));
+        }
+        return Ok(Stmt { sql, args });
+    }
+    row_filters(p, false, &mut clauses, &mut args);
+    if let Some(to) = &p.to {
         clauses.push("a.received_at <= ?");
-        bound.push(Sql::Text(time::format(&t)));
+        args.push(Sql::Text(time::format(to)));
     }
-    if let Some(text) = nonempty(&q.q) {
-        clauses.push(
-            "(a.id LIKE ? ESCAPE '\\' OR a.type LIKE ? ESCAPE '\\' OR a.target LIKE ? ESCAPE '\\' OR json_extract(a.actor, '$.name') LIKE ? ESCAPE '\\')",
-        );
-        bound.extend(std::iter::repeat_n(Sql::Text(like(&text)), 4));
+    Ok(Stmt { sql: format!("SELECT count(*) FROM actions a WHERE {}", clauses.join(" AND ")), args })
+}
+
+pub fn list(conn: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
+    let p = parse(q)?;
+    let page = page_stmt(&p)?;
+    let indexed = matches!(p.text, Some(Text::Indexed(_)));
+    let fingerprint = p.fingerprint();
+    let mut stmt = conn.prepare_cached(&page.sql)?;
+    let mut rows = stmt.query(params_from_iter(page.args.iter()))?;
+    let mut items = Vec::new();
+    let (mut last_key, mut more) = (None, false);
+    while let Some(r) = rows.next()? {
+        if items.len() as i64 == p.limit {
+            // A row beyond the page: there is a next one, from the last key.
+            more = true;
+            break;
+        }
+        let status: String = r.get(4)?;
+        items.push(TraceSummary {
+            action_id: r.get(0)?,
+            action_type: r.get(1)?,
+            agent: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            target: r.get(3)?,
+            status: ActionStatus::parse(&status).unwrap_or(ActionStatus::Recorded),
+            received_at: r.get(5)?,
+            rule_id: r.get(6)?,
+            decided_by: r.get(7)?,
+        });
+        last_key = Some(if indexed {
+            vec![json!("f"), json!(fingerprint), json!(r.get::<_, i64>(8)?)]
+        } else {
+            vec![json!("r"), json!(fingerprint), json!(r.get::<_, String>(8)?), json!(r.get::<_, i64>(9)?)]
+        });
     }
-    let sql_where = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
-    let total: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM actions a{sql_where}"), params_from_iter(bound.iter()), |r| r.get(0))?;
-    let limit = q.limit.unwrap_or(200).clamp(1, 5000);
-    let offset = q.offset.unwrap_or(0).max(0);
-    let mut page_args = bound.clone();
-    page_args.push(Sql::Integer(limit));
-    page_args.push(Sql::Integer(offset));
-    let mut stmt = conn.prepare(&format!(
-        "SELECT a.id, a.type, json_extract(a.actor, '$.name'), a.target, a.status, a.received_at, a.rule_id,
-                (SELECT d.operator_id FROM decisions d WHERE d.action_id = a.id ORDER BY d.received_at DESC LIMIT 1)
-         FROM actions a{sql_where} ORDER BY a.received_at DESC, a.rowid DESC LIMIT ? OFFSET ?"
-    ))?;
-    let items = stmt
-        .query_map(params_from_iter(page_args.iter()), |r| {
-            let status: String = r.get(4)?;
-            Ok(TraceSummary {
-                action_id: r.get(0)?,
-                action_type: r.get(1)?,
-                agent: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                target: r.get(3)?,
-                status: ActionStatus::parse(&status).unwrap_or(ActionStatus::Recorded),
-                received_at: r.get(5)?,
-                rule_id: r.get(6)?,
-                decided_by: r.get(7)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(TraceList { total, items })
+    drop(rows);
+    let total = if !p.cursor && p.offset == 0 && !more {
+        // The first page holds every match.
+        items.len() as i64
+    } else if let Some(t) = p.carried_total.filter(|_| !p.counted_by_counters()) {
+        t
+    } else {
+        let count = count_stmt(&p)?;
+        conn.prepare_cached(&count.sql)?.query_row(params_from_iter(count.args.iter()), |r| r.get(0))?
+    };
+    let next_cursor = last_key.filter(|_| more).map(|mut k| {
+        if !p.counted_by_counters() {
+            k.push(json!(total));
+        }
+        encode_cursor(&Value::Array(k))
+    });
+    Ok(TraceList { total, items, next_cursor })
 }
 
 /// The action's whole trace as a self-contained bundle.
