@@ -45,6 +45,7 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
         dev_open: true,
         helper_cap: app::DEFAULT_HELPER_CAP,
         heartbeat_timeout: app::DEFAULT_HEARTBEAT_TIMEOUT,
+        limits: Default::default(),
     };
     // If the usual port is taken (another hub), take any free loopback port.
     match app::start(config(listen)).await {

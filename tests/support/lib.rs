@@ -101,6 +101,11 @@ impl Hub {
         self.child = Some(child);
     }
 
+    /// The hub process's id (for /proc readings).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("hub.log")).unwrap_or_default()
     }

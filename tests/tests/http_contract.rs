@@ -45,7 +45,7 @@ fn malformed_wrong_typed_and_oversized_requests_get_coded_4xx() {
     assert_eq!((code, v["code"].as_str().unwrap()), (413, "body_too_large"));
     // Still alive and correct after all that.
     let (code, v) = send(&hub, "GET", "/health", vec![]);
-    assert_eq!((code, v), (200, serde_json::json!({"ok": true})));
+    assert_eq!((code, &v["ok"]), (200, &serde_json::json!(true)), "{v}");
 }
 
 #[test]

@@ -27,6 +27,41 @@ pub struct AppState {
     pub dev_open: bool,
     /// Most helpers one parent may have running at once.
     pub helper_cap: i64,
+    /// How many feed streams and waiting long-polls may be open at once.
+    pub capacity: Capacity,
+}
+
+/// Caps on what a connection may hold open for long: feed subscribers (a
+/// 503 `too_many_subscribers` beyond) and waiting long-polls (beyond, a
+/// long-poll answers at once with the current state, as with `wait_ms=0`).
+#[derive(Clone)]
+pub struct Capacity {
+    pub feed: Arc<tokio::sync::Semaphore>,
+    pub long_polls: Arc<tokio::sync::Semaphore>,
+}
+
+/// Default caps: 256 feed subscribers, 8,192 waiting long-polls.
+pub const MAX_SUBSCRIBERS: usize = 256;
+pub const MAX_LONG_POLLS: usize = 8_192;
+
+impl Capacity {
+    /// A long-poll's wait: as asked while under the cap (hold the permit for
+    /// the wait's duration), none beyond it.
+    pub fn long_poll(&self, wait: Duration) -> (Duration, Option<tokio::sync::OwnedSemaphorePermit>) {
+        if wait.is_zero() {
+            return (wait, None);
+        }
+        match self.long_polls.clone().try_acquire_owned() {
+            Ok(p) => (wait, Some(p)),
+            Err(_) => (Duration::ZERO, None),
+        }
+    }
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity { feed: Arc::new(tokio::sync::Semaphore::new(MAX_SUBSCRIBERS)), long_polls: Arc::new(tokio::sync::Semaphore::new(MAX_LONG_POLLS)) }
+    }
 }
 
 pub struct HubConfig {
@@ -39,6 +74,8 @@ pub struct HubConfig {
     pub helper_cap: i64,
     /// A helper silent this long is reaped (stale at half of it).
     pub heartbeat_timeout: Duration,
+    /// Connection limits and timeouts (see [`crate::serve`]).
+    pub limits: crate::serve::Limits,
 }
 
 pub const DEFAULT_HELPER_CAP: i64 = 16;
@@ -85,6 +122,29 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .with_state(state)
 }
 
+/// The longest request target the hub reads (414 `uri_too_long` beyond).
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+/// The most header bytes the hub reads (431 `headers_too_large` beyond).
+/// Both sit well below hyper's own read buffer, so the hub, not hyper,
+/// answers them, with a `{code, message}` body.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+fn oversized(req: &Request) -> Option<ApiError> {
+    let uri_len = req.uri().path_and_query().map(|p| p.as_str().len()).unwrap_or(0);
+    if uri_len > MAX_URI_BYTES {
+        return Some(ApiError::new(crate::error::ErrorKind::UriTooLong, "uri_too_long", format!("the request target is longer than {MAX_URI_BYTES} bytes")));
+    }
+    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Some(ApiError::new(
+            crate::error::ErrorKind::HeadersTooLarge,
+            "headers_too_large",
+            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+        ));
+    }
+    None
+}
+
 /// The console's own webview origins (Tauri v2 on Linux/macOS and Windows).
 pub const CONSOLE_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.localhost"];
 
@@ -97,6 +157,9 @@ pub const CONSOLE_ORIGINS: [&str; 2] = ["tauri://localhost", "http://tauri.local
 ///   saying another site) is refused 403 `cross_origin`. Requests without
 ///   those headers (agents, the CLI, the console's Rust core) pass.
 pub async fn request_guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(refusal) = oversized(&req) {
+        return refusal.into_response();
+    }
     let headers = req.headers();
     if s.dev_open {
         let origin = headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or(""));
@@ -167,29 +230,47 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Periodically resolve holds whose deadline passed and reap helpers.
+/// Periodically resolve holds whose deadline passed and reap helpers. The
+/// sweep is supervised: if it ever panics it is logged and started again a
+/// second later, and [`Store::sweeper_alive`]-style liveness is what
+/// `/health` reports (the time of the last completed sweep).
 pub fn spawn_expiry(store: Store, heartbeat_timeout: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            let t = gatehouse_protocol::time::now();
-            let now = gatehouse_protocol::time::format(&t);
-            let timeout = chrono::Duration::from_std(heartbeat_timeout).unwrap_or(chrono::Duration::seconds(30));
-            let stale_before = gatehouse_protocol::time::format(&(t - timeout / 2));
-            let dead_before = gatehouse_protocol::time::format(&(t - timeout));
-            let result = store
-                .write(move |tx| {
-                    crate::store::actions::expire_due(tx, &now)?;
-                    crate::store::helpers::reap(tx, &now, &stale_before, &dead_before)
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::warn!(error = ?e, "expiry sweep failed");
+            let run = tokio::spawn(sweep_forever(store.clone(), heartbeat_timeout));
+            match run.await {
+                Ok(()) => return,
+                Err(e) if e.is_cancelled() => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "the expiry sweep died; restarting it");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
             }
         }
     })
+}
+
+async fn sweep_forever(store: Store, heartbeat_timeout: Duration) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let timeout = chrono::Duration::from_std(heartbeat_timeout).unwrap_or(chrono::Duration::seconds(30));
+    loop {
+        tick.tick().await;
+        let t = gatehouse_protocol::time::now();
+        let now = gatehouse_protocol::time::format(&t);
+        let at = |d: chrono::Duration| t.checked_sub_signed(d).map(|x| gatehouse_protocol::time::format(&x)).unwrap_or_default();
+        let (stale_before, dead_before) = (at(timeout / 2), at(timeout));
+        let result = store
+            .write(move |tx| {
+                crate::store::actions::expire_due(tx, &now)?;
+                crate::store::helpers::reap(tx, &now, &stale_before, &dead_before)
+            })
+            .await;
+        match result {
+            Ok(()) => store.swept(),
+            Err(e) => tracing::warn!(error = ?e, "expiry sweep failed"),
+        }
+    }
 }
 
 /// A running hub: its bound address and a handle to stop it.
@@ -208,6 +289,11 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     if config.heartbeat_timeout.is_zero() || config.heartbeat_timeout > MAX_HEARTBEAT_TIMEOUT {
         anyhow::bail!("--heartbeat-timeout must be between 1 ms and {}", humantime::format_duration(MAX_HEARTBEAT_TIMEOUT));
     }
+    for (flag, d) in [("--header-timeout", config.limits.header_read_timeout), ("--write-stall-timeout", config.limits.write_stall_timeout)] {
+        if d.is_zero() || d > Duration::from_secs(3600) {
+            anyhow::bail!("{flag} must be between 1 ms and 1h");
+        }
+    }
     let store = Store::open(&config.db)?;
     let state = AppState {
         store: store.clone(),
@@ -215,19 +301,21 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         lodestar_token: config.lodestar_token.filter(|t| !t.is_empty()).map(Arc::from),
         dev_open: config.dev_open,
         helper_cap: config.helper_cap,
+        capacity: Capacity::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let limits = config.limits.within_fds(crate::serve::raise_fd_limit());
+    tracing::info!(max_connections = limits.max_connections, max_per_ip = limits.max_per_ip, "connection limits");
     let app = router(state, config.max_body_bytes);
     let heartbeat_timeout = config.heartbeat_timeout;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let expiry = spawn_expiry(store, heartbeat_timeout);
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        let result = crate::serve::serve(listener, app, limits, async {
+            let _ = rx.await;
+        })
+        .await;
         expiry.abort();
         result.map_err(Into::into)
     });
@@ -251,6 +339,7 @@ mod tests {
             dev_open: false,
             helper_cap: DEFAULT_HELPER_CAP,
             heartbeat_timeout: humantime::parse_duration("300000years").unwrap(),
+            limits: crate::serve::Limits::default(),
         };
         let err = start(config).await.err().expect("refused").to_string();
         assert!(err.starts_with("--heartbeat-timeout must be between"), "{err}");

@@ -27,6 +27,10 @@ pub enum ErrorKind {
     Gone,
     TooLarge,
     UnsupportedMediaType,
+    /// At capacity for now; the client should retry later.
+    Busy,
+    UriTooLong,
+    HeadersTooLarge,
     Internal,
 }
 
@@ -43,6 +47,9 @@ impl ErrorKind {
             ErrorKind::Gone => StatusCode::GONE,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::UriTooLong => StatusCode::URI_TOO_LONG,
+            ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -11,6 +11,7 @@ pub mod json;
 pub mod policy;
 pub mod routes;
 pub mod seed;
+pub mod serve;
 pub mod store;
 pub mod validate;
 pub mod wait;

@@ -45,6 +45,21 @@ enum Cmd {
         /// Require this bearer token on Lodestar's approval channel (/v1/approvals).
         #[arg(long, env = "GATEHOUSE_LODESTAR_TOKEN", hide_env_values = true)]
         lodestar_token: Option<String>,
+        /// Most connections open at once (lowered to fit the open-files
+        /// limit); one more is answered 503 `server_busy`.
+        #[arg(long, default_value_t = gatehouse_hub::serve::Limits::default().max_connections)]
+        max_connections: usize,
+        /// Most connections open at once from one IP address.
+        #[arg(long, default_value_t = gatehouse_hub::serve::Limits::default().max_per_ip)]
+        max_connections_per_ip: usize,
+        /// A client must send a request's headers within this (also the idle
+        /// keep-alive timeout).
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        header_timeout: std::time::Duration,
+        /// A response the client stops reading for this long ends its
+        /// connection (a stalled feed subscriber resumes with Last-Event-ID).
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        write_stall_timeout: std::time::Duration,
     },
     /// Run demo agents against a --dev-open hub: actions to decide, and
     /// swarms of helpers that claim tasks, report progress and retire.
@@ -121,7 +136,20 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Serve { listen, db, policy, max_body, lodestar_token, dev_open, helper_cap, heartbeat_timeout } => {
+        Cmd::Serve {
+            listen,
+            db,
+            policy,
+            max_body,
+            lodestar_token,
+            dev_open,
+            helper_cap,
+            heartbeat_timeout,
+            max_connections,
+            max_connections_per_ip,
+            header_timeout,
+            write_stall_timeout,
+        } => {
             let policy = match policy {
                 Some(p) => Policy::from_yaml(&std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?)
                     .with_context(|| format!("policy {}", p.display()))?,
@@ -136,6 +164,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 dev_open,
                 helper_cap,
                 heartbeat_timeout,
+                limits: gatehouse_hub::serve::Limits {
+                    max_connections,
+                    max_per_ip: max_connections_per_ip,
+                    header_read_timeout: header_timeout,
+                    write_stall_timeout,
+                },
             })
             .await?;
             // Tests and scripts read this line to learn the bound port. Once

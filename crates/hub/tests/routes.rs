@@ -417,7 +417,8 @@ async fn health_and_policy_answer_without_credentials() {
     let policy = "rules:\n  - {id: mail, when: {actionType: send_email}, mode: enforce, require: [reviewer_approval], holdFor: 30m}\n  - {id: pay, when: {actionType: 'payment.*'}, mode: enforce}\n  - {id: reads, when: {actionType: 'read.*'}, mode: observe}\n";
     let hub = Hub::new(Opts { policy: Some(policy), ..CLOSED }).await;
     let (code, v) = hub.get("/health", None).await;
-    assert_eq!((code, v), (StatusCode::OK, json!({"ok": true})));
+    assert_eq!((code, &v["ok"], &v["writer"]), (StatusCode::OK, &json!(true), &json!("running")), "{v}");
+    assert!(v["sweepAgoMs"].as_i64().is_some_and(|ms| ms < 10_000), "{v}");
 
     let all: Policy = ok(hub.get("/policy", None).await, StatusCode::OK);
     assert_eq!(all, Policy::from_yaml(policy).unwrap(), "the policy as loaded");

@@ -294,6 +294,7 @@ async fn dev_open_off_loopback_is_refused_before_the_database_exists() {
         dev_open: true,
         helper_cap: app::DEFAULT_HELPER_CAP,
         heartbeat_timeout: app::DEFAULT_HEARTBEAT_TIMEOUT,
+        limits: Default::default(),
     };
     let err = app::start(config).await.err().expect("refused");
     assert!(err.to_string().contains("loopback"), "{err}");

@@ -23,8 +23,24 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-pub async fn health() -> Json<Value> {
-    Json(json!({"ok": true}))
+/// How long the expiry sweep (every 250 ms) may be silent before the hub
+/// calls itself unhealthy: holds would stop expiring.
+const SWEEP_SILENCE_MS: i64 = 10_000;
+
+/// Liveness for a load balancer or a monitor: 200 `{ok: true, …}` while the
+/// writer and the expiry sweep run, 503 with `ok: false` (and `code`) if not.
+pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
+    let writer = s.store.writer_alive();
+    let since = s.store.since_sweep_ms();
+    let sweeping = since <= SWEEP_SILENCE_MS;
+    let body = json!({"ok": writer && sweeping, "writer": if writer { "running" } else { "stopped" }, "sweepAgoMs": since});
+    if writer && sweeping {
+        return (StatusCode::OK, Json(body));
+    }
+    let mut body = body;
+    body["code"] = json!("unhealthy");
+    body["message"] = json!(if writer { "the expiry sweep has stopped; holds would not expire" } else { "the database writer has stopped" });
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
 }
 
 pub async fn policy(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Json<Policy> {
@@ -110,8 +126,8 @@ pub async fn action_status(
         }
     };
     // Answer at once unless asked to wait for a pending action's outcome.
-    let settled =
-        wait::until(&s.store, wait::bounded(q.wait_ms), || async { load().await.map(|v| (v.status != ActionStatus::RequiresApproval).then_some(v)) }).await?;
+    let (wait, _permit) = s.capacity.long_poll(wait::bounded(q.wait_ms));
+    let settled = wait::until(&s.store, &id, wait, || async { load().await.map(|v| (v.status != ActionStatus::RequiresApproval).then_some(v)) }).await?;
     match settled {
         Some(v) => Ok(Json(v)),
         None => load().await.map(Json),

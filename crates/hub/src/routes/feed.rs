@@ -23,7 +23,13 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Events read per round trip to the database, at most...
 const BATCH: i64 = 500;
+/// ...and at most this many bytes of stored event data (one event always).
+/// With the stream pulled only as fast as the client reads, this bounds a
+/// stalled subscriber's memory; the connection's write timeout then ends it,
+/// and it resumes with `Last-Event-ID`, losing nothing.
+const BATCH_BYTES: usize = 256 * 1024;
 
 #[derive(Deserialize)]
 pub struct FeedQuery {
@@ -31,6 +37,7 @@ pub struct FeedQuery {
 }
 
 struct Cursor {
+    _slot: tokio::sync::OwnedSemaphorePermit,
     store: Store,
     rx: watch::Receiver<i64>,
     last: i64,
@@ -43,6 +50,10 @@ pub async fn feed(
     Query(q): Query<FeedQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // Each stream holds a slot for its lifetime (documented cap, 503 beyond).
+    let slot = s.capacity.feed.clone().try_acquire_owned().map_err(|_| {
+        crate::error::ApiError::new(crate::error::ErrorKind::Busy, "too_many_subscribers", "the hub serves as many feed streams as it allows; retry shortly")
+    })?;
     let from_header = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
     let rx = s.store.subscribe();
     // Without a resume point the stream starts at "now".
@@ -50,11 +61,12 @@ pub async fn feed(
         Some(n) => n.max(0),
         None => s.store.read(|c| Ok(events::last_seq(c)?)).await?,
     };
-    let cursor = Cursor { store: s.store.clone(), rx, last, buf: VecDeque::new() };
+    let cursor = Cursor { _slot: slot, store: s.store.clone(), rx, last, buf: VecDeque::new() };
     let stream = futures_util::stream::unfold(cursor, |mut c| async move {
         loop {
             if let Some(e) = c.buf.pop_front() {
                 c.last = e.seq;
+                let e = FeedEvent { data: e.data.slimmed(), ..e };
                 let data = serde_json::to_string(&e).expect("event serialises");
                 return Some((Ok(Event::default().id(e.seq.to_string()).data(data)), c));
             }
@@ -62,7 +74,7 @@ pub async fn feed(
             // committed after the read still wakes us.
             c.rx.borrow_and_update();
             let last = c.last;
-            match c.store.read(move |conn| events::after(conn, last, BATCH)).await {
+            match c.store.read(move |conn| events::after_within(conn, last, BATCH, BATCH_BYTES)).await {
                 Ok(batch) if !batch.is_empty() => c.buf.extend(batch),
                 Ok(_) => {
                     if c.rx.changed().await.is_err() {

@@ -82,7 +82,8 @@ pub async fn fetch(
         let (store, p, r) = (s.store.clone(), project_id.clone(), request_id.clone());
         async move { Ok(Some(store.read(move |c| lodestar::fetch(c, &p, &r)).await?).filter(|f| !matches!(f, Fetch::Pending))) }
     };
-    match wait::until(&s.store, wait::bounded(q.wait_ms), probe).await? {
+    let (wait, _permit) = s.capacity.long_poll(wait::bounded(q.wait_ms));
+    match wait::until(&s.store, &crate::admission::lodestar_action_id(&request_id), wait, probe).await? {
         Some(Fetch::Resolved(res)) => Ok((StatusCode::OK, Json(res)).into_response()),
         Some(Fetch::Unknown) => Err(ApiError::not_found("unknown_request", format!("no approval request {request_id:?} was announced"))),
         Some(Fetch::Consumed) => Err(ApiError::not_found("consumed", "the resolution was already consumed")),

@@ -16,13 +16,18 @@ pub fn append(conn: &Connection, subject: &str, at: &str, event: &FeedData) -> A
     let (kind, data) = (event.kind(), event.to_data());
     let kind = kind.as_str();
     let data = &data;
-    let prev: Option<String> = conn.query_row("SELECT hash FROM events WHERE subject = ?1 ORDER BY seq DESC LIMIT 1", [subject], |r| r.get(0)).optional()?;
+    let prev: Option<String> =
+        conn.prepare_cached("SELECT hash FROM events WHERE subject = ?1 ORDER BY seq DESC LIMIT 1")?.query_row([subject], |r| r.get(0)).optional()?;
     let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
     let hash = event_hash(kind, subject, at, data, &prev);
-    conn.execute(
-        "INSERT INTO events (at, kind, subject, data, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![at, kind, subject, data.to_string(), prev, hash],
-    )?;
+    conn.prepare_cached("INSERT INTO events (at, kind, subject, data, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![
+        at,
+        kind,
+        subject,
+        data.to_string(),
+        prev,
+        hash
+    ])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -40,9 +45,26 @@ fn raw_parts(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Value)> {
 }
 
 pub fn after(conn: &Connection, after: i64, limit: i64) -> ApiResult<Vec<FeedEvent>> {
-    let mut stmt = conn.prepare_cached("SELECT seq, at, kind, subject, data FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-    let rows = stmt.query_map(params![after, limit], row_to_event)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    after_within(conn, after, limit, usize::MAX)
+}
+
+/// Up to `limit` events after `after`, stopping once their stored data
+/// passes `max_bytes` (always at least one): a reader's memory is bounded by
+/// bytes, not by a count of events of any size. Rows are read one by one, so
+/// the ones left are never loaded.
+pub fn after_within(conn: &Connection, after: i64, limit: i64, max_bytes: usize) -> ApiResult<Vec<FeedEvent>> {
+    let mut stmt = conn.prepare_cached("SELECT seq, at, kind, subject, data, length(data) FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let mut rows = stmt.query(params![after, limit])?;
+    let (mut out, mut bytes) = (Vec::new(), 0usize);
+    while let Some(r) = rows.next()? {
+        let size: i64 = r.get(5)?;
+        if !out.is_empty() && bytes.saturating_add(size.max(0) as usize) > max_bytes {
+            break;
+        }
+        bytes = bytes.saturating_add(size.max(0) as usize);
+        out.push(row_to_event(r)?);
+    }
+    Ok(out)
 }
 
 /// One subject's events in order, with their chain hashes.

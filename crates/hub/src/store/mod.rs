@@ -1,10 +1,16 @@
-//! The hub's durable state behind one SQLite connection.
+//! The hub's durable state: one SQLite file, one writer, a few readers.
 //!
-//! All access goes through [`Store::read`] / [`Store::write`], which run the
-//! closure on a blocking thread. Writes happen in IMMEDIATE transactions, so
-//! "first decision wins" and "exactly one event per change" hold even with
-//! many concurrent requests; after every write the latest event sequence is
-//! published on a watch channel that wakes long-polls and feed streams.
+//! Writes go to a single writer thread ([`writer`]) that drains whatever
+//! requests are queued, runs each in its own savepoint inside one IMMEDIATE
+//! transaction, commits once (one fsync for the whole batch: group commit),
+//! and only then answers each request. A request whose closure fails is
+//! rolled back alone; nothing is acknowledged before it is durable, and
+//! "first decision wins" still holds because the writer is the only one.
+//! Reads run on a small pool of read-only connections (WAL lets them read
+//! while the writer commits), bounded so readers never pile up threads.
+//! After each commit the latest event sequence is published on a watch
+//! channel (feed streams) and each changed subject is woken by key
+//! ([`wake`]), so a long-poll wakes only for its own action.
 
 pub mod actions;
 pub mod decisions;
@@ -15,14 +21,20 @@ pub mod operators;
 pub mod principals;
 pub mod replay;
 pub mod traces;
+pub mod wake;
+mod writer;
 
 use crate::error::{ApiError, ApiResult};
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 use sha2::Sha256;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
+
+/// Read connections: enough for the page reads of a busy team, few enough
+/// that the hub's threads stay near the core count.
+pub const READERS: usize = 4;
 
 /// A text column holding one of a protocol enum's names; anything else is
 /// a corrupt row, reported as such rather than guessed at.
@@ -33,9 +45,14 @@ pub(crate) fn enum_col<T>(r: &rusqlite::Row<'_>, i: usize, parse: impl Fn(&str) 
 
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Connection>>,
+    writer: writer::Handle,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    read_slots: Arc<Semaphore>,
     seq_tx: Arc<watch::Sender<i64>>,
+    wake: Arc<wake::Wake>,
     secret: Arc<[u8; 32]>,
+    /// When the expiry sweep last completed (unix ms).
+    last_sweep: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Store {
@@ -44,51 +61,73 @@ impl Store {
         let secret = load_or_create_secret(&conn)?;
         let last = events::last_seq(&conn)?;
         let (seq_tx, _) = watch::channel(last);
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), seq_tx: Arc::new(seq_tx), secret: Arc::new(secret) })
+        let seq_tx = Arc::new(seq_tx);
+        let wake = Arc::new(wake::Wake::default());
+        let readers = (0..READERS).map(|_| crate::db::open_reader(path)).collect::<anyhow::Result<Vec<_>>>()?;
+        let writer = writer::spawn(conn, last, seq_tx.clone(), wake.clone())?;
+        Ok(Self {
+            writer,
+            readers: Arc::new(Mutex::new(readers)),
+            read_slots: Arc::new(Semaphore::new(READERS)),
+            seq_tx,
+            wake,
+            secret: Arc::new(secret),
+            last_sweep: Arc::new(std::sync::atomic::AtomicI64::new(chrono::Utc::now().timestamp_millis())),
+        })
     }
 
-    /// Run a read-only closure against the database.
+    /// Run a read-only closure on one of the read connections.
     pub async fn read<R, F>(&self, f: F) -> ApiResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        // A slot first, so waiting readers wait here, not as blocked threads.
+        let _slot = self.read_slots.acquire().await.map_err(ApiError::internal)?;
+        let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let guard = conn.lock().map_err(|_| ApiError::internal("database lock poisoned"))?;
-            f(&guard)
+            let conn = readers.lock().map_err(|_| ApiError::internal("read pool poisoned"))?.pop().ok_or_else(|| ApiError::internal("read pool empty"))?;
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)));
+            readers.lock().map_err(|_| ApiError::internal("read pool poisoned"))?.push(conn);
+            out.unwrap_or_else(|_| Err(ApiError::internal("a read panicked")))
         })
         .await?
     }
 
-    /// Run a closure in an IMMEDIATE transaction; commit when it returns Ok,
-    /// then wake everyone waiting for new events.
+    /// Run a closure in the writer's transaction (its own savepoint); the
+    /// answer comes once the batch it rode in is committed.
     pub async fn write<R, F>(&self, f: F) -> ApiResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> ApiResult<R> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        let seq_tx = self.seq_tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| ApiError::internal("database lock poisoned"))?;
-            let tx = guard.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            let last = events::last_seq(&guard)?;
-            seq_tx.send_if_modified(|cur| {
-                let changed = *cur != last;
-                *cur = last;
-                changed
-            });
-            Ok(out)
-        })
-        .await?
+        self.writer.submit(f).await
     }
 
     /// A receiver that changes whenever a new event is committed.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.seq_tx.subscribe()
+    }
+
+    /// Wake-ups for one subject (an action id): see [`wake`].
+    pub fn watch_subject(&self, subject: &str) -> wake::Watch {
+        self.wake.watch(subject)
+    }
+
+    /// The expiry sweep completed a round.
+    pub fn swept(&self) {
+        self.last_sweep.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the expiry sweep last completed a round.
+    pub fn since_sweep_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis().saturating_sub(self.last_sweep.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Whether the writer is alive (it restarts itself after a panic in a
+    /// request; only a failure to reopen the database stops it).
+    pub fn writer_alive(&self) -> bool {
+        self.writer.alive()
     }
 
     /// The bearer token with which an agent reads back its own action: an

@@ -44,7 +44,14 @@ pub const OPEN: Opts<'static> = Opts { dev_open: true, policy: None, lodestar_to
 pub fn state_for(db: &Path, o: &Opts<'_>) -> AppState {
     let store = Store::open(db).unwrap();
     let policy = o.policy.map(|y| Policy::from_yaml(y).unwrap()).unwrap_or_else(Policy::default_embedded);
-    AppState { store, policy: Arc::new(policy), lodestar_token: o.lodestar_token.map(Arc::from), dev_open: o.dev_open, helper_cap: 16 }
+    AppState {
+        store,
+        policy: Arc::new(policy),
+        lodestar_token: o.lodestar_token.map(Arc::from),
+        dev_open: o.dev_open,
+        helper_cap: 16,
+        capacity: Default::default(),
+    }
 }
 
 /// A response read to the end.

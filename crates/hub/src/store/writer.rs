@@ -1,0 +1,157 @@
+//! The single writer: group commit.
+//!
+//! Every write request is a closure sent to one thread that owns the write
+//! connection. The thread takes the first request, then whatever else is
+//! already queued (up to [`MAX_BATCH`]), runs each in its own savepoint of
+//! one IMMEDIATE transaction, and commits once: one fsync for the batch.
+//! Only after the commit does each caller get its answer, so nothing
+//! acknowledged can be lost; a request whose closure fails (or panics) is
+//! rolled back to its savepoint alone and answers its own error. If the
+//! commit itself fails, every request of the batch gets an internal error and
+//! none of its changes are kept.
+//!
+//! After a commit the writer reads the events the batch appended, publishes
+//! the newest sequence (feed streams) and wakes each subject's watchers.
+
+use super::{events, wake::Wake};
+use crate::error::{ApiError, ApiResult};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use tokio::sync::{oneshot, watch};
+
+/// The most requests one transaction carries.
+pub const MAX_BATCH: usize = 256;
+
+/// Runs one request in the open transaction; returns what to do once the
+/// batch's fate is known (`true`: committed).
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> Finish + Send>;
+/// Answers one request once the batch committed (`true`) or not.
+type Finish = Box<dyn FnOnce(bool) + Send>;
+
+#[derive(Clone)]
+pub struct Handle {
+    jobs: mpsc::Sender<Job>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Handle {
+    pub async fn submit<R, F>(&self, f: F) -> ApiResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> ApiResult<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<ApiResult<R>>();
+        let job: Job = Box::new(move |t| {
+            let result = in_savepoint(t, f);
+            Box::new(move |committed| {
+                let answer = match result {
+                    Ok(v) if committed => Ok(v),
+                    Ok(_) => Err(ApiError::internal("the write was not committed")),
+                    Err(e) => Err(e),
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        self.jobs.send(job).map_err(|_| ApiError::internal("the database writer has stopped"))?;
+        rx.await.map_err(|_| ApiError::internal("the database writer dropped a request"))?
+    }
+
+    pub fn alive(&self) -> bool {
+        self.alive.load(Ordering::Relaxed)
+    }
+}
+
+fn in_savepoint<R>(t: &Transaction<'_>, f: impl FnOnce(&Transaction<'_>) -> ApiResult<R>) -> ApiResult<R> {
+    t.execute_batch("SAVEPOINT request")?;
+    let out = catch_unwind(AssertUnwindSafe(|| f(t))).unwrap_or_else(|p| {
+        let what = p.downcast_ref::<String>().map(String::as_str).or_else(|| p.downcast_ref::<&str>().copied()).unwrap_or("a panic");
+        Err(ApiError::internal(format!("a write panicked: {what}")))
+    });
+    if out.is_err() {
+        t.execute_batch("ROLLBACK TO request")?;
+    }
+    t.execute_batch("RELEASE request")?;
+    out
+}
+
+pub fn spawn(conn: Connection, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
+    let (jobs, rx) = mpsc::channel::<Job>();
+    let alive = Arc::new(AtomicBool::new(true));
+    let flag = alive.clone();
+    std::thread::Builder::new().name("gatehouse-writer".into()).spawn(move || {
+        run(conn, rx, last_seq, &seq_tx, &wake);
+        flag.store(false, Ordering::Relaxed);
+    })?;
+    Ok(Handle { jobs, alive })
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx: &watch::Sender<i64>, wake: &Wake) {
+    // Ends when every Store handle is gone (the channel closes).
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let (committed, finishers) = commit_batch(&mut conn, batch);
+        if committed {
+            publish(&conn, &mut last_seq, seq_tx, wake);
+        }
+        for finish in finishers {
+            finish(committed);
+        }
+    }
+}
+
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>) -> (bool, Vec<Finish>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::error!(error = %e, "could not begin a write transaction");
+            // Answer each request without running it.
+            let answers = batch.into_iter().map(|_| Box::new(|_| {}) as Finish).collect();
+            return (false, answers);
+        }
+    };
+    let finishers: Vec<_> = batch.into_iter().map(|job| job(&tx)).collect();
+    match tx.commit() {
+        Ok(()) => (true, finishers),
+        Err(e) => {
+            tracing::error!(error = %e, "a batch failed to commit; its requests were refused");
+            (false, finishers)
+        }
+    }
+}
+
+fn publish(conn: &Connection, last_seq: &mut i64, seq_tx: &watch::Sender<i64>, wake: &Wake) {
+    let fresh: rusqlite::Result<Vec<(i64, String)>> = conn
+        .prepare_cached("SELECT seq, subject FROM events WHERE seq > ?1 ORDER BY seq")
+        .and_then(|mut st| st.query_map(params![*last_seq], |r| Ok((r.get(0)?, r.get(1)?)))?.collect());
+    match fresh {
+        Ok(rows) => {
+            let mut subjects: Vec<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
+            subjects.sort_unstable();
+            subjects.dedup();
+            for s in subjects {
+                wake.notify(s);
+            }
+            if let Some((seq, _)) = rows.last() {
+                *last_seq = *seq;
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the new events");
+            *last_seq = events::last_seq(conn).unwrap_or(*last_seq);
+        }
+    }
+    let last = *last_seq;
+    seq_tx.send_if_modified(|cur| {
+        let changed = *cur != last;
+        *cur = last;
+        changed
+    });
+}
