@@ -4,6 +4,7 @@
 #
 #   scripts/deps.sh test   # what the test suite needs
 #   scripts/deps.sh run    # what running Gatehouse needs
+#   scripts/deps.sh bench  # what the benchmark suite needs (scripts/bench.sh)
 set -euo pipefail
 what=${1:-test}
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ pkgs=(ca-certificates curl pkg-config build-essential python3 python3-venv dbus 
       libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libxdo-dev libssl-dev fonts-dejavu-core)
 # The tests also drive the real console under Xvfb with a real notification server.
 [ "$what" = test ] && pkgs+=(xvfb x11-utils dunst webkit2gtk-driver)
+# The benchmark suite's load generator.
+[ "$what" = bench ] && pkgs+=(wrk)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
 
 missing=()
