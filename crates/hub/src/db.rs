@@ -15,6 +15,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0006_trust.sql")),
         M::up(include_str!("../migrations/0007_replay.sql")),
         M::up(include_str!("../migrations/0008_reads.sql")),
+        M::up(include_str!("../migrations/0009_params_once.sql")),
     ])
 }
 

@@ -262,6 +262,23 @@ async fn a_body_over_the_limit_is_413_body_too_large() {
 }
 
 #[tokio::test]
+async fn an_oversized_target_or_header_block_is_414_or_431_json() {
+    let hub = Hub::new(OPEN).await;
+    let long = format!("/policy?actionType={}", "a".repeat(gatehouse_hub::app::MAX_URI_BYTES));
+    let r = hub.call(Request::get(long.as_str()).body(Body::empty()).unwrap()).await;
+    assert_error(&r, StatusCode::URI_TOO_LONG, "uri_too_long", "a long target");
+    let mut req = Request::get("/health");
+    for i in 0..9 {
+        req = req.header(format!("x-filler-{i}"), "f".repeat(8 * 1024));
+    }
+    let r = hub.call(req.body(Body::empty()).unwrap()).await;
+    assert_error(&r, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", "72 KiB of headers");
+    // Just under both limits is served.
+    let r = hub.call(Request::get("/health").header("x-filler", "f".repeat(32 * 1024)).body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn operator_routes_without_a_signature_are_401_auth_required() {
     let (hub, token, id, _) = proposed_by_mail_bot().await;
     let gets = [
@@ -578,6 +595,50 @@ async fn approvals_list_the_queue_and_the_feed_position_it_reflects() {
 
     let r = hub.call(hub.signed("GET", "/operator/approvals?status=decided", None)).await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_query", "status=decided");
+}
+
+/// Params over FEED_PARAMS_MAX are stored once (in the proposal), left out of
+/// lists and feed events with their size, and whole in the action's detail.
+#[tokio::test]
+async fn large_params_are_stored_once_and_read_in_full_on_demand() {
+    let hub = Hub::new(OPEN).await;
+    let mut body = email("bot");
+    body["params"] = json!({"body": "x".repeat(40 * 1024)});
+    let (code, v) = hub.post("/actions", None, &body).await;
+    assert_eq!(code, StatusCode::CREATED, "{v}");
+    let id = v["actionId"].as_str().unwrap().to_owned();
+    let size = body["params"].to_string().len() as u64;
+
+    let list: ApprovalList = serde_json::from_value(hub.signed_get("/operator/approvals").await).unwrap();
+    let row = list.items.iter().find(|i| i.action.action_id == id).expect("listed");
+    assert_eq!((row.action.params.as_ref(), row.action.params_omitted), (None, Some(size)));
+
+    let detail = hub.signed_get(&format!("/operator/actions/{id}")).await;
+    let item: ApprovalItem = serde_json::from_value(detail["item"].clone()).unwrap();
+    assert_eq!((item.action.params.as_ref(), item.action.params_omitted), (Some(&body["params"]), None));
+    // The digest still binds the proposal as sent.
+    assert_eq!(item.action.action_digest.as_deref(), Some(gatehouse_protocol::action_digest(&body).as_str()));
+
+    let (stored, bytes): (Option<String>, Option<i64>) = {
+        let id = id.clone();
+        hub.state
+            .store
+            .read(move |c| Ok(c.query_row("SELECT params, params_bytes FROM actions WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))?))
+            .await
+            .unwrap()
+    };
+    assert_eq!((stored, bytes), (None, Some(size as i64)), "the row does not repeat the params");
+    let events: Vec<TraceEvent> = serde_json::from_value(detail["events"].clone()).unwrap();
+    let held = FeedData::from_parts(&events[1].kind, events[1].data.clone()).unwrap();
+    match held {
+        FeedData::HoldCreated { action, .. } => assert_eq!((action.params, action.params_omitted), (None, Some(size))),
+        other => panic!("{other:?}"),
+    }
+    // Small params stay inline everywhere.
+    let (_, small) = hub.post("/actions", None, &email("bot")).await;
+    let list: ApprovalList = serde_json::from_value(hub.signed_get("/operator/approvals").await).unwrap();
+    let row = list.items.iter().find(|i| i.action.action_id == small["actionId"].as_str().unwrap()).unwrap();
+    assert_eq!((row.action.params.as_ref(), row.action.params_omitted), (Some(&json!({"subject": "hi"})), None));
 }
 
 #[tokio::test]

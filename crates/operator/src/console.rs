@@ -369,6 +369,9 @@ impl FeedSink for Face<'_> {
         self.core.queue.lock().unwrap().replace_all(items.to_vec());
         for item in items {
             self.sink.item_changed(item);
+            if item.action.params_omitted.is_some() {
+                self.fill_in(item.action.action_id.clone());
+            }
         }
         Ok(())
     }

@@ -63,9 +63,16 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
         }
         return Err(ApiError::conflict("duplicate_action_id", format!("an action with id {:?} already exists with different content", a.id)));
     }
+    // Large params the agent sent verbatim are kept once, in the proposal
+    // (the action.proposed event); the row records only their size.
+    let params_json = a.params.as_ref().map(|p| p.to_string());
+    let (stored_params, params_bytes) = match params_json {
+        Some(j) if j.len() > FEED_PARAMS_MAX && a.request.get("params") == a.params.as_ref() => (None, i64::try_from(j.len()).ok()),
+        other => (other, None),
+    };
     conn.prepare_cached(
-        "INSERT INTO actions (id, source, type, actor, target, params, proposed_at, received_at, rule_id, rule_mode, checks, status, request_digest, principal_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO actions (id, source, type, actor, target, params, proposed_at, received_at, rule_id, rule_mode, checks, status, request_digest, principal_id, params_bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
             a.id,
@@ -73,7 +80,7 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
             a.action_type,
             serde_json::to_string(&a.actor).expect("actor serialises"),
             a.target,
-            a.params.as_ref().map(|p| p.to_string()),
+            stored_params,
             a.proposed_at,
             a.received_at,
             a.rule_id,
@@ -82,6 +89,7 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
             a.status.as_str(),
             a.request_digest,
             a.principal_id,
+            params_bytes,
     ])?;
     if let Some(h) = &a.hold {
         // `agent` written here, so the migration's fill-in trigger has nothing to do.
@@ -124,7 +132,7 @@ fn hold_kind_str(k: HoldKind) -> &'static str {
 }
 
 const ACTION_COLS: &str =
-    "a.id, a.type, a.actor, a.target, a.params, a.proposed_at, a.received_at, a.rule_id, a.rule_mode, a.checks, a.status, a.principal_id, a.request_digest";
+    "a.id, a.type, a.actor, a.target, a.params, a.proposed_at, a.received_at, a.rule_id, a.rule_mode, a.checks, a.status, a.principal_id, a.request_digest, a.params_bytes";
 
 fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionDetail> {
     let actor: String = r.get(2)?;
@@ -144,7 +152,8 @@ fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionDetail> {
         status: ActionStatus::parse(&status).unwrap_or(ActionStatus::Recorded),
         principal_id: r.get(11)?,
         action_digest: Some(r.get(12)?),
-        params_omitted: None,
+        // Stored once, in the proposal: see `propose` and `load_item`.
+        params_omitted: r.get::<_, Option<i64>>(13)?.and_then(|n| u64::try_from(n).ok()),
     })
 }
 
@@ -197,7 +206,14 @@ pub fn load_hold(conn: &Connection, hold_id: &str) -> ApiResult<Option<HoldView>
 /// The action with its latest hold and that hold's decision.
 pub fn load_item(conn: &Connection, action_id: &str) -> ApiResult<Option<ApprovalItem>> {
     let action = conn.prepare_cached(&format!("SELECT {ACTION_COLS} FROM actions a WHERE a.id = ?1"))?.query_row([action_id], row_to_action).optional()?;
-    let Some(action) = action else { return Ok(None) };
+    let Some(mut action) = action else { return Ok(None) };
+    // (While `propose` runs, before its proposal event exists, they stay omitted.)
+    if action.params_omitted.is_some() {
+        if let Some(p) = params_from_proposal(conn, action_id)? {
+            action.params = Some(p);
+            action.params_omitted = None;
+        }
+    }
     let mut hold = conn
         .prepare_cached(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.action_id = ?1 ORDER BY h.created_at DESC, h.rowid DESC LIMIT 1"))?
         .query_row([action_id], |r| row_to_hold(r, 0))
@@ -210,6 +226,17 @@ pub fn load_item(conn: &Connection, action_id: &str) -> ApiResult<Option<Approva
         None => None,
     };
     Ok(Some(ApprovalItem { action, hold, decision }))
+}
+
+/// The params of an action stored once, read from its proposal as sent.
+fn params_from_proposal(conn: &Connection, action_id: &str) -> ApiResult<Option<Value>> {
+    let data: Option<String> = conn
+        .prepare_cached("SELECT data FROM events WHERE subject = ?1 AND kind = 'action.proposed' ORDER BY seq LIMIT 1")?
+        .query_row([action_id], |r| r.get(0))
+        .optional()?;
+    let Some(data) = data else { return Ok(None) };
+    let mut v: Value = serde_json::from_str(&data).map_err(ApiError::internal)?;
+    Ok(v.get_mut("request").and_then(|r| r.get_mut("params")).map(Value::take))
 }
 
 pub fn status_view(item: &ApprovalItem) -> ActionStatusView {
