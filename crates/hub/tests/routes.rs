@@ -641,6 +641,27 @@ async fn large_params_are_stored_once_and_read_in_full_on_demand() {
     assert_eq!((row.action.params.as_ref(), row.action.params_omitted), (Some(&json!({"subject": "hi"})), None));
 }
 
+/// The item `propose` builds for its events without reading it back is the
+/// item a read returns (a policy with confirm and undo, so every field is set).
+#[tokio::test]
+async fn the_events_carry_the_item_as_stored() {
+    let policy = "rules:\n  - {id: pay, when: {actionType: 'payment.*'}, mode: enforce, require: [two_eyes], holdFor: 10m, note: big money, confirm: typed, undoSeconds: 5}\n";
+    let hub = Hub::new(Opts { policy: Some(policy), ..OPEN }).await;
+    let body = json!({"id": "p-1", "type": "payment.send", "actor": {"kind": "agent", "name": "bot", "provider": "acme"}, "target": "iban:DE44 5001", "params": {"amount": 5}, "timestamp": "2026-11-22T10:00:00Z"});
+    let (code, v) = hub.post("/actions", None, &body).await;
+    assert_eq!(code, StatusCode::CREATED, "{v}");
+    let detail = hub.signed_get("/operator/actions/p-1").await;
+    let item: ApprovalItem = serde_json::from_value(detail["item"].clone()).unwrap();
+    let events: Vec<TraceEvent> = serde_json::from_value(detail["events"].clone()).unwrap();
+    match FeedData::from_parts(&events[1].kind, events[1].data.clone()).unwrap() {
+        FeedData::HoldCreated { hold, action } => {
+            assert_eq!(action, item.action);
+            assert_eq!(Some(hold), item.hold);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn action_detail_has_the_item_and_its_hash_chained_events() {
     let (hub, _, id, _) = proposed_by_mail_bot().await;

@@ -56,33 +56,37 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
     }
     let principal = auth::principal_for(&s, &method, &uri, &headers, &body, &req.actor.name).await?;
     let now = time::now();
-    let received_at = time::format(&now);
-    if let Some(p) = &principal {
-        let (pid, ty, at) = (p.clone(), req.action_type.clone(), received_at.clone());
-        if !s.store.read(move |c| principals::allows(c, &pid, &ty, &at)).await? {
-            // Refused where it enters: never held, never recorded as an
-            // action; the refusal is kept on the principal's own trace.
-            let action_id = req.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let (pid, ty, at, aid) = (p.clone(), req.action_type.clone(), received_at.clone(), action_id.clone());
-            s.store
-                .write(move |tx| {
-                    let event = FeedData::ActionRefused { action_id: aid, action_type: ty, code: "authority_denied".into() };
-                    crate::store::events::append(tx, &format!("principal:{pid}"), &at, &event)?;
-                    Ok(())
-                })
-                .await?;
+    let (action_type, received_at) = (req.action_type.clone(), time::format(&now));
+    let new = admission::trace(&s.policy, req, raw, principal.clone(), now);
+    let action_id = new.id.clone();
+    // The capability check runs in the same transaction as the insert: one
+    // trip to the writer, and no grant can change in between.
+    let outcome = s
+        .store
+        .write(move |tx| {
+            if let Some(pid) = &principal {
+                if !principals::allows(tx, pid, &action_type, &received_at)? {
+                    // Refused where it enters: never held, never recorded as an
+                    // action; the refusal is kept on the principal's own trace.
+                    let event = FeedData::ActionRefused { action_id: new.id, action_type: action_type.clone(), code: "authority_denied".into() };
+                    crate::store::events::append(tx, &format!("principal:{pid}"), &received_at, &event)?;
+                    return Ok(Err((pid.clone(), action_type)));
+                }
+            }
+            actions::propose(tx, new).map(Ok)
+        })
+        .await?;
+    let (code, item) = match outcome {
+        Ok(Proposed::Created(item)) => (StatusCode::CREATED, item),
+        Ok(Proposed::Existing(item)) => (StatusCode::OK, item),
+        Err((p, ty)) => {
             let body = json!({
                 "actionId": action_id, "status": "rejected", "checks": [],
                 "code": "authority_denied",
-                "message": format!("principal {p:?} holds no capability for {:?}", req.action_type),
+                "message": format!("principal {p:?} holds no capability for {ty:?}"),
             });
             return Ok((StatusCode::FORBIDDEN, Json(body)).into_response());
         }
-    }
-    let new = admission::trace(&s.policy, req, raw, principal, now);
-    let (code, item) = match s.store.write(move |tx| actions::propose(tx, new)).await? {
-        Proposed::Created(item) => (StatusCode::CREATED, item),
-        Proposed::Existing(item) => (StatusCode::OK, item),
     };
     let token = s.store.status_token(&item.action.action_id);
     Ok((code, Json(ProposeResponse { action_id: item.action.action_id, status: item.action.status, checks: item.action.checks, status_token: Some(token) }))

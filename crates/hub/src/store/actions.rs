@@ -59,6 +59,7 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
     if let Some(digest) = existing {
         if digest == a.request_digest {
             let item = load_item(conn, &a.id)?.ok_or_else(|| ApiError::internal("action vanished"))?;
+
             return Ok(Proposed::Existing(item));
         }
         return Err(ApiError::conflict("duplicate_action_id", format!("an action with id {:?} already exists with different content", a.id)));
@@ -112,7 +113,39 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
                 a.actor.name,
         ])?;
     }
-    let item = load_item(conn, &a.id)?.ok_or_else(|| ApiError::internal("action vanished"))?;
+    // What was just written, as a read would return it (without the read).
+    let action = ActionDetail {
+        action_id: a.id.clone(),
+        action_type: a.action_type.clone(),
+        actor: a.actor.clone(),
+        target: a.target.clone(),
+        params: if params_bytes.is_some() { None } else { a.params.clone() },
+        proposed_at: a.proposed_at.clone(),
+        received_at: a.received_at.clone(),
+        rule_id: a.rule_id.clone(),
+        rule_mode: a.rule_mode.clone(),
+        checks: a.checks.clone(),
+        status: a.status,
+        principal_id: a.principal_id.clone(),
+        action_digest: Some(a.request_digest.clone()),
+        params_omitted: params_bytes.and_then(|n| u64::try_from(n).ok()),
+    };
+    let hold = a.hold.as_ref().map(|h| HoldView {
+        hold_id: h.id.clone(),
+        action_id: a.id.clone(),
+        kind: h.kind,
+        status: HoldStatus::Pending,
+        created_at: a.received_at.clone(),
+        deadline: h.deadline.clone(),
+        reason: h.reason.clone(),
+        request_id: h.request_id.clone(),
+        project_id: h.project_id.clone(),
+        required_authority: h.required_authority.clone(),
+        confirm: h.confirm,
+        confirm_token: h.confirm.map(|_| gatehouse_protocol::wire::confirm_token(&action)),
+        undo_seconds: h.undo_seconds,
+    });
+    let item = ApprovalItem { action, hold, decision: None };
     let policy = PolicyOutcome { rule_id: a.rule_id, mode: a.rule_mode, status: a.status, require: a.checks, principal: a.principal_id };
     // Large params are stored once in the log (in the verbatim request); the
     // events' action summaries leave them out (`paramsOmitted`).

@@ -34,7 +34,7 @@ use tokio::sync::{watch, Semaphore};
 
 /// Read connections: enough for the page reads of a busy team, few enough
 /// that the hub's threads stay near the core count.
-pub const READERS: usize = 4;
+pub const READERS: usize = 3;
 
 /// A text column holding one of a protocol enum's names; anything else is
 /// a corrupt row, reported as such rather than guessed at.
