@@ -115,8 +115,15 @@ enum OperatorsCmd {
     },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Threads stay near the core count: the workers, the store's writer and
+    // checkpointer, and blocking threads only for the bounded read pool.
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(gatehouse_hub::store::READERS + 1).build().expect("a tokio runtime");
+    runtime.block_on(run_main())
+}
+
+async fn run_main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)

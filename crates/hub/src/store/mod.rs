@@ -64,7 +64,7 @@ impl Store {
         let seq_tx = Arc::new(seq_tx);
         let wake = Arc::new(wake::Wake::default());
         let readers = (0..READERS).map(|_| crate::db::open_reader(path)).collect::<anyhow::Result<Vec<_>>>()?;
-        let writer = writer::spawn(conn, last, seq_tx.clone(), wake.clone())?;
+        let writer = writer::spawn(conn, crate::db::open(path)?, last, seq_tx.clone(), wake.clone())?;
         Ok(Self {
             writer,
             readers: Arc::new(Mutex::new(readers)),

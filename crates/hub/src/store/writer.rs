@@ -76,7 +76,30 @@ fn in_savepoint<R>(t: &Transaction<'_>, f: impl FnOnce(&Transaction<'_>) -> ApiR
     out
 }
 
-pub fn spawn(conn: Connection, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The writer leaves checkpoints (copying the WAL into the database file and
+/// syncing it) to a thread of its own, so a commit never pays for one: the
+/// writer connection has automatic checkpoints off, and `checkpointer` runs a
+/// PASSIVE checkpoint (which never blocks the writer or readers) twice a
+/// second. It stops when the writer does.
+fn spawn_checkpointer(checkpointer: Connection, alive: Arc<AtomicBool>) -> anyhow::Result<()> {
+    std::thread::Builder::new().name("gatehouse-checkpoint".into()).spawn(move || {
+        while alive.load(Ordering::Relaxed) {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            if let Err(e) = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+        // A last one, so a clean stop leaves a short WAL.
+        let _ = checkpointer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    })?;
+    Ok(())
+}
+
+pub fn spawn(conn: Connection, checkpointer: Connection, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     let (jobs, rx) = mpsc::channel::<Job>();
     let alive = Arc::new(AtomicBool::new(true));
     let flag = alive.clone();
@@ -84,6 +107,7 @@ pub fn spawn(conn: Connection, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, w
         run(conn, rx, last_seq, &seq_tx, &wake);
         flag.store(false, Ordering::Relaxed);
     })?;
+    spawn_checkpointer(checkpointer, alive.clone())?;
     Ok(Handle { jobs, alive })
 }
 
