@@ -1,5 +1,7 @@
 //! The hub's benchmark suite: the driver `scripts/bench.sh` runs (release
-//! build). It starts real `gatehouse-hub` processes on loopback with their
+//! build). One file on purpose, though long: it is a standalone program whose
+//! probes share one harness (hub processes, signing, percentiles, report),
+//! and an example cannot have modules of its own without a directory. It starts real `gatehouse-hub` processes on loopback with their
 //! SQLite files on the real disk, drives `POST /actions` with `wrk` (an
 //! established load generator; `scripts/bench/propose.lua`), and measures
 //! what a load generator cannot itself: hold → SSE and decision → release

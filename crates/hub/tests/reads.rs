@@ -5,6 +5,9 @@
 //! The plans are checked on the very SQL the store runs
 //! (`actions::list_sql`, `traces::page_sql`, `traces::count_sql`); paging,
 //! totals, text search and bad queries through the HTTP routes in-process.
+//!
+//! Long on purpose: one plan check per list shape (queue filter × sort,
+//! trace filter × text), each spelled out so a failing shape is named.
 
 mod common;
 

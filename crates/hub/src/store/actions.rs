@@ -1,5 +1,10 @@
 //! Actions and their holds: proposing, reading back, listing, expiring,
 //! attaching evidence.
+//!
+//! Over 400 lines because the queue's keyset listing (its SQL builder, sort
+//! keys and cursors) reads the same rows with the same column layout as
+//! `load_item`; keeping both beside `ACTION_COLS`/`HOLD_COLS` means one place
+//! to change when a column is added.
 
 use super::{events, json_col};
 use crate::error::{ApiError, ApiResult};
