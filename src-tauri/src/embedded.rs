@@ -34,19 +34,9 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
         Err(_) => Policy::default_embedded(),
     };
     let listen: SocketAddr = std::env::var("GATEHOUSE_LISTEN").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid"));
-    let config = |listen: SocketAddr| app::HubConfig {
-        listen,
-        db: db.clone(),
-        policy: policy.clone(),
-        max_body_bytes: app::DEFAULT_MAX_BODY,
-        lodestar_token: None,
-        // Local agents on this machine may propose without credentials; a
-        // principal named by the actor still has its capabilities enforced.
-        dev_open: true,
-        helper_cap: app::DEFAULT_HELPER_CAP,
-        heartbeat_timeout: app::DEFAULT_HEARTBEAT_TIMEOUT,
-        limits: Default::default(),
-    };
+    // Local agents on this machine may propose without credentials; a
+    // principal named by the actor still has its capabilities enforced.
+    let config = |listen: SocketAddr| app::HubConfig { dev_open: true, ..app::HubConfig::new(listen, db.clone(), policy.clone()) };
     // If the usual port is taken (another hub), take any free loopback port.
     match app::start(config(listen)).await {
         Ok(h) => Ok(h),

@@ -24,10 +24,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::StreamExt;
-use gatehouse_hub::store::actions::{self, NewAction, NewHold};
 use gatehouse_protocol::grant::{GrantBody, GrantOp};
 use gatehouse_protocol::request_auth;
-use gatehouse_protocol::wire::{ActionStatus, Actor, ActorKind, HoldKind};
 use gatehouse_protocol::{action_digest, time, DecisionBody, SigningKey, Verdict};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -1403,60 +1401,12 @@ async fn loris(i: usize, addr: String, stop: Arc<AtomicBool>, open: Arc<AtomicUs
 // ---------------------------------------------------------------- growth
 
 /// Fill `db` with `count` actions through the store's own path (hash-chained
-/// events), half of them held pending, spread over the last 30 days.
+/// events), half of them held pending, spread over the last 30 days
+/// (`gatehouse-hub seed`'s generator).
 fn seed(db: &Path, count: usize) -> Result<Duration> {
     let t = Instant::now();
     let mut conn = gatehouse_hub::db::open(db)?;
-    let now = time::now();
-    let start = now - chrono::Duration::days(30);
-    let span_ms = 30 * 24 * 3600 * 1000i64;
-    let deadline = time::format(&(now + chrono::Duration::days(30)));
-    let chunk = 20_000;
-    let mut i = 0;
-    while i < count {
-        let tx = conn.transaction()?;
-        for j in i..(i + chunk).min(count) {
-            let held = j % 2 == 0;
-            let ty = if held { "send_email" } else { TYPES[1 + (j / 2) % 3] };
-            let agent = AGENTS[(j / 3) % AGENTS.len()];
-            let id = format!("seed-{j}");
-            let target = format!("seed://target/{j}");
-            let request = json!({"id": id, "type": ty, "actor": {"kind": "agent", "name": agent}, "target": target, "params": {"n": j}});
-            let received = start + chrono::Duration::milliseconds(span_ms * j as i64 / count.max(1) as i64);
-            let new = NewAction {
-                request_digest: action_digest(&request),
-                id,
-                source: "trace",
-                action_type: ty.to_owned(),
-                actor: Actor { kind: ActorKind::Agent, name: agent.to_owned(), provider: None },
-                principal_id: Some(PRINCIPAL.to_owned()),
-                target: Some(target),
-                params: Some(json!({"n": j})),
-                proposed_at: None,
-                received_at: time::format(&received),
-                rule_id: Some(if held { "bench-hold" } else { "bench-observe" }.to_owned()),
-                rule_mode: Some(if held { "enforce" } else { "observe" }.to_owned()),
-                checks: vec![],
-                status: if held { ActionStatus::RequiresApproval } else { ActionStatus::Allowed },
-                request,
-                hold: held.then(|| NewHold {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    kind: HoldKind::Trace,
-                    deadline: Some(deadline.clone()),
-                    reason: None,
-                    request_id: None,
-                    project_id: None,
-                    required_authority: None,
-                    confirm: None,
-                    undo_seconds: None,
-                }),
-            };
-            actions::propose(&tx, new).map_err(|e| anyhow!("{}", e.body))?;
-        }
-        tx.commit()?;
-        i += chunk;
-    }
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    gatehouse_hub::seed::seed_with(&mut conn, count, &gatehouse_hub::seed::Options { held_every: 2, chunk: 20_000, ..Default::default() })?;
     Ok(t.elapsed())
 }
 

@@ -19,7 +19,7 @@ pub const LODESTAR_ACTION_TYPE: &str = "lodestar.approval";
 
 /// The hub's action id for a Lodestar request.
 pub fn lodestar_action_id(request_id: &str) -> String {
-    format!("lodestar:{request_id}")
+    format!("{}{request_id}", crate::store::events::LODESTAR_SUBJECT)
 }
 
 /// A TRACE proposal, judged by `policy`. `raw` is the body exactly as sent

@@ -85,6 +85,24 @@ pub const MAX_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
 
+impl HubConfig {
+    /// A hub on `listen` with `db` and `policy`, every other setting at its
+    /// default (closed, no Lodestar token); change fields with `..`.
+    pub fn new(listen: SocketAddr, db: PathBuf, policy: Policy) -> HubConfig {
+        HubConfig {
+            listen,
+            db,
+            policy,
+            max_body_bytes: DEFAULT_MAX_BODY,
+            lodestar_token: None,
+            dev_open: false,
+            helper_cap: DEFAULT_HELPER_CAP,
+            heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
+            limits: crate::serve::Limits::default(),
+        }
+    }
+}
+
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/health", get(routes::agents::health))
@@ -116,14 +134,21 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::map_response(json_errors))
+        // A body trickled in byte by byte holds a handler only this long.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), request_guard))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
+/// How long a client may take to send a request body (408 beyond).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The longest request target the hub reads (414 `uri_too_long` beyond).
 pub const MAX_URI_BYTES: usize = 16 * 1024;
+/// The most headers the hub reads (431 `headers_too_large` beyond).
+pub const MAX_HEADER_COUNT: usize = 256;
 /// The most header bytes the hub reads (431 `headers_too_large` beyond).
 /// Both sit well below hyper's own read buffer, so the hub, not hyper,
 /// answers them, with a `{code, message}` body.
@@ -135,11 +160,11 @@ fn oversized(req: &Request) -> Option<ApiError> {
         return Some(ApiError::new(crate::error::ErrorKind::UriTooLong, "uri_too_long", format!("the request target is longer than {MAX_URI_BYTES} bytes")));
     }
     let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
-    if header_bytes > MAX_HEADER_BYTES {
+    if header_bytes > MAX_HEADER_BYTES || req.headers().len() > MAX_HEADER_COUNT {
         return Some(ApiError::new(
             crate::error::ErrorKind::HeadersTooLarge,
             "headers_too_large",
-            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+            format!("the request headers are more than {MAX_HEADER_COUNT} or larger than {MAX_HEADER_BYTES} bytes"),
         ));
     }
     None
@@ -232,12 +257,20 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Periodically resolve holds whose deadline passed and reap helpers. The
 /// sweep is supervised: if it ever panics it is logged and started again a
-/// second later, and [`Store::sweeper_alive`]-style liveness is what
-/// `/health` reports (the time of the last completed sweep).
+/// second later; `/health` reports the time of the last completed sweep
+/// ([`Store::since_sweep_ms`]). Aborting the returned task stops the sweep.
 pub fn spawn_expiry(store: Store, heartbeat_timeout: Duration) -> tokio::task::JoinHandle<()> {
+    /// Aborts the running sweep when the supervisor itself is aborted.
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
     tokio::spawn(async move {
         loop {
             let run = tokio::spawn(sweep_forever(store.clone(), heartbeat_timeout));
+            let _stop = AbortOnDrop(run.abort_handle());
             match run.await {
                 Ok(()) => return,
                 Err(e) if e.is_cancelled() => return,
@@ -294,6 +327,8 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
             anyhow::bail!("{flag} must be between 1 ms and 1h");
         }
     }
+    // Bind first: a start refused for a taken port leaves no database.
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let store = Store::open(&config.db)?;
     let state = AppState {
         store: store.clone(),
@@ -303,7 +338,6 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
         helper_cap: config.helper_cap,
         capacity: Capacity::default(),
     };
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let limits = config.limits.within_fds(crate::serve::raise_fd_limit());
     tracing::info!(max_connections = limits.max_connections, max_per_ip = limits.max_per_ip, "connection limits");
@@ -326,20 +360,23 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
 mod tests {
     use super::*;
 
+    /// What the catch-panic layer answers instead of dropping the connection.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_json() {
+        let resp = panicked(Box::new("boom"));
+        assert_eq!(resp.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        let e: gatehouse_protocol::ErrorBody = serde_json::from_slice(&body).unwrap();
+        assert_eq!(e.code, "internal");
+    }
+
     #[tokio::test]
     async fn an_absurd_heartbeat_timeout_refuses_to_start_and_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("hub.db");
         let config = HubConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            db: db.clone(),
-            policy: Policy::default_embedded(),
-            max_body_bytes: DEFAULT_MAX_BODY,
-            lodestar_token: None,
-            dev_open: false,
-            helper_cap: DEFAULT_HELPER_CAP,
             heartbeat_timeout: humantime::parse_duration("300000years").unwrap(),
-            limits: crate::serve::Limits::default(),
+            ..HubConfig::new("127.0.0.1:0".parse().unwrap(), db.clone(), Policy::default_embedded())
         };
         let err = start(config).await.err().expect("refused").to_string();
         assert!(err.starts_with("--heartbeat-timeout must be between"), "{err}");

@@ -29,6 +29,10 @@ pub async fn authenticate(state: &AppState, method: &Method, uri: &Uri, headers:
     authenticate_with_body(state, method, uri, headers, b"").await
 }
 
+fn stale() -> ApiError {
+    ApiError::unauthorized("stale_request", "request timestamp is too far from the hub's clock")
+}
+
 /// Authenticate an operator's signed request with a body.
 pub async fn authenticate_with_body(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<OperatorInfo, ApiError> {
     let operator_id = request_auth::id_from_header(header(headers, HEADER_OPERATOR)?)
@@ -37,6 +41,9 @@ pub async fn authenticate_with_body(state: &AppState, method: &Method, uri: &Uri
         header(headers, HEADER_TIMESTAMP)?.parse().map_err(|_| ApiError::unauthorized("auth_required", "x-gatehouse-timestamp must be unix milliseconds"))?;
     let sig = header(headers, HEADER_SIGNATURE)?.to_owned();
     let path = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| uri.path().to_owned());
+    let now = chrono::Utc::now().timestamp_millis();
+    // Before the database: a stale request costs nothing.
+    request_auth::check_fresh(ts, now).map_err(|_| stale())?;
     let id = operator_id.clone();
     let op = state
         .store
@@ -44,9 +51,8 @@ pub async fn authenticate_with_body(state: &AppState, method: &Method, uri: &Uri
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {operator_id:?} is not enrolled on this hub")))?;
     let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
-    let now = chrono::Utc::now().timestamp_millis();
     request_auth::verify(&key, method.as_str(), &path, ts, body, &sig, now).map_err(|e| match e {
-        RequestAuthError::Stale => ApiError::unauthorized("stale_request", "request timestamp is too far from the hub's clock"),
+        RequestAuthError::Stale => stale(),
         RequestAuthError::Key(_) => ApiError::unauthorized("invalid_signature", "request signature does not verify"),
     })?;
     Ok(op)

@@ -61,6 +61,7 @@ pub fn seed_with(conn: &mut Connection, count: usize, o: &Options) -> anyhow::Re
             let mut a = action(&format!("seed-{n}"), ty, agent, Some(&format!("seed://target/{n}")), &time::format(&at), status, hold);
             a.params = Some(json!({"n": n}));
             a.request["params"] = json!({"n": n});
+            a.request_digest = gatehouse_protocol::action_digest(&a.request);
             actions::propose(&tx, a).map_err(|e| anyhow::anyhow!("{}", e.body))?;
         }
         tx.commit()?;
@@ -72,11 +73,13 @@ pub fn seed_with(conn: &mut Connection, count: usize, o: &Options) -> anyhow::Re
 }
 
 /// A proposal as the store records it (no params, no rule), for seeding and
-/// tests: `request` is the TRACE body it stands for, its digest the id.
+/// tests: `request` is the TRACE body it stands for, with its real digest (so
+/// a seeded hold can be decided like any other).
 pub fn action(id: &str, action_type: &str, agent: &str, target: Option<&str>, received_at: &str, status: ActionStatus, hold: Option<NewHold>) -> NewAction {
+    let request = json!({"id": id, "type": action_type, "actor": {"kind": "agent", "name": agent}, "target": target});
     NewAction {
-        request: json!({"id": id, "type": action_type, "actor": {"kind": "agent", "name": agent}, "target": target}),
-        request_digest: id.to_owned(),
+        request_digest: gatehouse_protocol::action_digest(&request),
+        request,
         id: id.to_owned(),
         source: "seed",
         action_type: action_type.to_owned(),

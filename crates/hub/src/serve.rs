@@ -43,6 +43,9 @@ impl Default for Limits {
     }
 }
 
+/// Connections over the limits answered 503 at once; more are closed unanswered.
+const MAX_REFUSALS: usize = 64;
+
 /// Descriptors kept for the database, logs and the 503 answers.
 const FD_RESERVE: u64 = 64;
 
@@ -109,10 +112,17 @@ impl Drop for IpSlot {
 /// requests finish (for at most five seconds).
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // Answering the ones over the limit costs a descriptor for a moment each:
+    // a few at a time; past that, a refused connection is just closed.
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
+    let mut connections = tokio::task::JoinSet::new();
     let per_ip = Arc::new(PerIp::default());
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+    // Well above the hub's own limits (`app::MAX_HEADER_COUNT` and friends),
+    // so the hub, not hyper, answers an oversized head, with a JSON body;
+    // only a head beyond these gets hyper's bodiless 431.
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true).max_headers(4 * crate::app::MAX_HEADER_COUNT);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -130,7 +140,12 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
         };
         let admitted = slots.clone().try_acquire_owned().ok().zip(per_ip.take(peer.ip(), limits.max_per_ip));
         let Some((slot, ip_slot)) = admitted else {
-            tokio::spawn(refuse(stream));
+            if let Ok(permit) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream).await;
+                    drop(permit);
+                });
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -139,16 +154,18 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, shutdown:
         let io = TokioIo::new(Box::pin(io));
         let conn = http.serve_connection(io, TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended");
             }
             drop((slot, ip_slot));
         });
+        while connections.try_join_next().is_some() {}
     }
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after 5 s; closing them");
+        connections.abort_all();
     }
     Ok(())
 }

@@ -38,3 +38,47 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::events;
+    use gatehouse_protocol::wire::FeedData;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn note() -> FeedData {
+        FeedData::Unknown { kind: "test.note".into(), data: serde_json::json!({}) }
+    }
+
+    /// A long-poll re-checks only when its own subject changes: commits for
+    /// other actions (the wake storm of a busy hub) do not probe it.
+    #[tokio::test]
+    async fn a_long_poll_wakes_only_for_its_own_subject() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hub.db")).unwrap();
+        let probes = Arc::new(AtomicUsize::new(0));
+        let (s, p) = (store.clone(), probes.clone());
+        let waiter = tokio::spawn(async move {
+            until(&s, "mine", Duration::from_secs(10), || {
+                let (s, p) = (s.clone(), p.clone());
+                async move {
+                    p.fetch_add(1, Ordering::SeqCst);
+                    s.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM events WHERE subject = 'mine'", [], |r| r.get::<_, i64>(0))?))
+                        .await
+                        .map(|n| (n > 0).then_some(n))
+                }
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..20 {
+            store.write(|tx| events::append(tx, "other", "t", &note())).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(probes.load(Ordering::SeqCst), 1, "woken by other subjects' commits");
+        store.write(|tx| events::append(tx, "mine", "t", &note())).await.unwrap();
+        assert_eq!(waiter.await.unwrap().unwrap(), Some(1));
+        assert_eq!(probes.load(Ordering::SeqCst), 2);
+    }
+}

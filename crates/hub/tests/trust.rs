@@ -285,17 +285,7 @@ async fn helpers_cannot_spawn_helpers_by_naming_one_as_parent() {
 async fn dev_open_off_loopback_is_refused_before_the_database_exists() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data").join("hub.db");
-    let config = HubConfig {
-        listen: "0.0.0.0:0".parse().unwrap(),
-        db: db.clone(),
-        policy: Policy::default_embedded(),
-        max_body_bytes: app::DEFAULT_MAX_BODY,
-        lodestar_token: None,
-        dev_open: true,
-        helper_cap: app::DEFAULT_HELPER_CAP,
-        heartbeat_timeout: app::DEFAULT_HEARTBEAT_TIMEOUT,
-        limits: Default::default(),
-    };
+    let config = HubConfig { dev_open: true, ..HubConfig::new("0.0.0.0:0".parse().unwrap(), db.clone(), Policy::default_embedded()) };
     let err = app::start(config).await.err().expect("refused");
     assert!(err.to_string().contains("loopback"), "{err}");
     assert!(!db.exists() && !db.parent().unwrap().exists(), "a refused start created files");
@@ -360,4 +350,19 @@ async fn a_replayed_principal_creation_creates_nothing() {
         .unwrap();
     assert_eq!(claimed, (true, true, false), "new, new, then a replay");
     assert_eq!(count().await.unwrap(), 2, "the expired entry was pruned");
+}
+
+/// An agent cannot pick an action id in the hub's own namespaces: it would
+/// squat a gate's Lodestar request or append to a principal's or a helper's
+/// hash chain.
+#[tokio::test]
+async fn an_action_id_in_a_reserved_namespace_is_refused() {
+    let hub = Hub::new(OPEN).await;
+    for id in ["principal:mail-bot", "helper:h1", "lodestar:req-1"] {
+        let mut body = email("bot");
+        body["id"] = json!(id);
+        let (code, v) = hub.post("/actions", None, &body).await;
+        assert_eq!((code, v["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")), "{id}: {v}");
+    }
+    assert_eq!(hub.count_events("action.proposed").await, 0);
 }

@@ -113,17 +113,24 @@ impl FeedData {
 
     /// The wire name of this event's kind (`hold.created`).
     pub fn kind(&self) -> String {
-        match self {
-            FeedData::Unknown { kind, .. } => kind.clone(),
-            known => split(known).0,
-        }
+        self.to_parts().0
     }
 
     /// The `data` member as it goes on the wire (and into the hash chain).
     pub fn to_data(&self) -> Value {
+        self.to_parts().1
+    }
+
+    /// Kind and data together, from one serialization (what the wire and the
+    /// event log store).
+    pub fn to_parts(&self) -> (String, Value) {
         match self {
-            FeedData::Unknown { data, .. } => data.clone(),
-            known => split(known).1,
+            FeedData::Unknown { kind, data } => (kind.clone(), data.clone()),
+            known => {
+                let mut v = serde_json::to_value(known).expect("feed data serialises");
+                let kind = v["kind"].as_str().unwrap_or_default().to_owned();
+                (kind, v.get_mut("data").map(Value::take).unwrap_or(Value::Null))
+            }
         }
     }
 
@@ -132,7 +139,9 @@ impl FeedData {
     pub fn from_parts(kind: &str, data: Value) -> Result<FeedData, serde_json::Error> {
         match serde_json::from_value(json!({"kind": kind, "data": data})) {
             Ok(d) => Ok(d),
-            Err(e) if e.to_string().starts_with("unknown variant") => Ok(FeedData::Unknown { kind: kind.to_owned(), data }),
+            // Only the tag itself being unknown (not, say, a new state inside
+            // a known kind's data, which is a malformed event).
+            Err(e) if e.to_string().starts_with(&format!("unknown variant `{kind}`")) => Ok(FeedData::Unknown { kind: kind.to_owned(), data }),
             Err(e) => Err(e),
         }
     }
@@ -149,12 +158,6 @@ impl FeedData {
             _ => None,
         }
     }
-}
-
-fn split(known: &FeedData) -> (String, Value) {
-    let mut v = serde_json::to_value(known).expect("feed data serialises");
-    let kind = v["kind"].as_str().unwrap_or_default().to_owned();
-    (kind, v.get_mut("data").map(Value::take).unwrap_or(Value::Null))
 }
 
 /// One event of the live feed. `seq` is the SSE event id: strictly
@@ -178,7 +181,8 @@ struct RawEvent {
 
 impl Serialize for FeedEvent {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        RawEvent { seq: self.seq, kind: self.data.kind(), subject: self.subject.clone(), at: self.at.clone(), data: self.data.to_data() }.serialize(s)
+        let (kind, data) = self.data.to_parts();
+        RawEvent { seq: self.seq, kind, subject: self.subject.clone(), at: self.at.clone(), data }.serialize(s)
     }
 }
 
@@ -212,6 +216,10 @@ mod tests {
         let bad = json!({"seq": 2, "kind": "hold.created", "subject": "a", "at": "t", "data": {"hold": 1}});
         let err = serde_json::from_value::<FeedEvent>(bad).unwrap_err().to_string();
         assert!(err.starts_with("hold.created:"), "{err}");
+        // A known kind whose data names an unknown state is malformed, not unknown.
+        let odd = json!({"seq": 3, "kind": "hold.expired", "subject": "a", "at": "t", "data": {"hold": null, "status": "vanished"}});
+        let err = serde_json::from_value::<FeedEvent>(odd).unwrap_err().to_string();
+        assert!(err.starts_with("hold.expired:"), "{err}");
     }
 
     #[test]

@@ -62,6 +62,16 @@ pub enum RequestAuthError {
     Key(#[from] KeyError),
 }
 
+/// The free part of [`verify`]: is the timestamp within [`MAX_SKEW_MS`] of
+/// `now_ms`? (Check it before any lookup a stale request should not cost.)
+pub fn check_fresh(timestamp_ms: i64, now_ms: i64) -> Result<(), RequestAuthError> {
+    // abs_diff: any i64 a client sends, however absurd, is just "stale".
+    if now_ms.abs_diff(timestamp_ms) > MAX_SKEW_MS.unsigned_abs() {
+        return Err(RequestAuthError::Stale);
+    }
+    Ok(())
+}
+
 pub fn verify(
     key: &PublicKey,
     method: &str,
@@ -71,10 +81,7 @@ pub fn verify(
     signature_hex: &str,
     now_ms: i64,
 ) -> Result<(), RequestAuthError> {
-    // abs_diff: any i64 a client sends, however absurd, is just "stale".
-    if now_ms.abs_diff(timestamp_ms) > MAX_SKEW_MS.unsigned_abs() {
-        return Err(RequestAuthError::Stale);
-    }
+    check_fresh(timestamp_ms, now_ms)?;
     key.verify_hex(&message(method, path_and_query, timestamp_ms, body), signature_hex)?;
     Ok(())
 }

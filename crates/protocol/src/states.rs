@@ -29,10 +29,6 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
-    /// May sign decisions on holds.
-    pub fn may_decide(self) -> bool {
-        matches!(self, Role::Admin | Role::Approver)
-    }
     /// May grant and revoke capabilities and enrol principals.
     pub fn may_administer(self) -> bool {
         self == Role::Admin

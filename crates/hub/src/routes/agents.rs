@@ -53,6 +53,9 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
     validate::text("actor.name", &req.actor.name)?;
     if let Some(id) = &req.id {
         validate::text("id", id)?;
+        if crate::store::events::is_reserved(id) {
+            return Err(ApiError::unprocessable("invalid_body", "id must not start with principal:, helper: or lodestar: (the hub's own namespaces)"));
+        }
     }
     let principal = auth::principal_for(&s, &method, &uri, &headers, &body, &req.actor.name).await?;
     let now = time::now();
@@ -69,7 +72,7 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
                     // Refused where it enters: never held, never recorded as an
                     // action; the refusal is kept on the principal's own trace.
                     let event = FeedData::ActionRefused { action_id: new.id, action_type: action_type.clone(), code: "authority_denied".into() };
-                    crate::store::events::append(tx, &format!("principal:{pid}"), &received_at, &event)?;
+                    crate::store::events::append(tx, &format!("{}{pid}", crate::store::events::PRINCIPAL_SUBJECT), &received_at, &event)?;
                     return Ok(Err((pid.clone(), action_type)));
                 }
             }
@@ -121,13 +124,7 @@ pub async fn action_status(
     authorize_status_read(&s, &id, &method, &uri, &headers).await?;
     let load = || {
         let (store, id) = (s.store.clone(), id.clone());
-        async move {
-            store
-                .read(move |c| actions::load_item(c, &id))
-                .await?
-                .map(|item| actions::status_view(&item))
-                .ok_or_else(|| ApiError::not_found("unknown_action", "no such action"))
-        }
+        async move { store.read(move |c| actions::load_status(c, &id)).await?.ok_or_else(|| ApiError::not_found("unknown_action", "no such action")) }
     };
     // Answer at once unless asked to wait for a pending action's outcome.
     let (wait, _permit) = s.capacity.long_poll(wait::bounded(q.wait_ms));

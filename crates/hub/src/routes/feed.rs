@@ -66,7 +66,6 @@ pub async fn feed(
         loop {
             if let Some(e) = c.buf.pop_front() {
                 c.last = e.seq;
-                let e = FeedEvent { data: e.data.slimmed(), ..e };
                 let data = serde_json::to_string(&e).expect("event serialises");
                 return Some((Ok(Event::default().id(e.seq.to_string()).data(data)), c));
             }
@@ -74,7 +73,7 @@ pub async fn feed(
             // committed after the read still wakes us.
             c.rx.borrow_and_update();
             let last = c.last;
-            match c.store.read(move |conn| events::after_within(conn, last, BATCH, BATCH_BYTES)).await {
+            match c.store.read(move |conn| events::feed_page(conn, last, BATCH, BATCH_BYTES)).await {
                 Ok(batch) if !batch.is_empty() => c.buf.extend(batch),
                 Ok(_) => {
                     if c.rx.changed().await.is_err() {

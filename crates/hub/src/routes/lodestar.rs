@@ -76,8 +76,12 @@ pub async fn fetch(
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Response> {
     authorize(&s, &method, &uri, &headers, b"").await?;
-    let (p, r) = (project_id.clone(), request_id.clone());
-    s.store.write(move |tx| lodestar::remember_project(tx, &r, &p)).await?;
+    // A gate polls often: the writer is needed only for the first poll.
+    let r = request_id.clone();
+    if s.store.read(move |c| lodestar::unbound(c, &r)).await? {
+        let (p, r) = (project_id.clone(), request_id.clone());
+        s.store.write(move |tx| lodestar::remember_project(tx, &r, &p)).await?;
+    }
     let probe = || {
         let (store, p, r) = (s.store.clone(), project_id.clone(), request_id.clone());
         async move { Ok(Some(store.read(move |c| lodestar::fetch(c, &p, &r)).await?).filter(|f| !matches!(f, Fetch::Pending))) }

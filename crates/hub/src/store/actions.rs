@@ -72,6 +72,7 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
     // Large params the agent sent verbatim are kept once, in the proposal
     // (the action.proposed event); the row records only their size.
     let params_json = a.params.as_ref().map(|p| p.to_string());
+    let params_len = params_json.as_ref().map_or(0, String::len);
     let (stored_params, params_bytes) = match params_json {
         Some(j) if j.len() > FEED_PARAMS_MAX && a.request.get("params") == a.params.as_ref() => (None, i64::try_from(j.len()).ok()),
         other => (other, None),
@@ -154,7 +155,12 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
     let policy = PolicyOutcome { rule_id: a.rule_id, mode: a.rule_mode, status: a.status, require: a.checks, principal: a.principal_id };
     // Large params are stored once in the log (in the verbatim request); the
     // events' action summaries leave them out (`paramsOmitted`).
-    let summary = item.action.clone().summarized(FEED_PARAMS_MAX);
+    // (Their size is known: no need to serialize them again to measure it.)
+    let mut summary = item.action.clone();
+    if summary.params_omitted.is_none() && params_len > FEED_PARAMS_MAX {
+        summary.params = None;
+        summary.params_omitted = u64::try_from(params_len).ok();
+    }
     events::append(conn, &a.id, &a.received_at, &FeedData::ActionProposed { action: summary.clone(), policy, request: a.request })?;
     if let Some(hold) = &item.hold {
         events::append(conn, &a.id, &a.received_at, &FeedData::HoldCreated { hold: hold.clone(), action: summary })?;
@@ -241,17 +247,30 @@ pub fn load_hold(conn: &Connection, hold_id: &str) -> ApiResult<Option<HoldView>
     Ok(conn.prepare_cached(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.id = ?1"))?.query_row([hold_id], |r| row_to_hold(r, 0)).optional()?)
 }
 
-/// The action with its latest hold and that hold's decision.
+/// The action with its latest hold and that hold's decision, params whole
+/// (large ones read from the proposal; see `propose`).
 pub fn load_item(conn: &Connection, action_id: &str) -> ApiResult<Option<ApprovalItem>> {
-    let action = conn.prepare_cached(&format!("SELECT {ACTION_COLS} FROM actions a WHERE a.id = ?1"))?.query_row([action_id], row_to_action).optional()?;
-    let Some(mut action) = action else { return Ok(None) };
+    let Some(mut item) = load_stored_item(conn, action_id)? else { return Ok(None) };
     // (While `propose` runs, before its proposal event exists, they stay omitted.)
-    if action.params_omitted.is_some() {
+    if item.action.params_omitted.is_some() {
         if let Some(p) = params_from_proposal(conn, action_id)? {
-            action.params = Some(p);
-            action.params_omitted = None;
+            item.action.params = Some(p);
+            item.action.params_omitted = None;
         }
     }
+    Ok(Some(item))
+}
+
+/// An agent's status read (`GET /actions/{id}`, probed by every long-poll
+/// wake-up): no params needed, so none are read.
+pub fn load_status(conn: &Connection, action_id: &str) -> ApiResult<Option<ActionStatusView>> {
+    Ok(load_stored_item(conn, action_id)?.map(|item| status_view(&item)))
+}
+
+/// The item as the rows hold it: large params left out (`paramsOmitted`).
+fn load_stored_item(conn: &Connection, action_id: &str) -> ApiResult<Option<ApprovalItem>> {
+    let action = conn.prepare_cached(&format!("SELECT {ACTION_COLS} FROM actions a WHERE a.id = ?1"))?.query_row([action_id], row_to_action).optional()?;
+    let Some(action) = action else { return Ok(None) };
     let mut hold = conn
         .prepare_cached(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.action_id = ?1 ORDER BY h.created_at DESC, h.rowid DESC LIMIT 1"))?
         .query_row([action_id], |r| row_to_hold(r, 0))
@@ -277,7 +296,7 @@ fn params_from_proposal(conn: &Connection, action_id: &str) -> ApiResult<Option<
     Ok(v.get_mut("request").and_then(|r| r.get_mut("params")).map(Value::take))
 }
 
-pub fn status_view(item: &ApprovalItem) -> ActionStatusView {
+fn status_view(item: &ApprovalItem) -> ActionStatusView {
     ActionStatusView {
         action_id: item.action.action_id.clone(),
         status: item.action.status,

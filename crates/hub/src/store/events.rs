@@ -1,6 +1,7 @@
 //! The event log: the feed's source and each subject's hash chain.
 
 use crate::error::ApiResult;
+use gatehouse_protocol::feed::FEED_PARAMS_MAX;
 use gatehouse_protocol::trace::TraceEvent;
 pub use gatehouse_protocol::trace::{event_hash, GENESIS};
 use gatehouse_protocol::wire::{FeedData, FeedEvent};
@@ -11,9 +12,21 @@ pub fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))
 }
 
+/// The hash chains that are not an action's own: a principal's, a helper's.
+/// (A Lodestar request's action id has the `lodestar:` prefix.) An agent
+/// may not choose an action id in these namespaces.
+pub const PRINCIPAL_SUBJECT: &str = "principal:";
+pub const HELPER_SUBJECT: &str = "helper:";
+pub const LODESTAR_SUBJECT: &str = "lodestar:";
+
+/// Whether `action_id` would land in one of the reserved namespaces.
+pub fn is_reserved(action_id: &str) -> bool {
+    [PRINCIPAL_SUBJECT, HELPER_SUBJECT, LODESTAR_SUBJECT].iter().any(|p| action_id.starts_with(p))
+}
+
 /// Append one event to the log and to `subject`'s hash chain.
 pub fn append(conn: &Connection, subject: &str, at: &str, event: &FeedData) -> ApiResult<i64> {
-    let (kind, data) = (event.kind(), event.to_data());
+    let (kind, data) = event.to_parts();
     let kind = kind.as_str();
     let data = &data;
     let prev: Option<String> =
@@ -44,25 +57,26 @@ fn raw_parts(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Value)> {
     Ok((r.get(2)?, serde_json::from_str(&data).unwrap_or(Value::Null)))
 }
 
-pub fn after(conn: &Connection, after: i64, limit: i64) -> ApiResult<Vec<FeedEvent>> {
-    after_within(conn, after, limit, usize::MAX)
-}
-
-/// Up to `limit` events after `after`, stopping once their stored data
-/// passes `max_bytes` (always at least one): a reader's memory is bounded by
-/// bytes, not by a count of events of any size. Rows are read one by one, so
-/// the ones left are never loaded.
-pub fn after_within(conn: &Connection, after: i64, limit: i64, max_bytes: usize) -> ApiResult<Vec<FeedEvent>> {
+/// The feed's next page: up to `limit` events after `after`, stopping once
+/// their stored data passes `max_bytes` (always at least one), so a reader's
+/// memory is bounded by bytes, not by a count of events of any size; rows are
+/// read one by one, so the ones left are never loaded. An event whose stored
+/// data is over [`FEED_PARAMS_MAX`] goes out [slimmed](FeedData::slimmed).
+pub fn feed_page(conn: &Connection, after: i64, limit: i64, max_bytes: usize) -> ApiResult<Vec<FeedEvent>> {
     let mut stmt = conn.prepare_cached("SELECT seq, at, kind, subject, data, length(data) FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
     let mut rows = stmt.query(params![after, limit])?;
     let (mut out, mut bytes) = (Vec::new(), 0usize);
     while let Some(r) = rows.next()? {
-        let size: i64 = r.get(5)?;
-        if !out.is_empty() && bytes.saturating_add(size.max(0) as usize) > max_bytes {
+        let size = usize::try_from(r.get::<_, i64>(5)?).unwrap_or(0);
+        if !out.is_empty() && bytes.saturating_add(size) > max_bytes {
             break;
         }
-        bytes = bytes.saturating_add(size.max(0) as usize);
-        out.push(row_to_event(r)?);
+        bytes = bytes.saturating_add(size);
+        let mut e = row_to_event(r)?;
+        if size > FEED_PARAMS_MAX {
+            e.data = e.data.slimmed();
+        }
+        out.push(e);
     }
     Ok(out)
 }

@@ -61,7 +61,7 @@ pub fn authorize(conn: &Connection, id: &str, token_hash: &str) -> ApiResult<Hel
 }
 
 fn emit(conn: &Connection, id: &str, now: &str, event: FeedData) -> ApiResult<()> {
-    events::append(conn, &format!("helper:{id}"), now, &event)?;
+    events::append(conn, &format!("{}{id}", events::HELPER_SUBJECT), now, &event)?;
     Ok(())
 }
 
@@ -113,6 +113,9 @@ pub fn heartbeat(
     progress: Option<f64>,
     now: &str,
 ) -> ApiResult<HelperView> {
+    // The row as this transaction sees it: the reaper may have retired the
+    // helper since the caller read it, and a late heartbeat must not revive it.
+    let h = &get(conn, &h.id)?.ok_or_else(|| ApiError::internal("helper vanished"))?;
     if h.status == HelperStatus::Retired {
         return Err(ApiError::gone("helper_retired", format!("this helper retired ({})", h.retire_reason.clone().unwrap_or_default())));
     }

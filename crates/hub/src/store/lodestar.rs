@@ -15,6 +15,12 @@ pub enum Fetch {
     Unknown,
 }
 
+/// Whether a request is announced but not yet bound to a project (only then
+/// does a poll need the writer).
+pub fn unbound(conn: &Connection, request_id: &str) -> ApiResult<bool> {
+    Ok(conn.prepare_cached("SELECT 1 FROM holds WHERE request_id = ?1 AND project_id IS NULL")?.query_row([request_id], |_| Ok(())).optional()?.is_some())
+}
+
 /// Bind the request to the project the gate first asks from (the announce
 /// carries none); from then on it exists under that project only.
 pub fn remember_project(conn: &Connection, request_id: &str, project_id: &str) -> ApiResult<()> {

@@ -83,9 +83,12 @@ impl Store {
         F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
     {
         // A slot first, so waiting readers wait here, not as blocked threads.
-        let _slot = self.read_slots.acquire().await.map_err(ApiError::internal)?;
+        // The slot moves into the blocking task: if the caller goes away
+        // (a client hung up), it is given back only with the connection.
+        let slot = self.read_slots.clone().acquire_owned().await.map_err(ApiError::internal)?;
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let conn = readers.lock().map_err(|_| ApiError::internal("read pool poisoned"))?.pop().ok_or_else(|| ApiError::internal("read pool empty"))?;
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)));
             readers.lock().map_err(|_| ApiError::internal("read pool poisoned"))?.push(conn);
@@ -124,8 +127,13 @@ impl Store {
         chrono::Utc::now().timestamp_millis().saturating_sub(self.last_sweep.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    /// Whether the writer is alive (it restarts itself after a panic in a
-    /// request; only a failure to reopen the database stops it).
+    /// Write transactions committed since open (a batch is one).
+    pub fn commits(&self) -> u64 {
+        self.writer.commits()
+    }
+
+    /// Whether the writer thread is running (a request that panics is caught
+    /// and answered; the thread itself stops only when every handle is gone).
     pub fn writer_alive(&self) -> bool {
         self.writer.alive()
     }

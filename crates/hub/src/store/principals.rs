@@ -35,7 +35,7 @@ pub fn create(conn: &Connection, id: &str, org: &str, public_key: Option<&str>, 
         params![id, org, public_key, token.map(token_hash), now, by],
     )?;
     let event = FeedData::PrincipalCreated { id: id.to_owned(), org: org.to_owned(), public_key: public_key.map(str::to_owned), by: by.to_owned() };
-    events::append(conn, &format!("principal:{id}"), now, &event)?;
+    events::append(conn, &format!("{}{id}", events::PRINCIPAL_SUBJECT), now, &event)?;
     get(conn, id, now)?.ok_or_else(|| ApiError::internal("principal vanished"))
 }
 
@@ -178,7 +178,7 @@ pub fn apply(conn: &Connection, signed: &SignedGrant, now: time::Timestamp) -> A
     )?;
     let envelope = signed.clone();
     let event = if g.op == GrantOp::Grant { FeedData::CapabilityGranted { envelope } } else { FeedData::CapabilityRevoked { envelope } };
-    events::append(conn, &format!("principal:{}", g.principal_id), &now_s, &event)?;
+    events::append(conn, &format!("{}{}", events::PRINCIPAL_SUBJECT, g.principal_id), &now_s, &event)?;
     get(conn, &g.principal_id, &now_s)?.ok_or_else(|| ApiError::internal("principal vanished"))
 }
 

@@ -49,7 +49,10 @@ const TOP: &str = "~";
 /// `-((ms << 21) | (rowid & 0x1FFFFF))`. Newest first is ascending, the
 /// direction FTS5 walks cheaply (a descending walk of a long doclist costs
 /// the whole doclist), and a time range is a key range.
+/// A bound from a query (`from`/`to`) outside the keys' range (before 1970,
+/// or after 2109) is clamped to it, so it can neither wrap nor overflow.
 pub fn text_key(ms: i64, rowid: i64) -> i64 {
+    let ms = ms.clamp(0, (1 << (63 - KEY_ROWID_BITS)) - 1);
     -((ms << KEY_ROWID_BITS) | (rowid & ((1 << KEY_ROWID_BITS) - 1)))
 }
 
@@ -370,4 +373,19 @@ pub fn bundle(conn: &Connection, action_id: &str) -> ApiResult<Option<TraceBundl
         events,
         operators,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_keys_order_newest_first_and_clamp_dates_out_of_range() {
+        assert!(text_key(2_000, 1) < text_key(1_000, 1), "newer is smaller");
+        // A `to` in 2200 or a `from` before 1970 is a bound, not a wrap or a panic.
+        let far = time::parse("2200-01-01T00:00:00Z").unwrap().timestamp_millis();
+        assert_eq!(text_key(far, 0), text_key(i64::MAX, 0));
+        assert!(text_key(far, 0) < text_key(4_000_000_000_000, 0));
+        assert_eq!(text_key(-5, 0), text_key(0, 0));
+    }
 }

@@ -17,7 +17,7 @@ use super::{events, wake::Wake};
 use crate::error::{ApiError, ApiResult};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use tokio::sync::{oneshot, watch};
 
@@ -25,8 +25,9 @@ use tokio::sync::{oneshot, watch};
 pub const MAX_BATCH: usize = 256;
 
 /// Runs one request in the open transaction; returns what to do once the
-/// batch's fate is known (`true`: committed).
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> Finish + Send>;
+/// batch's fate is known, and whether the transaction is still sound (its
+/// savepoint was released or rolled back as it should be).
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> (Finish, bool) + Send>;
 /// Answers one request once the batch committed (`true`) or not.
 type Finish = Box<dyn FnOnce(bool) + Send>;
 
@@ -34,6 +35,8 @@ type Finish = Box<dyn FnOnce(bool) + Send>;
 pub struct Handle {
     jobs: mpsc::Sender<Job>,
     alive: Arc<AtomicBool>,
+    /// Transactions committed so far (each carries a whole batch).
+    commits: Arc<AtomicU64>,
 }
 
 impl Handle {
@@ -44,18 +47,23 @@ impl Handle {
     {
         let (tx, rx) = oneshot::channel::<ApiResult<R>>();
         let job: Job = Box::new(move |t| {
-            let result = in_savepoint(t, f);
-            Box::new(move |committed| {
+            let (result, sound) = in_savepoint(t, f);
+            let finish: Finish = Box::new(move |committed| {
                 let answer = match result {
                     Ok(v) if committed => Ok(v),
                     Ok(_) => Err(ApiError::internal("the write was not committed")),
                     Err(e) => Err(e),
                 };
                 let _ = tx.send(answer);
-            })
+            });
+            (finish, sound)
         });
         self.jobs.send(job).map_err(|_| ApiError::internal("the database writer has stopped"))?;
         rx.await.map_err(|_| ApiError::internal("the database writer dropped a request"))?
+    }
+
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     pub fn alive(&self) -> bool {
@@ -63,17 +71,20 @@ impl Handle {
     }
 }
 
-fn in_savepoint<R>(t: &Transaction<'_>, f: impl FnOnce(&Transaction<'_>) -> ApiResult<R>) -> ApiResult<R> {
-    t.execute_batch("SAVEPOINT request")?;
+/// Run `f` in its own savepoint: released if it succeeds, rolled back (its
+/// changes only) if it fails or panics. The flag says whether the savepoint
+/// statements themselves worked; if not, the batch cannot be trusted.
+fn in_savepoint<R>(t: &Transaction<'_>, f: impl FnOnce(&Transaction<'_>) -> ApiResult<R>) -> (ApiResult<R>, bool) {
+    if let Err(e) = t.execute_batch("SAVEPOINT request") {
+        return (Err(e.into()), false);
+    }
     let out = catch_unwind(AssertUnwindSafe(|| f(t))).unwrap_or_else(|p| {
         let what = p.downcast_ref::<String>().map(String::as_str).or_else(|| p.downcast_ref::<&str>().copied()).unwrap_or("a panic");
         Err(ApiError::internal(format!("a write panicked: {what}")))
     });
-    if out.is_err() {
-        t.execute_batch("ROLLBACK TO request")?;
-    }
-    t.execute_batch("RELEASE request")?;
-    out
+    let undo = if out.is_err() { t.execute_batch("ROLLBACK TO request") } else { Ok(()) };
+    let sound = undo.and_then(|()| t.execute_batch("RELEASE request")).is_ok();
+    (out, sound)
 }
 
 /// How often the checkpointer copies the WAL into the database file.
@@ -102,16 +113,17 @@ pub fn spawn(conn: Connection, checkpointer: Connection, last_seq: i64, seq_tx: 
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     let (jobs, rx) = mpsc::channel::<Job>();
     let alive = Arc::new(AtomicBool::new(true));
-    let flag = alive.clone();
+    let (flag, commits) = (alive.clone(), Arc::new(AtomicU64::new(0)));
+    let counted = commits.clone();
     std::thread::Builder::new().name("gatehouse-writer".into()).spawn(move || {
-        run(conn, rx, last_seq, &seq_tx, &wake);
+        run(conn, rx, last_seq, &seq_tx, &wake, &counted);
         flag.store(false, Ordering::Relaxed);
     })?;
     spawn_checkpointer(checkpointer, alive.clone())?;
-    Ok(Handle { jobs, alive })
+    Ok(Handle { jobs, alive, commits })
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx: &watch::Sender<i64>, wake: &Wake) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx: &watch::Sender<i64>, wake: &Wake, commits: &AtomicU64) {
     // Ends when every Store handle is gone (the channel closes).
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -123,6 +135,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx:
         }
         let (committed, finishers) = commit_batch(&mut conn, batch);
         if committed {
+            commits.fetch_add(1, Ordering::Relaxed);
             publish(&conn, &mut last_seq, seq_tx, wake);
         }
         for finish in finishers {
@@ -141,7 +154,19 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>) -> (bool, Vec<Finish>) {
             return (false, answers);
         }
     };
-    let finishers: Vec<_> = batch.into_iter().map(|job| job(&tx)).collect();
+    let mut finishers = Vec::with_capacity(batch.len());
+    for job in batch {
+        let (finish, sound) = job(&tx);
+        finishers.push(finish);
+        // SQLite rolls the whole transaction back by itself on a full disk,
+        // an I/O error or out of memory; a savepoint that could not be rolled
+        // back leaves a failed request's changes in. Either way nothing of
+        // this batch may stand (the rest would otherwise run unbatched).
+        if !sound || tx.is_autocommit() {
+            tracing::error!("the write transaction is no longer sound; the batch is refused");
+            return (false, finishers);
+        }
+    }
     match tx.commit() {
         Ok(()) => (true, finishers),
         Err(e) => {
@@ -178,4 +203,62 @@ fn publish(conn: &Connection, last_seq: &mut i64, seq_tx: &watch::Sender<i64>, w
         *cur = last;
         changed
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::error::ApiError;
+    use crate::store::{events, Store};
+    use gatehouse_protocol::wire::FeedData;
+    use serde_json::json;
+
+    fn note(n: usize) -> FeedData {
+        FeedData::Unknown { kind: "test.note".into(), data: json!({"n": n}) }
+    }
+
+    /// Writes that queue up while a commit is under way share the next
+    /// transaction; each is answered, and a failing one is rolled back alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_writes_share_one_commit_and_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hub.db")).unwrap();
+        let before = store.commits();
+        // The first write holds the writer while the others queue behind it.
+        let first = store.clone();
+        let slow = tokio::spawn(async move {
+            first
+                .write(|tx| {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    events::append(tx, "s", "t", &note(0))
+                })
+                .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let writes: Vec<_> = (1..64)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .write(move |tx| {
+                            events::append(tx, "s", "t", &note(n))?;
+                            if n == 7 {
+                                return Err(ApiError::conflict("no", "this one fails"));
+                            }
+                            Ok(())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        slow.await.unwrap().unwrap();
+        let mut failed = 0;
+        for w in writes {
+            failed += usize::from(w.await.unwrap().is_err());
+        }
+        assert_eq!(failed, 1);
+        let commits = store.commits() - before;
+        assert!(commits <= 3, "64 writes took {commits} commits");
+        let stored = store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM events WHERE subject = 's'", [], |r| r.get::<_, i64>(0))?)).await.unwrap();
+        assert_eq!(stored, 63, "every write but the failed one is kept, once");
+    }
 }
