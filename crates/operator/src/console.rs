@@ -159,7 +159,7 @@ impl ConsoleCore {
             }
         }
         let follower = Follower::new(&self.client).with_store(&self.store);
-        let mut face = Face { core: &self, sink, batch: Arc::default() };
+        let mut face = Face { core: &self, sink, batch: Arc::default(), fills: Arc::new(tokio::sync::Semaphore::new(FILLS_AT_ONCE)) };
         // The starting point: the queue and the feed position it reflects.
         let start = loop {
             match follower.position(Start::Now, &mut face).await {
@@ -324,26 +324,43 @@ impl ConsoleCore {
 /// The console's face of the feed follower: keeps the queue and the
 /// connection indicator current, tells the shell, and gathers new holds
 /// over [`GROUP_WINDOW`] into one notification.
+/// Large actions read in full at once, at most; and how often each is tried.
+const FILLS_AT_ONCE: usize = 4;
+const FILL_ATTEMPTS: u32 = 6;
+
 struct Face<'c> {
     core: &'c ConsoleCore,
     sink: Arc<dyn Sink>,
     /// New holds not notified yet; the first one starts the window's timer.
     batch: Arc<Mutex<Vec<ApprovalItem>>>,
+    /// Turns for [`Face::fill_in`].
+    fills: Arc<tokio::sync::Semaphore>,
 }
 
 impl Face<'_> {
-    /// Replace a held item whose params the feed left out with the hub's full
-    /// record (the queue row shows "loading" until then; approving waits).
+    /// Read the params the feed left out of a held item (the queue row shows
+    /// "loading" until then, and approving waits). A few at a time, so a
+    /// queue full of large actions is not one burst of requests; a failed
+    /// read is tried again with backoff.
     fn fill_in(&self, action_id: String) {
-        let (Some(core), sink) = (self.core.me.upgrade(), self.sink.clone()) else { return };
+        let (Some(core), sink, fills) = (self.core.me.upgrade(), self.sink.clone(), self.fills.clone()) else { return };
         tokio::spawn(async move {
-            match core.client.action(&action_id).await {
-                Ok((item, _)) => {
-                    let _ = core.store.cache_items(core.client.base(), std::slice::from_ref(&item));
-                    core.queue.lock().unwrap().upsert(item.clone());
-                    sink.item_changed(&item);
+            let Ok(_turn) = fills.acquire_owned().await else { return };
+            for attempt in 0..FILL_ATTEMPTS {
+                match core.client.action(&action_id).await {
+                    Ok((full, _)) => {
+                        let filled = core.queue.lock().unwrap().fill_params(&full);
+                        if let Some(item) = filled {
+                            let _ = core.store.cache_items(core.client.base(), std::slice::from_ref(&item));
+                            sink.item_changed(&item);
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!("could not load action {action_id} (attempt {}): {e}", attempt + 1);
+                        tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+                    }
                 }
-                Err(e) => tracing::warn!("could not load action {action_id}: {e}"),
             }
         });
     }

@@ -139,17 +139,23 @@ impl<'a> Follower<'a> {
         let mut live = false;
         // Not before this: the retry time of the entry the last flush stopped at.
         let mut hold_off: Option<Timestamp> = None;
+        // The next look at the outbox (an absolute time, so a busy feed cannot
+        // keep pushing it back), and whether a retry falls due then.
+        let mut check: Option<(tokio::time::Instant, bool)> = None;
         loop {
             let store = self.store.filter(|_| live);
-            let retry = store.and_then(|s| self.next_retry(s, hold_off));
-            let nap = retry.map_or(RETRY_RECHECK, |d| d.min(RETRY_RECHECK));
+            if let (Some(s), None) = (store, check) {
+                check = Some(self.next_check(s, hold_off));
+            }
+            let (at, due) = check.unwrap_or((tokio::time::Instant::now() + RETRY_RECHECK, false));
             let msg = tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(msg) => msg,
                     None => break,
                 },
-                () = tokio::time::sleep(nap), if store.is_some() => {
-                    if let (Some(store), true) = (store, retry.is_some_and(|d| d <= nap)) {
+                () = tokio::time::sleep_until(at), if store.is_some() => {
+                    check = None;
+                    if let (Some(store), true) = (store, due) {
                         let report = outbox::flush(self.client, store, Pace::Due).await;
                         hold_off = hold_off_after(&report);
                         sink.on_flushed(&report)?;
@@ -165,6 +171,7 @@ impl<'a> Follower<'a> {
                         // Back online: deliver what waited in the outbox.
                         let report = outbox::flush(self.client, store, Pace::Now).await;
                         hold_off = hold_off_after(&report);
+                        check = None;
                         sink.on_flushed(&report)?;
                     }
                 }
@@ -191,17 +198,26 @@ impl<'a> Follower<'a> {
 }
 
 impl Follower<'_> {
-    /// How long until the next retry falls due, if any entry waits for one.
-    fn next_retry(&self, store: &LocalStore, hold_off: Option<Timestamp>) -> Option<Duration> {
+    /// When to look at the outbox next: when its earliest retry falls due
+    /// (`true`), or in [`RETRY_RECHECK`] at the latest, to see retry times
+    /// other writers (a decision just made) have set since.
+    fn next_check(&self, store: &LocalStore, hold_off: Option<Timestamp>) -> (tokio::time::Instant, bool) {
+        let now = tokio::time::Instant::now();
         let due = match store.next_retry(self.client.base()) {
-            Ok(due) => due?,
+            Ok(due) => due,
             Err(e) => {
                 tracing::warn!("reading the outbox: {e}");
-                return None;
+                None
             }
         };
-        let at = hold_off.map_or(due, |h| h.max(due));
-        Some((at - time::now()).to_std().unwrap_or_default().max(MIN_RETRY_TICK))
+        let wait = due.map(|due| {
+            let at = hold_off.map_or(due, |h| h.max(due));
+            (at - time::now()).to_std().unwrap_or_default().max(MIN_RETRY_TICK)
+        });
+        match wait {
+            Some(w) if w <= RETRY_RECHECK => (now + w, true),
+            _ => (now + RETRY_RECHECK, false),
+        }
     }
 }
 
@@ -222,11 +238,11 @@ fn cache(store: &LocalStore, hub: &str, items: &[ApprovalItem]) {
     }
 }
 
-/// The item an event shows, worth caching: a new hold, or a proposal.
+/// The item an event shows, worth caching: a new hold (what an operator
+/// may decide while the hub is down; a proposal that is not held is not).
 fn shown_item(data: &FeedData) -> Option<ApprovalItem> {
     match data {
         FeedData::HoldCreated { hold, action } => Some(ApprovalItem { action: action.clone(), hold: Some(hold.clone()), decision: None }),
-        FeedData::ActionProposed { action, .. } => Some(ApprovalItem { action: action.clone(), hold: None, decision: None }),
         _ => None,
     }
 }

@@ -170,13 +170,17 @@ impl HubClient {
     pub async fn traces(&self, q: &gatehouse_protocol::wire::TraceQuery) -> Result<gatehouse_protocol::wire::TraceList, OpError> {
         let q = q.normalized();
         let mut parts = Vec::new();
-        for (k, v) in [("agent", &q.agent), ("type", &q.action_type), ("status", &q.status), ("from", &q.from), ("to", &q.to), ("q", &q.q)] {
+        for (k, v) in
+            [("agent", &q.agent), ("type", &q.action_type), ("status", &q.status), ("from", &q.from), ("to", &q.to), ("q", &q.q), ("cursor", &q.cursor)]
+        {
             if let Some(v) = v {
                 parts.push(format!("{k}={}", urlencode(v)));
             }
         }
         parts.push(format!("limit={}", q.limit.unwrap_or(500)));
-        parts.push(format!("offset={}", q.offset.unwrap_or(0)));
+        if let Some(offset) = q.offset.filter(|o| *o > 0) {
+            parts.push(format!("offset={offset}"));
+        }
         self.get_json(&format!("/operator/traces?{}", parts.join("&"))).await
     }
 

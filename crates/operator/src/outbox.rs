@@ -71,9 +71,10 @@ pub fn backoff(attempts: i64, jitter: f64) -> Duration {
     full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
-/// A random fraction in 0..1.
+/// A random fraction in 0..1, from the top 48 bits of a v4 UUID (all random;
+/// the version and variant bits come after them).
 fn jitter() -> f64 {
-    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
+    (uuid::Uuid::new_v4().as_u128() >> 80) as f64 / (1u64 << 48) as f64
 }
 
 /// When to try again after the `attempts`-th failure, which may have said
@@ -130,10 +131,6 @@ pub struct FlushReport {
     pub refused: Vec<(String, OpError)>,
     /// Entries for this hub still pending after the flush.
     pub pending: usize,
-    /// Entries still inside their undo window.
-    pub waiting: usize,
-    /// Entries not tried because their retry time has not come ([`Pace::Due`]).
-    pub deferred: usize,
     /// Why the flush stopped short, if it did ...
     pub last_error: Option<OpError>,
     /// ... and when the entry it stopped at is retried.
@@ -149,8 +146,8 @@ pub async fn flush(client: &HubClient, store: &LocalStore, pace: Pace) -> Result
         match deliver(client, store, entry.id, pace).await {
             Ok(DeliveryResult::Delivered(o)) => report.delivered.push((entry.action_id.clone(), *o)),
             Ok(DeliveryResult::Refused(e)) => report.refused.push((entry.action_id.clone(), e)),
-            Ok(DeliveryResult::NotYet(_)) => report.waiting += 1,
-            Ok(DeliveryResult::NotDue(_)) => report.deferred += 1,
+            // Inside an undo window, or before the retry time: left for later.
+            Ok(DeliveryResult::NotYet(_) | DeliveryResult::NotDue(_)) => {}
             Ok(DeliveryResult::StillPending { error, retry_at }) => {
                 report.last_error = Some(error);
                 report.retry_at = Some(retry_at);

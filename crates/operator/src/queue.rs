@@ -55,6 +55,16 @@ impl Queue {
     pub fn upsert(&mut self, item: ApprovalItem) {
         self.items.insert(item.action.action_id.clone(), item);
     }
+
+    /// Put in the params the feed left out (read in full from the hub),
+    /// leaving everything else as the feed has it since: a decision that
+    /// arrived meanwhile stays. `None` if the item is gone or complete.
+    pub fn fill_params(&mut self, full: &ApprovalItem) -> Option<ApprovalItem> {
+        let item = self.items.get_mut(&full.action.action_id).filter(|i| i.action.params_omitted.is_some())?;
+        item.action.params = full.action.params.clone();
+        item.action.params_omitted = None;
+        Some(item.clone())
+    }
 }
 
 #[cfg(test)]
@@ -87,5 +97,21 @@ mod tests {
         }
         assert_eq!(q.apply(&ev(3, "evidence.attached", "a", json!({"evidence": {}, "principal": null, "via": "token"}))), None);
         assert_eq!(q.apply(&ev(4, "hold.decided", "unknown", json!({"hold": hold("unknown", "approved"), "decision": null, "status": "approved"}))), None);
+    }
+
+    #[test]
+    fn filled_in_params_keep_what_the_feed_said_since() {
+        let mut q = Queue::default();
+        let mut created = json!({"action": action("a"), "hold": hold("a", "pending")});
+        created["action"]["paramsOmitted"] = json!(40_000);
+        q.apply(&ev(1, "hold.created", "a", created));
+        // Decided while the full action was being read.
+        q.apply(&ev(2, "hold.decided", "a", json!({"hold": hold("a", "approved"), "decision": null, "status": "approved"})));
+        let mut full: ApprovalItem = serde_json::from_value(json!({"action": action("a"), "hold": hold("a", "pending")})).unwrap();
+        full.action.params = Some(json!({"body": "x"}));
+        let filled = q.fill_params(&full).expect("filled");
+        assert_eq!((filled.action.params, filled.action.params_omitted), (Some(json!({"body": "x"})), None));
+        assert_eq!(filled.action.status.as_str(), "approved", "the decision stays");
+        assert_eq!(q.fill_params(&full), None, "nothing left to fill");
     }
 }

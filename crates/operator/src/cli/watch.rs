@@ -2,7 +2,7 @@
 //! object) per event, with the connection's ups and downs on stderr.
 
 use super::context::{out, CliError, CmdResult, Ctx};
-use super::decide::{flush_quietly, report_flush};
+use super::decide::report_flush;
 use super::render;
 use gatehouse_operator::error::{exit, OpError};
 use gatehouse_operator::feed::ConnState;
@@ -13,8 +13,8 @@ use gatehouse_protocol::wire::{ApprovalItem, FeedEvent};
 
 /// `gatehouse watch [--after ID | --resume] [--count N]`.
 pub async fn watch(ctx: &Ctx, after: Option<i64>, resume: bool, count: Option<u64>) -> CmdResult {
+    // No flush here: the follower delivers the outbox as the feed goes live.
     let (client, store) = (ctx.client()?, ctx.store()?);
-    flush_quietly(&client, &store).await;
     let start = match (after, resume) {
         (Some(a), _) => Start::After(a),
         (None, true) => Start::Resume,
