@@ -101,9 +101,9 @@ impl Hub {
         self.child = Some(child);
     }
 
-    /// The hub process's id (for /proc readings).
+    /// The hub process's id (for /proc readings); the hub must be running.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap_or(0)
+        self.child.as_ref().map(Child::id).expect("the hub is not running (killed and not restarted)")
     }
 
     pub fn log(&self) -> String {

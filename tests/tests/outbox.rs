@@ -95,6 +95,10 @@ struct StandIn {
     /// Decisions received, and how many of them reached the hub.
     decisions: Arc<AtomicUsize>,
     forwarded: Arc<AtomicUsize>,
+    /// What the hub answered each [`Scripted::ForwardThenAnswer`] (its raw
+    /// response, or why there was none), for the test thread to check: an
+    /// assertion in the stand-in's own threads could not fail the test.
+    lost: Arc<Mutex<Vec<Result<String, String>>>>,
 }
 
 impl StandIn {
@@ -102,12 +106,12 @@ impl StandIn {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let hub = hub_url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-        let s = StandIn { url, script: Arc::default(), decisions: Arc::default(), forwarded: Arc::default() };
-        let (script, decisions, forwarded) = (s.script.clone(), s.decisions.clone(), s.forwarded.clone());
+        let s = StandIn { url, script: Arc::default(), decisions: Arc::default(), forwarded: Arc::default(), lost: Arc::default() };
+        let (script, decisions, forwarded, lost) = (s.script.clone(), s.decisions.clone(), s.forwarded.clone(), s.lost.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                let (hub, script, decisions, forwarded) = (hub.clone(), script.clone(), decisions.clone(), forwarded.clone());
-                std::thread::spawn(move || serve(conn, &hub, &script, &decisions, &forwarded));
+                let (hub, script, decisions, forwarded, lost) = (hub.clone(), script.clone(), decisions.clone(), forwarded.clone(), lost.clone());
+                std::thread::spawn(move || serve(conn, &hub, &script, &decisions, &forwarded, &lost));
             }
         });
         s
@@ -124,10 +128,22 @@ impl StandIn {
     fn forwarded(&self) -> usize {
         self.forwarded.load(Ordering::SeqCst)
     }
+
+    /// The hub's answers to the decisions forwarded and then lost, so far.
+    fn lost(&self) -> Vec<Result<String, String>> {
+        self.lost.lock().unwrap().clone()
+    }
 }
 
 /// One request per connection (every answer says `Connection: close`).
-fn serve(mut client: TcpStream, hub: &str, script: &Mutex<VecDeque<Scripted>>, decisions: &AtomicUsize, forwarded: &AtomicUsize) {
+fn serve(
+    mut client: TcpStream,
+    hub: &str,
+    script: &Mutex<VecDeque<Scripted>>,
+    decisions: &AtomicUsize,
+    forwarded: &AtomicUsize,
+    lost: &Mutex<Vec<Result<String, String>>>,
+) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -169,9 +185,9 @@ fn serve(mut client: TcpStream, hub: &str, script: &Mutex<VecDeque<Scripted>>, d
         Some(Scripted::ForwardThenAnswer(raw)) => {
             let mut upstream = forward(hub, &head, body);
             counted(forwarded);
-            let mut lost = Vec::new();
-            upstream.read_to_end(&mut lost).unwrap();
-            assert!(lost.starts_with(b"HTTP/1.1 200"), "the hub took it: {}", String::from_utf8_lossy(&lost));
+            let mut answer = Vec::new();
+            let read = upstream.read_to_end(&mut answer).map(|_| String::from_utf8_lossy(&answer).into_owned()).map_err(|e| e.to_string());
+            lost.lock().unwrap().push(read);
             let _ = client.write_all(raw.as_bytes());
         }
         None => {
@@ -275,14 +291,22 @@ fn rate_limits_timeouts_and_proxy_pages_are_retried_and_the_decision_lands_once(
         proxy.script([Scripted::Answer(raw)]);
         let before = chrono::Utc::now();
         let f = cli.run(&["--json", "outbox", "flush"]);
+        let after = chrono::Utc::now();
         assert_eq!(f.code, 75, "still pending: {}{}", f.stdout, f.stderr);
         let report = f.json();
         assert_eq!((report["delivered"].as_array().unwrap().len(), report["refused"].as_array().unwrap().len(), &report["pending"]), (0, 0, &Value::from(1)));
         let e = entry(&cli);
         assert_eq!((&e["state"], &e["attempts"]), (&Value::from("pending"), &Value::from(attempt)), "{e}");
         assert!(e["lastError"].as_str().unwrap().contains(says), "{says}: {e}");
-        let backoff = (at(&e["retryAt"]) - before).num_milliseconds();
-        assert!(backoff >= 500, "backed off: {e}");
+        // No Retry-After: the `attempt`-th failure waits FIRST_BACKOFF (1 s)
+        // doubled per attempt after the first, capped at 5 minutes, of which
+        // jitter keeps half to all. The failure came between `before` and
+        // `after`; `retryAt` is in whole milliseconds (1 ms of slack).
+        let full = (1_000i64 << (attempt - 1)).min(300_000);
+        let retry_at = at(&e["retryAt"]);
+        let (most, least) = ((retry_at - before).num_milliseconds(), (retry_at - after).num_milliseconds());
+        assert!(most >= full / 2 - 1, "attempt {attempt} backs off at least {} ms, not {most} ms: {e}", full / 2);
+        assert!(least <= full, "attempt {attempt} backs off at most {full} ms, not {least} ms: {e}");
     }
     assert_eq!(proxy.forwarded(), 0);
     assert_eq!(status(&hub.url, "busy-1", &token)["status"], "requires_approval", "nothing reached the hub");
@@ -325,6 +349,9 @@ fn an_answer_lost_behind_a_proxy_is_acknowledged_and_only_the_hubs_code_refuses(
     proxy.script([Scripted::ForwardThenAnswer(answer("502 Bad Gateway", &[HTML], "<html><h1>502 Bad Gateway</h1></html>"))]);
     let r = cli.run(&["--json", "approve", "lost-2"]);
     assert_eq!(r.code, 75, "{}{}", r.stdout, r.stderr);
+    let lost = proxy.lost();
+    assert_eq!(lost.len(), 1, "one decision forwarded, its answer lost: {lost:?}");
+    assert!(lost[0].as_ref().is_ok_and(|a| a.starts_with("HTTP/1.1 200")), "the hub took it: {lost:?}");
     assert_eq!(status(&hub.url, "lost-2", &token)["status"], "approved");
     assert_eq!(entry(&cli)["state"], "pending");
     // The resend is the identical envelope: the hub acknowledges, applies nothing.

@@ -110,7 +110,11 @@ async fn sql(hub: &Hub, sql: &'static str) {
 
 /// Migrated databases of their own, with a few rows, for query plans: one
 /// as the hub leaves it, one after `ANALYZE` (statistics must not talk the
-/// planner into a sort or a scan either).
+/// planner into a sort or a scan either). Every list shape the plan checks
+/// try has more than a page of 3 (so its next page is checked too): holds
+/// in all four states; allowed actions as well as held ones (`n` 300..450,
+/// so `target/42` matches 42 and 420..428); a tenth of the allowed ones,
+/// ci-bot's, mail `mailto:` addresses with a 42 in them.
 fn plan_dbs() -> Vec<(tempfile::TempDir, Connection)> {
     [false, true]
         .into_iter()
@@ -118,8 +122,20 @@ fn plan_dbs() -> Vec<(tempfile::TempDir, Connection)> {
             let dir = tempfile::tempdir().unwrap();
             let mut conn = gatehouse_hub::db::open(&dir.path().join("hub.db")).unwrap();
             let tx = conn.transaction().unwrap();
-            insert(&tx, &rows(300), true);
-            tx.execute_batch("UPDATE holds SET status = 'approved' WHERE rowid % 3 = 0").unwrap();
+            let all = rows(450);
+            insert(&tx, &all[..300], true);
+            let mut allowed = all[300..].to_vec();
+            for r in allowed.iter_mut().filter(|r| r.n % 10 == 9) {
+                assert_eq!(r.agent, "ci-bot");
+                r.target = format!("mailto:ops-42+{}@example.com", r.n);
+            }
+            insert(&tx, &allowed, false);
+            tx.execute_batch(
+                "UPDATE holds SET status = 'approved' WHERE rowid % 3 = 0;
+                 UPDATE holds SET status = 'rejected' WHERE rowid % 3 = 1 AND rowid % 4 = 1;
+                 UPDATE holds SET status = 'expired' WHERE rowid % 3 = 2 AND rowid % 4 = 2;",
+            )
+            .unwrap();
             tx.commit().unwrap();
             if analyze {
                 conn.execute_batch("ANALYZE").unwrap();
@@ -207,10 +223,9 @@ fn queue_plans(c: &Connection) {
             assert_page_plan(&plan(c, &sql, &first), index, &format!("{filter:?}/{sort:?} first page"));
             // A later page: the same statement from a real cursor.
             let page = actions::list(c, filter, sort, None, 2).unwrap();
-            if let Some(cursor) = page.next_cursor {
-                let next = actions::list_args(filter, sort, Some(&cursor), 51).unwrap();
-                assert_page_plan(&plan(c, &sql, &next), index, &format!("{filter:?}/{sort:?} next page"));
-            }
+            let cursor = page.next_cursor.unwrap_or_else(|| panic!("{filter:?}/{sort:?}: the fixture has no second page (total {})", page.total));
+            let next = actions::list_args(filter, sort, Some(&cursor), 51).unwrap();
+            assert_page_plan(&plan(c, &sql, &next), index, &format!("{filter:?}/{sort:?} next page"));
         }
     }
 }
@@ -254,10 +269,9 @@ fn trace_plans(c: &Connection) {
         assert!(plan(c, &page.sql, &page.args).iter().any(|l| l.contains("decisions_action_received")), "{pairs:?}");
         // The next page: the same statement from the cursor the store hands out.
         let list = traces::list(c, &TraceQuery { limit: Some(3), ..q.clone() }).unwrap();
-        if let Some(cursor) = list.next_cursor {
-            let next = traces::page_sql(&TraceQuery { cursor: Some(cursor), ..q.clone() }).unwrap();
-            assert_page_plan(&plan(c, &next.sql, &next.args), index, &format!("traces {pairs:?}, next page"));
-        }
+        let cursor = list.next_cursor.unwrap_or_else(|| panic!("traces {pairs:?}: the fixture has no second page (total {})", list.total));
+        let next = traces::page_sql(&TraceQuery { cursor: Some(cursor), ..q.clone() }).unwrap();
+        assert_page_plan(&plan(c, &next.sql, &next.args), index, &format!("traces {pairs:?}, next page"));
     }
 }
 
@@ -485,7 +499,21 @@ async fn all_traces(hub: &Hub, query: &str, limit: usize) -> (Vec<String>, i64) 
 #[tokio::test]
 async fn the_trace_list_pages_with_cursors_under_every_filter() {
     let rows = rows(1234);
-    let hub = hub_with(&rows, false).await;
+    // Mixed statuses, in rowid order: every fourth action is held, the rest
+    // allowed, so a status filter that is ignored shows.
+    let held = |r: &Row| r.n.is_multiple_of(4);
+    let hub = Hub::new(OPEN).await;
+    let fixture = rows.clone();
+    hub.state
+        .store
+        .write(move |tx| {
+            for r in &fixture {
+                insert(tx, std::slice::from_ref(r), held(r));
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
     let newest = |keep: &dyn Fn(&Row) -> bool| {
         let mut v: Vec<&Row> = rows.iter().filter(|r| keep(r)).collect();
         v.sort_by_key(|r| std::cmp::Reverse((r.received_at.clone(), r.n)));
@@ -497,12 +525,14 @@ async fn the_trace_list_pages_with_cursors_under_every_filter() {
         (String::new(), Box::new(|_| true)),
         ("agent=ci-bot".into(), Box::new(|r| r.agent == "ci-bot")),
         ("type=merge_pr".into(), Box::new(|r| r.action_type == "merge_pr")),
-        ("status=allowed".into(), Box::new(|_| true)),
+        ("status=allowed".into(), Box::new(|r| !held(r))),
+        ("status=requires_approval".into(), Box::new(held)),
+        ("status=requires_approval&type=merge_pr".into(), Box::new(|r| held(r) && r.action_type == "merge_pr")),
         (format!("from={}&to={}", enc(&from), enc(&to)), Box::new(|r| r.received_at >= from && r.received_at <= to)),
         (format!("agent=mail-bot&to={}", enc(&to)), Box::new(|r| r.agent == "mail-bot" && r.received_at <= to)),
         ("q=target%2F1".into(), Box::new(|r| r.target.contains("target/1"))),
         ("q=TARGET%2F12&type=merge_pr".into(), Box::new(|r| r.target.contains("target/12") && r.action_type == "merge_pr")),
-        (format!("q=bot&from={}", enc(&from)), Box::new(|r| r.received_at >= from)),
+        (format!("q=lling-bo&from={}", enc(&from)), Box::new(|r| r.agent == "billing-bot" && r.received_at >= from)),
         ("q=7".into(), Box::new(|r| r.id.contains('7') || r.target.contains('7'))),
         ("q=-0".into(), Box::new(|r| r.id.contains("-0"))),
     ];

@@ -435,7 +435,8 @@ async fn health_and_policy_answer_without_credentials() {
     let hub = Hub::new(Opts { policy: Some(policy), ..CLOSED }).await;
     let (code, v) = hub.get("/health", None).await;
     assert_eq!((code, &v["ok"], &v["writer"]), (StatusCode::OK, &json!(true), &json!("running")), "{v}");
-    assert!(v["sweepAgoMs"].as_i64().is_some_and(|ms| ms < 10_000), "{v}");
+    // No sweep runs in this harness (`sweepAgoMs` counts from the store's
+    // opening): tests/tests/load.rs checks it against a real hub process.
 
     let all: Policy = ok(hub.get("/policy", None).await, StatusCode::OK);
     assert_eq!(all, Policy::from_yaml(policy).unwrap(), "the policy as loaded");
