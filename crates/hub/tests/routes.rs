@@ -1201,3 +1201,34 @@ async fn a_lodestar_poll_waits_for_the_resolution_which_is_consumed_once() {
     let r = hub.call(raw("DELETE", "/v1/approvals/proj/r2", Some("t"), b"")).await;
     assert_error(&r, StatusCode::NOT_FOUND, "nothing_to_consume", "consume before a decision");
 }
+
+#[tokio::test]
+async fn a_lodestar_request_is_visible_only_to_the_principal_that_announced_it() {
+    // No shared gate token: each gate proves itself as a principal.
+    let hub = Hub::new(CLOSED).await;
+    let owner = hub.principal("gate-a", None).await.unwrap();
+    let other = hub.principal("gate-b", None).await.unwrap();
+    assert_eq!(hub.post("/v1/approvals", Some(&owner), &lodestar_request("r1")).await.0, StatusCode::ACCEPTED);
+
+    // Another principal polls first, under its own project: unknown, and the
+    // request is not bound to that project by its poll.
+    let r = hub.call(raw("GET", "/v1/approvals/other-proj/r1", Some(&other), b"")).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "unknown_request", "another principal's poll");
+    let r = hub.call(raw("GET", "/v1/approvals/proj/r1", Some(&owner), b"")).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "pending", "the owner's poll");
+
+    let now = time::now();
+    let mut d = decision_for(&hub, "lodestar:r1", Verdict::Approve, None).await.sign(&hub.admin).unwrap();
+    d.lodestar = Some(sign_resolution(&hub.admin, "r1", "act-r1", ResolutionKind::Granted, "root", None, &time::format(&now)));
+    assert_eq!(decide(&hub, &d).await.0, StatusCode::OK);
+
+    // Resolved: still unknown to the other principal, who cannot use it up.
+    let r = hub.call(raw("GET", "/v1/approvals/proj/r1", Some(&other), b"")).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "unknown_request", "another principal's fetch");
+    let r = hub.call(raw("DELETE", "/v1/approvals/proj/r1", Some(&other), b"")).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "nothing_to_consume", "another principal's consume");
+    let res: ApprovalResolution = ok(hub.get("/v1/approvals/proj/r1", Some(&owner)).await, StatusCode::OK);
+    assert_eq!(Some(&res), d.lodestar.as_ref());
+    let r = hub.call(raw("DELETE", "/v1/approvals/proj/r1", Some(&owner), b"")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "the owner consumes it");
+}

@@ -4,7 +4,8 @@
 //! Every call may carry `Authorization: Bearer <token>`; when the hub is
 //! started with `--lodestar-token`, it must; without one, only a `--dev-open`
 //! hub takes anonymous calls. A request is bound to the project the gate
-//! first polls it under: under any other project it is unknown (404).
+//! first polls it under: under any other project it is unknown (404), and so
+//! is a request announced by another principal (store::lodestar).
 
 use crate::app::AppState;
 use crate::auth;
@@ -75,16 +76,16 @@ pub async fn fetch(
     Path((project_id, request_id)): Path<(String, String)>,
     Query(q): Query<WaitQuery>,
 ) -> ApiResult<Response> {
-    authorize(&s, &method, &uri, &headers, b"").await?;
+    let caller = authorize(&s, &method, &uri, &headers, b"").await?;
     // A gate polls often: the writer is needed only for the first poll.
-    let r = request_id.clone();
-    if s.store.read(move |c| lodestar::unbound(c, &r)).await? {
+    let (r, c2) = (request_id.clone(), caller.clone());
+    if s.store.read(move |c| Ok(lodestar::unbound(c, &r)? && !lodestar::foreign(c, c2.as_deref(), &r)?)).await? {
         let (p, r) = (project_id.clone(), request_id.clone());
         s.store.write(move |tx| lodestar::remember_project(tx, &r, &p)).await?;
     }
     let probe = || {
-        let (store, p, r) = (s.store.clone(), project_id.clone(), request_id.clone());
-        async move { Ok(Some(store.read(move |c| lodestar::fetch(c, &p, &r)).await?).filter(|f| !matches!(f, Fetch::Pending))) }
+        let (store, p, r, who) = (s.store.clone(), project_id.clone(), request_id.clone(), caller.clone());
+        async move { Ok(Some(store.read(move |c| lodestar::fetch(c, who.as_deref(), &p, &r)).await?).filter(|f| !matches!(f, Fetch::Pending))) }
     };
     let (wait, _permit) = s.capacity.long_poll(wait::bounded(q.wait_ms));
     match wait::until(&s.store, &crate::admission::lodestar_action_id(&request_id), wait, probe).await? {
@@ -102,10 +103,10 @@ pub async fn consume(
     headers: HeaderMap,
     Path((project_id, request_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    authorize(&s, &method, &uri, &headers, b"").await?;
+    let caller = authorize(&s, &method, &uri, &headers, b"").await?;
     let now = time::format(&time::now());
     let (p, r) = (project_id, request_id.clone());
-    if s.store.write(move |tx| lodestar::consume(tx, &p, &r, &now)).await? {
+    if s.store.write(move |tx| lodestar::consume(tx, caller.as_deref(), &p, &r, &now)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         // The same answer for an unknown request and for another project's.

@@ -3,6 +3,12 @@
 //! `crate::admission::lodestar`); the operator's decision carries the signed
 //! ApprovalResolution the gate fetches verbatim until it consumes it. This
 //! module binds a request to its project and serves fetch and consume.
+//!
+//! A request announced with a principal's credentials belongs to that
+//! principal: another principal polling or consuming it gets the same 404 as
+//! for a request never announced (a gate cannot read, or use up, another
+//! agent's resolution). The shared `--lodestar-token` and a `--dev-open` hub
+//! identify no principal; such callers see every request, as before.
 
 use crate::error::{ApiError, ApiResult};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -28,17 +34,39 @@ pub fn remember_project(conn: &Connection, request_id: &str, project_id: &str) -
     Ok(())
 }
 
-/// The hold for `request_id` as seen from `project_id`: another project's
-/// request is unknown here, exactly like one never announced.
-fn hold_in_project(conn: &Connection, project_id: &str, request_id: &str) -> ApiResult<Option<String>> {
-    let hold: Option<(String, Option<String>)> =
-        conn.query_row("SELECT id, project_id FROM holds WHERE request_id = ?1", [request_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-    Ok(hold.and_then(|(id, p)| (p.as_deref().is_none_or(|p| p == project_id)).then_some(id)))
+/// The hold for `request_id` as seen by `caller` from `project_id`: another
+/// project's request, or another principal's, is unknown here, exactly like
+/// one never announced.
+fn hold_in_project(conn: &Connection, caller: Option<&str>, project_id: &str, request_id: &str) -> ApiResult<Option<String>> {
+    let hold: Option<(String, Option<String>, Option<String>)> = conn
+        .prepare_cached("SELECT h.id, h.project_id, a.principal_id FROM holds h JOIN actions a ON a.id = h.action_id WHERE h.request_id = ?1")?
+        .query_row([request_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    Ok(hold.and_then(|(id, p, owner)| (p.as_deref().is_none_or(|p| p == project_id) && visible_to(caller, owner.as_deref())).then_some(id)))
+}
+
+/// Whether `caller` (the principal the credentials proved, if any) may see
+/// a request announced by `owner`.
+fn visible_to(caller: Option<&str>, owner: Option<&str>) -> bool {
+    match (caller, owner) {
+        (Some(caller), Some(owner)) => caller == owner,
+        _ => true,
+    }
+}
+
+/// Whether an announced request exists that `caller` may not see (so that
+/// a poll from another principal does not bind it to a project).
+pub fn foreign(conn: &Connection, caller: Option<&str>, request_id: &str) -> ApiResult<bool> {
+    let owner: Option<Option<String>> = conn
+        .prepare_cached("SELECT a.principal_id FROM holds h JOIN actions a ON a.id = h.action_id WHERE h.request_id = ?1")?
+        .query_row([request_id], |r| r.get(0))
+        .optional()?;
+    Ok(owner.is_some_and(|owner| !visible_to(caller, owner.as_deref())))
 }
 
 /// Read-only: what a gate polling for `request_id` under `project_id` gets.
-pub fn fetch(conn: &Connection, project_id: &str, request_id: &str) -> ApiResult<Fetch> {
-    let Some(hold_id) = hold_in_project(conn, project_id, request_id)? else { return Ok(Fetch::Unknown) };
+pub fn fetch(conn: &Connection, caller: Option<&str>, project_id: &str, request_id: &str) -> ApiResult<Fetch> {
+    let Some(hold_id) = hold_in_project(conn, caller, project_id, request_id)? else { return Ok(Fetch::Unknown) };
     let row: Option<(Option<String>, Option<String>)> =
         conn.query_row("SELECT resolution, consumed_at FROM decisions WHERE hold_id = ?1", [&hold_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
     Ok(match row {
@@ -50,9 +78,12 @@ pub fn fetch(conn: &Connection, project_id: &str, request_id: &str) -> ApiResult
 
 /// Mark the resolution consumed (binding the project if no poll did yet).
 /// True when there was one to consume under this project.
-pub fn consume(conn: &Connection, project_id: &str, request_id: &str, now: &str) -> ApiResult<bool> {
+pub fn consume(conn: &Connection, caller: Option<&str>, project_id: &str, request_id: &str, now: &str) -> ApiResult<bool> {
+    if foreign(conn, caller, request_id)? {
+        return Ok(false);
+    }
     remember_project(conn, request_id, project_id)?;
-    let Some(hold_id) = hold_in_project(conn, project_id, request_id)? else { return Ok(false) };
+    let Some(hold_id) = hold_in_project(conn, caller, project_id, request_id)? else { return Ok(false) };
     let n =
         conn.execute("UPDATE decisions SET consumed_at = ?2 WHERE hold_id = ?1 AND resolution IS NOT NULL AND consumed_at IS NULL", params![hold_id, now])?;
     Ok(n == 1)
