@@ -10,7 +10,7 @@
 //!
 //! With DB given and already seeded, seeding is skipped (so a million rows
 //! are seeded once and measured many times). `BENCH_SEED_ONLY=1` stops after
-//! seeding; `BENCH_WITHOUT=fts,counters,holds,actions` (or `all`) seeds
+//! seeding; `BENCH_WITHOUT=counters,holds,actions` (or `all`) seeds
 //! without those parts of what migration 0008 adds to every write (the text
 //! index, the counters, the holds' and the actions' sort indexes), to see
 //! what each costs a proposal.
@@ -34,14 +34,10 @@ fn main() -> anyhow::Result<()> {
     if have == 0 {
         // What migration 0008 adds to every write, by part.
         let parts = [
-            ("fts", "DROP TRIGGER actions_fts_insert;"),
             ("counters", "DROP TRIGGER action_counts_insert; DROP TRIGGER hold_counts_insert;"),
             ("holds", "DROP TRIGGER holds_agent; DROP INDEX holds_status_created; DROP INDEX holds_status_deadline; DROP INDEX holds_status_agent; DROP INDEX holds_created; DROP INDEX holds_deadline; DROP INDEX holds_agent;"),
             ("actions", "DROP INDEX actions_agent_received; DROP INDEX actions_type_received;"),
         ];
-        if let Ok(n) = std::env::var("BENCH_FTS_AUTOMERGE") {
-            conn.execute("INSERT INTO actions_fts (actions_fts, rank) VALUES ('automerge', ?1)", [n.parse::<i64>()?])?;
-        }
         let without = std::env::var("BENCH_WITHOUT").unwrap_or_default();
         for (part, sql) in parts {
             if without.split(',').any(|w| w == part || w == "all") {

@@ -1,5 +1,6 @@
 //! Opening the hub's SQLite file: WAL, foreign keys, busy timeout, and schema
-//! migrations (rusqlite_migration, tracked in `user_version`).
+//! migrations (rusqlite_migration, tracked in `user_version`), and the text
+//! index's file attached as `text` (store/text_index.rs).
 
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
@@ -16,10 +17,22 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0007_replay.sql")),
         M::up(include_str!("../migrations/0008_reads.sql")),
         M::up(include_str!("../migrations/0009_params_once.sql")),
+        M::up(include_str!("../migrations/0010_text_index_apart.sql")),
     ])
 }
 
+/// The database with the text index attached (readers of text, the
+/// indexer, bulk loads and tests).
 pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    let conn = open_writer(path)?;
+    crate::store::text_index::attach(&conn, path, false)?;
+    Ok(conn)
+}
+
+/// The database alone, for the writer and its checkpointer: a write
+/// transaction that begins IMMEDIATE locks every attached database, and
+/// the writer must never wait for the indexer's hold on the text index.
+pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)?;
@@ -39,6 +52,7 @@ pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "query_only", "ON")?;
+    crate::store::text_index::attach(&conn, path, true)?;
     Ok(conn)
 }
 

@@ -67,6 +67,7 @@ pub fn seed_with(conn: &mut Connection, count: usize, o: &Options) -> anyhow::Re
         tx.commit()?;
         i += o.chunk.max(1);
     }
+    crate::store::text_index::catch_up_all(conn).map_err(|e| anyhow::anyhow!("{}", e.body))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
     Ok(())

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use common::{Hub, Reply, OPEN};
 use gatehouse_hub::seed;
 use gatehouse_hub::store::actions::{self, ListFilter, ListSort};
+use gatehouse_hub::store::text_index;
 use gatehouse_hub::store::traces::{self, TraceQuery};
 use gatehouse_protocol::wire::{ActionStatus, ApprovalList, HoldCounts, TraceList};
 use gatehouse_protocol::{time, ErrorBody};
@@ -180,10 +181,13 @@ fn tq(pairs: &[(&str, &str)]) -> TraceQuery {
             "to" => q.to = v,
             "q" => q.q = v,
             "cursor" => q.cursor = v,
+            "limit" | "offset" => {}
             _ => panic!("{k}"),
         }
     }
-    q.limit = Some(50);
+    let number = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.parse::<i64>().expect("a number"));
+    q.limit = Some(number("limit").unwrap_or(50));
+    q.offset = number("offset");
     q
 }
 
@@ -397,6 +401,67 @@ fn counters_and_the_text_index_follow_every_change() {
     assert_eq!(found(&c, "renamed@"), ["act-00041"], "an edited target is searchable");
     assert!(found(&c, "target/41").iter().all(|id| id != "act-00041"), "and its old text is gone");
     assert!(found(&c, "target/59").is_empty(), "a deleted action leaves the index");
+
+    // The same once the indexer has them (they were found above as actions
+    // not yet in the text index).
+    assert!(text_index::catch_up_all(&mut c).unwrap() > 0, "the new rows were waiting to be indexed");
+    assert_eq!(found(&c, "renamed@"), ["act-00041"]);
+    assert!(found(&c, "target/41").iter().all(|id| id != "act-00041"));
+    assert!(found(&c, "target/59").is_empty());
+    assert_eq!(found(&c, "target/5").len(), 10, "target/5 and target/50..58");
+}
+
+/// Text search sees every match whether it is in the text index yet or not:
+/// with part of the rows indexed and the newest not, pages by cursor and by
+/// offset are the index's order across the boundary, and totals add up.
+#[test]
+fn text_search_spans_the_indexed_and_the_newest_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = gatehouse_hub::db::open(&dir.path().join("hub.db")).unwrap();
+    let all = rows(600);
+    let tx = c.transaction().unwrap();
+    insert(&tx, &all[..350], false);
+    tx.commit().unwrap();
+    text_index::catch_up_all(&mut c).unwrap();
+    let tx = c.transaction().unwrap();
+    insert(&tx, &all[350..], false);
+    tx.commit().unwrap();
+    let upto = text_index::indexed_upto(&c).unwrap();
+    let waiting: i64 = c.query_row("SELECT count(*) FROM actions WHERE rowid > ?1", [upto], |r| r.get(0)).unwrap();
+    assert_eq!(waiting, 250, "the newest 250 are not indexed yet");
+
+    let pages = |c: &Connection, q: &str, limit: usize| {
+        let (mut ids, mut cursor, mut totals) = (Vec::new(), None::<String>, BTreeSet::new());
+        loop {
+            let mut pairs = vec![("q", q.to_owned()), ("limit", limit.to_string())];
+            pairs.extend(cursor.take().map(|c| ("cursor", c)));
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let page = traces::list(c, &tq(&pairs)).unwrap();
+            totals.insert(page.total);
+            ids.extend(page.items.into_iter().map(|t| t.action_id));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return (ids, totals),
+            }
+        }
+    };
+    for q in ["target/1", "ARGET/2", "act-003", "seed:"] {
+        let needle = q.to_lowercase();
+        let mut want: Vec<&Row> = all.iter().filter(|r| r.id.contains(&needle) || r.target.contains(&needle)).collect();
+        want.sort_by_key(|r| std::cmp::Reverse((r.received_at.clone(), r.n)));
+        let want: Vec<String> = want.into_iter().map(|r| r.id.clone()).collect();
+        assert!(want.len() > 7, "{q}: a case that pages");
+        let (got, totals) = pages(&c, q, 7);
+        assert_eq!(got, want, "{q}: every match once, newest first, across the boundary");
+        assert_eq!(totals, BTreeSet::from([want.len() as i64]), "{q}: one total on every page");
+        let by_offset = traces::list(&c, &tq(&[("q", q), ("limit", "5"), ("offset", "3")])).unwrap();
+        let ids: Vec<String> = by_offset.items.into_iter().map(|t| t.action_id).collect();
+        assert_eq!(ids, want[3..8], "{q}: a page by offset");
+    }
+    // Indexed at last: the same answers.
+    assert_eq!(text_index::catch_up_all(&mut c).unwrap(), 250);
+    let (got, _) = pages(&c, "target/1", 7);
+    assert_eq!(got.len(), all.iter().filter(|r| r.target.contains("target/1")).count());
 }
 
 // ---- paging ------------------------------------------------------------------

@@ -14,7 +14,6 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use gatehouse_protocol::wire::{ApprovalList, DecisionOutcome, OperatorInfo};
 use gatehouse_protocol::{time, SignedDecision};
-use rusqlite::Connection;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -45,18 +44,6 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
     q.map(|Query(q)| q).map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
 }
 
-/// Run several reads as one snapshot (a read transaction), so a page, its
-/// counts and the feed position agree with each other.
-fn snapshot<R>(c: &Connection, f: impl FnOnce(&Connection) -> ApiResult<R>) -> ApiResult<R> {
-    if !c.is_autocommit() {
-        return f(c);
-    }
-    let tx = c.unchecked_transaction()?;
-    let out = f(&tx)?;
-    tx.commit()?;
-    Ok(out)
-}
-
 pub async fn approvals(State(s): State<AppState>, _op: AuthedOperator, q: Result<Query<ListQuery>, QueryRejection>) -> ApiResult<Json<ApprovalList>> {
     let q = query(q)?;
     let filter = match q.status.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
@@ -75,7 +62,7 @@ pub async fn approvals(State(s): State<AppState>, _op: AuthedOperator, q: Result
     let list = s
         .store
         .read(move |c| {
-            snapshot(c, |c| {
+            crate::store::snapshot(c, |c| {
                 // The feed position first: the page reflects at least it.
                 let seq = events::last_seq(c)?;
                 let page = actions::list(c, filter, sort, cursor.as_deref(), limit)?;
@@ -116,7 +103,7 @@ pub async fn traces(
     let q = query(q)?;
     // Refuse a bad cursor before taking a read connection.
     crate::store::traces::page_sql(&q)?;
-    Ok(Json(s.store.read(move |c| snapshot(c, |c| crate::store::traces::list(c, &q))).await?))
+    Ok(Json(s.store.read(move |c| crate::store::snapshot(c, |c| crate::store::traces::list(c, &q))).await?))
 }
 
 pub async fn trace_bundle(State(s): State<AppState>, _op: AuthedOperator, Path(id): Path<String>) -> ApiResult<Json<gatehouse_protocol::trace::TraceBundle>> {

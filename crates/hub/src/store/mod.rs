@@ -20,6 +20,7 @@ pub mod lodestar;
 pub mod operators;
 pub mod principals;
 pub mod replay;
+pub mod text_index;
 pub mod traces;
 pub mod wake;
 mod writer;
@@ -43,6 +44,19 @@ pub(crate) fn enum_col<T>(r: &rusqlite::Row<'_>, i: usize, parse: impl Fn(&str) 
     parse(&s).ok_or_else(|| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, format!("unexpected value {s:?}").into()))
 }
 
+/// Run several reads as one snapshot (a read transaction, unless the caller
+/// is already in one), so a page, its counts and the feed position agree
+/// with each other.
+pub fn snapshot<R>(c: &Connection, f: impl FnOnce(&Connection) -> ApiResult<R>) -> ApiResult<R> {
+    if !c.is_autocommit() {
+        return f(c);
+    }
+    let tx = c.unchecked_transaction()?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
 #[derive(Clone)]
 pub struct Store {
     writer: writer::Handle,
@@ -57,14 +71,17 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let conn = crate::db::open(path)?;
+        // The text index's file first: readers attach it.
+        let indexer = crate::db::open(path)?;
+        let conn = crate::db::open_writer(path)?;
         let secret = load_or_create_secret(&conn)?;
         let last = events::last_seq(&conn)?;
         let (seq_tx, _) = watch::channel(last);
         let seq_tx = Arc::new(seq_tx);
         let wake = Arc::new(wake::Wake::default());
         let readers = (0..READERS).map(|_| crate::db::open_reader(path)).collect::<anyhow::Result<Vec<_>>>()?;
-        let writer = writer::spawn(conn, crate::db::open(path)?, last, seq_tx.clone(), wake.clone())?;
+        let writer = writer::spawn(conn, crate::db::open_writer(path)?, last, seq_tx.clone(), wake.clone())?;
+        text_index::spawn(indexer, seq_tx.subscribe(), writer.alive_flag())?;
         Ok(Self {
             writer,
             readers: Arc::new(Mutex::new(readers)),

@@ -18,7 +18,7 @@
 //! first page; the list it pages through (newest first) does not grow
 //! behind the cursor.
 
-use super::events;
+use super::{events, text_index};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::time;
 use gatehouse_protocol::trace::{TraceBundle, BUNDLE_FORMAT};
@@ -93,8 +93,9 @@ pub fn fts_phrase(text: &str) -> String {
 }
 
 enum Text {
-    /// Three characters or more: an FTS5 phrase.
-    Indexed(String),
+    /// Three characters or more: an FTS5 phrase, and the LIKE pattern for
+    /// the newest actions, not yet in the index (store/text_index.rs).
+    Indexed { phrase: String, pattern: String },
     /// One or two: a LIKE pattern over the four columns.
     Scan(String),
 }
@@ -129,7 +130,7 @@ impl Parsed {
     fn fingerprint(&self) -> String {
         use sha2::Digest;
         let text = match &self.text {
-            Some(Text::Indexed(t)) | Some(Text::Scan(t)) => Some(t.as_str()),
+            Some(Text::Indexed { phrase: t, .. }) | Some(Text::Scan(t)) => Some(t.as_str()),
             None => None,
         };
         let when = |t: &Option<time::Timestamp>| t.as_ref().map(time::format);
@@ -141,7 +142,8 @@ impl Parsed {
 fn parse(q: &TraceQuery) -> ApiResult<Parsed> {
     let q = q.normalized();
     let when = |v: &Option<String>| v.as_deref().and_then(time::parse);
-    let text = q.q.map(|t| if t.chars().count() >= MIN_INDEXED_TEXT { Text::Indexed(fts_phrase(&t)) } else { Text::Scan(like(&t)) });
+    let text =
+        q.q.map(|t| if t.chars().count() >= MIN_INDEXED_TEXT { Text::Indexed { phrase: fts_phrase(&t), pattern: like(&t) } } else { Text::Scan(like(&t)) });
     let (from, to) = (when(&q.from), when(&q.to));
     let mut p = Parsed {
         agent: q.agent,
@@ -175,12 +177,12 @@ fn parse(q: &TraceQuery) -> ApiResult<Parsed> {
         let fingerprint = p.fingerprint();
         match parts.as_slice() {
             [Value::String(k), Value::String(fp), ..] if (k == "f" || k == "r") && *fp != fingerprint => return Err(mismatch()),
-            [Value::String(k), _, Value::Number(key), rest @ ..] if k == "f" && rest.len() <= 1 && matches!(p.text, Some(Text::Indexed(_))) => {
+            [Value::String(k), _, Value::Number(key), rest @ ..] if k == "f" && rest.len() <= 1 && matches!(p.text, Some(Text::Indexed { .. })) => {
                 p.after_key = p.after_key.max(key.as_i64().ok_or_else(bad_cursor)?);
                 p.carried_total = total(rest.first())?;
             }
             [Value::String(k), _, Value::String(at), Value::Number(rowid), rest @ ..]
-                if k == "r" && rest.len() <= 1 && !matches!(p.text, Some(Text::Indexed(_))) =>
+                if k == "r" && rest.len() <= 1 && !matches!(p.text, Some(Text::Indexed { .. })) =>
             {
                 let key = (at.clone(), rowid.as_i64().ok_or_else(bad_cursor)?);
                 p.before = p.before.clone().min(key);
@@ -222,13 +224,15 @@ const SUMMARY_COLS: &str = "a.id, a.type, a.agent, a.target, a.status, a.receive
 /// The page statement for `q`: `limit + 1` rows (the extra one says whether
 /// there is a next page), each a [`TraceSummary`]'s columns then its sort key.
 pub fn page_sql(q: &TraceQuery) -> ApiResult<Stmt> {
-    page_stmt(&parse(q)?)
+    let p = parse(q)?;
+    page_stmt(&p, p.limit + 1, p.offset)
 }
 
-fn page_stmt(p: &Parsed) -> ApiResult<Stmt> {
+/// `rows` rows of the list from `offset` on.
+fn page_stmt(p: &Parsed, rows: i64, offset: i64) -> ApiResult<Stmt> {
     let mut clauses = Vec::new();
     let mut args = Vec::new();
-    let sql = if let Some(Text::Indexed(phrase)) = &p.text {
+    let sql = if let Some(Text::Indexed { phrase, .. }) = &p.text {
         // Driven by the text index in its own order (newest first); each
         // match fetches its row by rowid and checks the equality filters.
         args.extend([Sql::Text(phrase.clone()), Sql::Integer(p.after_key), Sql::Integer(p.until_key)]);
@@ -236,7 +240,7 @@ fn page_stmt(p: &Parsed) -> ApiResult<Stmt> {
         let extra: String = clauses.iter().map(|c| format!(" AND {c}")).collect();
         format!(
             "SELECT {SUMMARY_COLS}, f.rowid
-             FROM actions_fts f CROSS JOIN actions a
+             FROM text.actions_fts f CROSS JOIN actions a
              WHERE f.actions_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND a.rowid = f.action_rowid{extra}
              ORDER BY f.rowid LIMIT ? OFFSET ?"
         )
@@ -253,9 +257,35 @@ fn page_stmt(p: &Parsed) -> ApiResult<Stmt> {
             clauses.join(" AND ")
         )
     };
-    args.push(Sql::Integer(p.limit + 1));
-    args.push(Sql::Integer(p.offset));
+    args.push(Sql::Integer(rows));
+    args.push(Sql::Integer(offset));
     Ok(Stmt { sql, args })
+}
+
+/// The matches for indexed text among the actions not yet in the text index
+/// (rowid above `upto`: the newest fraction of a second's worth), in the
+/// index's order (`rows` of them), or their count. The same filters and key
+/// range as the indexed part; the text by LIKE over the four columns.
+fn tail_stmt(p: &Parsed, upto: i64, rows: Option<i64>) -> Option<Stmt> {
+    let Some(Text::Indexed { pattern, .. }) = &p.text else { return None };
+    let key = text_index::KEY_SQL;
+    let mut clauses = vec!["a.rowid > ?"];
+    let mut args = vec![Sql::Integer(upto)];
+    clauses.push("(a.id LIKE ? ESCAPE '\\' OR a.type LIKE ? ESCAPE '\\' OR a.agent LIKE ? ESCAPE '\\' OR a.target LIKE ? ESCAPE '\\')");
+    args.extend(std::iter::repeat_n(Sql::Text(pattern.clone()), 4));
+    row_filters(p, true, &mut clauses, &mut args);
+    let sql = match rows {
+        Some(n) => {
+            args.extend([Sql::Integer(p.after_key), Sql::Integer(p.until_key), Sql::Integer(n)]);
+            format!("SELECT {SUMMARY_COLS}, {key} FROM actions a WHERE {} AND {key} > ? AND {key} <= ? ORDER BY 9 LIMIT ?", clauses.join(" AND "))
+        }
+        None => {
+            let after = p.to.as_ref().map(|t| text_key(t.timestamp_millis() + 1, 0)).unwrap_or(i64::MIN);
+            args.extend([Sql::Integer(after), Sql::Integer(p.until_key)]);
+            format!("SELECT count(*) FROM actions a WHERE {} AND {key} > ? AND {key} <= ?", clauses.join(" AND "))
+        }
+    };
+    Some(Stmt { sql, args })
 }
 
 /// The statement counting every trace that matches `q` (the cursor and
@@ -268,16 +298,16 @@ pub fn count_sql(q: &TraceQuery) -> ApiResult<Stmt> {
 fn count_stmt(p: &Parsed) -> ApiResult<Stmt> {
     let mut clauses = Vec::new();
     let mut args = Vec::new();
-    if let Some(Text::Indexed(phrase)) = &p.text {
+    if let Some(Text::Indexed { phrase, .. }) = &p.text {
         let after = p.to.as_ref().map(|t| text_key(t.timestamp_millis() + 1, 0)).unwrap_or(i64::MIN);
         args.extend([Sql::Text(phrase.clone()), Sql::Integer(after), Sql::Integer(p.until_key)]);
         row_filters(p, true, &mut clauses, &mut args);
         let sql = if clauses.is_empty() {
-            "SELECT count(*) FROM actions_fts f WHERE f.actions_fts MATCH ? AND f.rowid > ? AND f.rowid <= ?".to_owned()
+            "SELECT count(*) FROM text.actions_fts f WHERE f.actions_fts MATCH ? AND f.rowid > ? AND f.rowid <= ?".to_owned()
         } else {
             let extra: String = clauses.iter().map(|c| format!(" AND {c}")).collect();
             format!(
-                "SELECT count(*) FROM actions_fts f CROSS JOIN actions a
+                "SELECT count(*) FROM text.actions_fts f CROSS JOIN actions a
                  WHERE f.actions_fts MATCH ? AND f.rowid > ? AND f.rowid <= ? AND a.rowid = f.action_rowid{extra}"
             )
         };
@@ -304,23 +334,12 @@ fn count_stmt(p: &Parsed) -> ApiResult<Stmt> {
     Ok(Stmt { sql: format!("SELECT count(*) FROM actions a WHERE {}", clauses.join(" AND ")), args })
 }
 
-pub fn list(conn: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
-    let p = parse(q)?;
-    let page = page_stmt(&p)?;
-    let indexed = matches!(p.text, Some(Text::Indexed(_)));
-    let fingerprint = p.fingerprint();
-    let mut stmt = conn.prepare_cached(&page.sql)?;
-    let mut rows = stmt.query(params_from_iter(page.args.iter()))?;
-    let mut items = Vec::new();
-    let (mut last_key, mut more) = (None, false);
-    while let Some(r) = rows.next()? {
-        if items.len() as i64 == p.limit {
-            // A row beyond the page: there is a next one, from the last key.
-            more = true;
-            break;
-        }
+/// One list row: the summary, then its sort key as a cursor carries it.
+fn list_rows(conn: &Connection, stmt: &Stmt, indexed: bool) -> ApiResult<Vec<(TraceSummary, Vec<Value>)>> {
+    let mut st = conn.prepare_cached(&stmt.sql)?;
+    let rows = st.query_map(params_from_iter(stmt.args.iter()), |r| {
         let status: String = r.get(4)?;
-        items.push(TraceSummary {
+        let summary = TraceSummary {
             action_id: r.get(0)?,
             action_type: r.get(1)?,
             agent: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
@@ -329,22 +348,53 @@ pub fn list(conn: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
             received_at: r.get(5)?,
             rule_id: r.get(6)?,
             decided_by: r.get(7)?,
-        });
-        last_key = Some(if indexed {
-            vec![json!("f"), json!(fingerprint), json!(r.get::<_, i64>(8)?)]
-        } else {
-            vec![json!("r"), json!(fingerprint), json!(r.get::<_, String>(8)?), json!(r.get::<_, i64>(9)?)]
-        });
-    }
-    drop(rows);
+        };
+        let key = if indexed { vec![json!(r.get::<_, i64>(8)?)] } else { vec![json!(r.get::<_, String>(8)?), json!(r.get::<_, i64>(9)?)] };
+        Ok((summary, key))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn list(conn: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
+    // One snapshot: the index, how far it reaches, and the rows above that.
+    super::snapshot(conn, |snapshot| list_in(snapshot, q))
+}
+
+fn list_in(snapshot: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
+    let p = parse(q)?;
+    let indexed = matches!(p.text, Some(Text::Indexed { .. }));
+    let fingerprint = p.fingerprint();
+    let upto = if indexed { text_index::indexed_upto(snapshot)? } else { 0 };
+    let tail = match tail_stmt(&p, upto, Some(p.offset + p.limit + 1)) {
+        Some(t) => list_rows(snapshot, &t, true)?,
+        None => Vec::new(),
+    };
+    let mut rows = if tail.is_empty() {
+        list_rows(snapshot, &page_stmt(&p, p.limit + 1, p.offset)?, indexed)?
+    } else {
+        // Both parts in the index's order, merged, then the page cut out.
+        let mut all = list_rows(snapshot, &page_stmt(&p, p.offset + p.limit + 1, 0)?, true)?;
+        all.extend(tail);
+        all.sort_by_key(|(_, k)| k[0].as_i64());
+        all.into_iter().skip(usize::try_from(p.offset).unwrap_or(usize::MAX)).collect()
+    };
+    // A row beyond the page: there is a next one, from the last key.
+    let more = rows.len() as i64 > p.limit;
+    rows.truncate(usize::try_from(p.limit).unwrap_or(usize::MAX));
+    let last_key = rows.last().map(|(_, k)| {
+        let mut c = vec![json!(if indexed { "f" } else { "r" }), json!(fingerprint)];
+        c.extend(k.iter().cloned());
+        c
+    });
+    let items: Vec<TraceSummary> = rows.into_iter().map(|(s, _)| s).collect();
     let total = if !p.cursor && p.offset == 0 && !more {
         // The first page holds every match.
         items.len() as i64
     } else if let Some(t) = p.carried_total.filter(|_| !p.counted_by_counters()) {
         t
     } else {
-        let count = count_stmt(&p)?;
-        conn.prepare_cached(&count.sql)?.query_row(params_from_iter(count.args.iter()), |r| r.get(0))?
+        let count = |stmt: &Stmt| -> ApiResult<i64> { Ok(snapshot.prepare_cached(&stmt.sql)?.query_row(params_from_iter(stmt.args.iter()), |r| r.get(0))?) };
+        count(&count_stmt(&p)?)? + tail_stmt(&p, upto, None).map(|t| count(&t)).transpose()?.unwrap_or(0)
     };
     let next_cursor = last_key.filter(|_| more).map(|mut k| {
         if !p.counted_by_counters() {

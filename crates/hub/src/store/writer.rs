@@ -18,7 +18,9 @@ use crate::error::{ApiError, ApiResult};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
 /// The most requests one transaction carries.
@@ -66,6 +68,11 @@ impl Handle {
         self.commits.load(Ordering::Relaxed)
     }
 
+    /// Goes false when the writer stops (threads that live as long watch it).
+    pub fn alive_flag(&self) -> Arc<AtomicBool> {
+        self.alive.clone()
+    }
+
     pub fn alive(&self) -> bool {
         self.alive.load(Ordering::Relaxed)
     }
@@ -88,7 +95,13 @@ fn in_savepoint<R>(t: &Transaction<'_>, f: impl FnOnce(&Transaction<'_>) -> ApiR
 }
 
 /// How often the checkpointer copies the WAL into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// How often, at most, the writer does its upkeep between batches
+/// ([`upkeep`]): often enough that the WAL stays a few megabytes under a
+/// steady stream.
+const UPKEEP_EVERY: Duration = Duration::from_millis(100);
+/// The WAL is cut back to this size when it restarts after a burst.
+const WAL_SIZE_LIMIT: i64 = 64 << 20;
 
 /// The writer leaves checkpoints (copying the WAL into the database file and
 /// syncing it) to a thread of its own, so a commit never pays for one: the
@@ -99,18 +112,19 @@ fn spawn_checkpointer(checkpointer: Connection, alive: Arc<AtomicBool>) -> anyho
     std::thread::Builder::new().name("gatehouse-checkpoint".into()).spawn(move || {
         while alive.load(Ordering::Relaxed) {
             std::thread::sleep(CHECKPOINT_EVERY);
-            if let Err(e) = checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            if let Err(e) = checkpointer.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "WAL checkpoint failed");
             }
         }
         // A last one, so a clean stop leaves a short WAL.
-        let _ = checkpointer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        let _ = checkpointer.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     })?;
     Ok(())
 }
 
 pub fn spawn(conn: Connection, checkpointer: Connection, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(Some("main"), "journal_size_limit", WAL_SIZE_LIMIT)?;
     let (jobs, rx) = mpsc::channel::<Job>();
     let alive = Arc::new(AtomicBool::new(true));
     let (flag, commits) = (alive.clone(), Arc::new(AtomicU64::new(0)));
@@ -124,23 +138,55 @@ pub fn spawn(conn: Connection, checkpointer: Connection, last_seq: i64, seq_tx: 
 }
 
 fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx: &watch::Sender<i64>, wake: &Wake, commits: &AtomicU64) {
-    // Ends when every Store handle is gone (the channel closes).
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
+    // Whether anything was committed since the last upkeep, and when that was.
+    let (mut dirty, mut upkept) = (false, Instant::now());
+    loop {
+        // Idle with nothing to keep up: sleep until a request comes.
+        let next = if dirty { rx.recv_timeout(UPKEEP_EVERY.saturating_sub(upkept.elapsed())) } else { rx.recv().map_err(|_| RecvTimeoutError::Disconnected) };
+        match next {
+            Ok(first) => {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(j) => batch.push(j),
+                        Err(_) => break,
+                    }
+                }
+                let (committed, finishers) = commit_batch(&mut conn, batch);
+                if committed {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                    publish(&conn, &mut last_seq, seq_tx, wake);
+                    dirty = true;
+                }
+                for finish in finishers {
+                    finish(committed);
+                }
             }
+            Err(RecvTimeoutError::Timeout) => {}
+            // Every Store handle is gone.
+            Err(RecvTimeoutError::Disconnected) => return,
         }
-        let (committed, finishers) = commit_batch(&mut conn, batch);
-        if committed {
-            commits.fetch_add(1, Ordering::Relaxed);
-            publish(&conn, &mut last_seq, seq_tx, wake);
+        if dirty && upkept.elapsed() >= UPKEEP_EVERY {
+            upkeep(&conn);
+            (dirty, upkept) = (false, Instant::now());
         }
-        for finish in finishers {
-            finish(committed);
-        }
+    }
+}
+
+/// Between batches, after their callers have their answers, at most every
+/// [`UPKEEP_EVERY`] while commits come: finish a checkpoint so that the WAL
+/// rewinds.
+///
+/// SQLite rewinds the WAL only when a write transaction begins with every
+/// frame already copied into the database; under a steady stream of commits
+/// the checkpointer's passes never catch up with the newest frame, so the
+/// WAL grew for as long as the stream lasted (gigabytes in a minute), every
+/// commit writing to fresh, uncached file pages. The checkpointer does the
+/// bulk of the copying; here the writer copies the few frames left, and the
+/// next batch starts the WAL again from its beginning.
+fn upkeep(conn: &Connection) {
+    if let Err(e) = conn.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(error = %e, "WAL checkpoint by the writer failed");
     }
 }
 
@@ -260,5 +306,51 @@ mod tests {
         assert!(commits <= 3, "64 writes took {commits} commits");
         let stored = store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM events WHERE subject = 's'", [], |r| r.get::<_, i64>(0))?)).await.unwrap();
         assert_eq!(stored, 63, "every write but the failed one is kept, once");
+    }
+
+    /// Under a steady stream of commits the WAL rewinds: its file stays a
+    /// few megabytes instead of growing with everything ever written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_rewinds_under_a_steady_stream_of_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        let store = Store::open(&path).unwrap();
+        let wal = dir.path().join("hub.db-wal");
+        let started = std::time::Instant::now();
+        let writers: Vec<_> = (0..8)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut n = 0;
+                    while started.elapsed() < std::time::Duration::from_secs(3) {
+                        // Each commit dirties fresh pages: 4 KiB of new rows.
+                        store
+                            .write(move |tx| {
+                                events::append(tx, &format!("s-{w}-{n}"), "t", &note(n)).and_then(|_| {
+                                    tx.execute("CREATE TABLE IF NOT EXISTS filler (b BLOB)", [])?;
+                                    tx.execute("INSERT INTO filler (b) VALUES (zeroblob(4096))", [])?;
+                                    Ok(())
+                                })
+                            })
+                            .await
+                            .unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut largest = 0;
+        while started.elapsed() < std::time::Duration::from_secs(3) {
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let mut commits = 0;
+        for w in writers {
+            commits += w.await.unwrap();
+        }
+        let written = commits as u64 * 8192;
+        assert!(largest < 24 << 20, "the WAL grew to {} MB over {commits} commits", largest >> 20);
+        assert!(written > 3 * largest, "too few writes to tell ({commits} commits, WAL peaked at {largest} bytes)");
     }
 }
