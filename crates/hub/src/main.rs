@@ -80,6 +80,10 @@ enum Cmd {
         db: PathBuf,
         #[arg(long, default_value_t = 1000)]
         count: usize,
+        /// Hold every N-th action (from seed-0): pending, due in 30 days;
+        /// 1 holds them all, 0 none.
+        #[arg(long, default_value_t = 0)]
+        held_every: usize,
     },
     /// Manage enrolled operators (offline, on the database file).
     Operators {
@@ -214,9 +218,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Demo { hub, helpers, every } => demo::run(&hub, helpers, std::time::Duration::from_secs(every)).await,
-        Cmd::Seed { db, count } => {
+        Cmd::Seed { db, count, held_every } => {
             let started = std::time::Instant::now();
-            gatehouse_hub::seed::seed(&mut gatehouse_hub::db::open(&db)?, count)?;
+            let options = gatehouse_hub::seed::Options { held_every, ..Default::default() };
+            gatehouse_hub::seed::seed_with(&mut gatehouse_hub::db::open(&db)?, count, &options)?;
             out(format_args!("seeded {count} traces in {:.2?}", started.elapsed()))?;
             Ok(())
         }

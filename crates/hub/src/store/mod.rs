@@ -44,6 +44,20 @@ pub(crate) fn enum_col<T>(r: &rusqlite::Row<'_>, i: usize, parse: impl Fn(&str) 
     parse(&s).ok_or_else(|| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, format!("unexpected value {s:?}").into()))
 }
 
+/// Lower the calling thread's CPU priority (nice 10): the text indexer and
+/// the checkpointer are background work that must yield the two cores of a
+/// small server to requests. Linux gives each thread its own nice value.
+pub(crate) fn in_background() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread's own id.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        if libc::setpriority(libc::PRIO_PROCESS, tid, 10) != 0 {
+            tracing::debug!("could not lower a background thread's priority");
+        }
+    }
+}
+
 /// Run several reads as one snapshot (a read transaction, unless the caller
 /// is already in one), so a page, its counts and the feed position agree
 /// with each other.

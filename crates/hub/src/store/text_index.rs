@@ -124,6 +124,7 @@ pub fn catch_up_all(conn: &mut Connection) -> ApiResult<usize> {
 /// `alive` goes false (the writer stopped).
 pub fn spawn(mut conn: Connection, mut seq: watch::Receiver<i64>, alive: Arc<AtomicBool>) -> anyhow::Result<()> {
     std::thread::Builder::new().name("gatehouse-index".into()).spawn(move || {
+        super::in_background();
         let mut behind = true;
         while alive.load(Ordering::Relaxed) {
             if !behind && !seq.has_changed().unwrap_or(false) {

@@ -110,6 +110,7 @@ const WAL_SIZE_LIMIT: i64 = 64 << 20;
 /// second. It stops when the writer does.
 fn spawn_checkpointer(checkpointer: Connection, alive: Arc<AtomicBool>) -> anyhow::Result<()> {
     std::thread::Builder::new().name("gatehouse-checkpoint".into()).spawn(move || {
+        super::in_background();
         while alive.load(Ordering::Relaxed) {
             std::thread::sleep(CHECKPOINT_EVERY);
             if let Err(e) = checkpointer.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
