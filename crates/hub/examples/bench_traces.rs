@@ -11,9 +11,10 @@
 //! With DB given and already seeded, seeding is skipped (so a million rows
 //! are seeded once and measured many times). `BENCH_SEED_ONLY=1` stops after
 //! seeding; `BENCH_WITHOUT=counters,holds,actions` (or `all`) seeds
-//! without those parts of what migration 0008 adds to every write (the text
-//! index, the counters, the holds' and the actions' sort indexes), to see
-//! what each costs a proposal.
+//! without those parts of what migration 0008 adds to every write (the
+//! counters, the holds' and the actions' sort indexes), to see what each
+//! costs a proposal. (The text index is filled by its own thread since
+//! migration 0010; see store/text_index.rs.)
 
 use gatehouse_hub::store::actions::{self, ListFilter, ListSort};
 use gatehouse_hub::store::traces::{self, TraceQuery};
