@@ -3,7 +3,8 @@
 # with gnome-keyring's Secret Service unlocked, so tests use a real keyring
 # and never touch the user's own. With --desktop, also an X server (Xvfb)
 # and a real notification server (dunst) that records every notification it
-# receives in $GATEHOUSE_NOTIFY_LOG.
+# receives in $GATEHOUSE_NOTIFY_LOG, and every call made to it in
+# $GATEHOUSE_NOTIFY_CALLS (dbus-monitor).
 #
 #   scripts/session.sh [--desktop] <command> [args...]
 set -euo pipefail
@@ -65,5 +66,14 @@ CONF
       org.freedesktop.DBus.NameHasOwner string:org.freedesktop.Notifications 2>/dev/null | grep -q 'boolean true' && break
     sleep 0.1
   done
+  # Every call made to the notification server (Notify with its replaces_id,
+  # CloseNotification, ...), as dbus-monitor prints them, in
+  # $GATEHOUSE_NOTIFY_CALLS: dunst's script above sees what it displays,
+  # this shows whether a notification was new or updated in place.
+  export GATEHOUSE_NOTIFY_CALLS="$session_home/notify-calls.log"
+  dbus-monitor --session "type='method_call',interface='org.freedesktop.Notifications'" >"$GATEHOUSE_NOTIFY_CALLS" 2>"$session_home/dbus-monitor.log" &
+  pids+=($!)
+  # It is listening once it has printed its own name on the bus.
+  for _ in $(seq 50); do [ -s "$GATEHOUSE_NOTIFY_CALLS" ] && break; sleep 0.1; done
 fi
 "$@"

@@ -3,6 +3,8 @@ fn main() {
     // permission; capabilities/default.json grants exactly what the UI uses.
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
         "get_state",
+        "queue_page",
+        "queue_item",
         "decide",
         "undo_decision",
         "get_settings",

@@ -61,6 +61,11 @@ mod tests {
             Role::decl(&cfg),
             Via::decl(&cfg),
             crate::startup::Info::decl(&cfg),
+            gatehouse_operator::console::QueueSignal::decl(&cfg),
+            gatehouse_operator::queue::QueueShow::decl(&cfg),
+            gatehouse_operator::queue::QueueSort::decl(&cfg),
+            gatehouse_operator::queue::QueueQuery::decl(&cfg),
+            gatehouse_operator::queue::QueuePage::decl(&cfg),
             crate::commands::ConsoleState::decl(&cfg),
             crate::notify::Focus::decl(&cfg),
         ];

@@ -3,9 +3,10 @@
 
 use crate::startup::{Info, Shared};
 use gatehouse_operator::capabilities::GrantPreview;
-use gatehouse_operator::console::{Connection, DecisionRequest, DecisionResult, VerifiedTrace};
+use gatehouse_operator::console::{Connection, DecisionRequest, DecisionResult, QueueSignal, VerifiedTrace};
 use gatehouse_operator::decide::Ask;
 use gatehouse_operator::mesa::{self, MesaClient, MesaPrincipal};
+use gatehouse_operator::queue::{QueuePage, QueueQuery};
 use gatehouse_operator::settings::{self, Settings};
 use gatehouse_protocol::grant::GrantOp;
 use gatehouse_protocol::wire::ApprovalItem;
@@ -21,7 +22,7 @@ pub struct ConsoleState {
     pub phase: String,
     pub info: Option<Info>,
     pub error: Option<ErrorBody>,
-    pub items: Vec<ApprovalItem>,
+    pub queue: Option<QueueSignal>,
     pub connection: Option<Connection>,
 }
 
@@ -29,9 +30,24 @@ pub struct ConsoleState {
 pub fn get_state(shared: State<'_, Shared>) -> ConsoleState {
     let error = shared.error.lock().unwrap().clone();
     match shared.core.lock().unwrap().as_ref() {
-        Some((core, info)) => ConsoleState { phase: "ready".into(), info: Some(info.clone()), error, items: core.items(), connection: Some(core.connection()) },
-        None => ConsoleState { phase: if error.is_some() { "failed" } else { "starting" }.into(), info: None, error, items: vec![], connection: None },
+        Some((core, info)) => {
+            ConsoleState { phase: "ready".into(), info: Some(info.clone()), error, queue: Some(core.queue_signal()), connection: Some(core.connection()) }
+        }
+        None => ConsoleState { phase: if error.is_some() { "failed" } else { "starting" }.into(), info: None, error, queue: None, connection: None },
     }
+}
+
+/// A window of the queue as a view shows it (filtered and sorted in the
+/// core: the webview never holds the whole queue).
+#[tauri::command]
+pub fn queue_page(shared: State<'_, Shared>, query: QueueQuery) -> Result<QueuePage, ErrorBody> {
+    Ok(core(&shared)?.queue_page(&query))
+}
+
+/// One item of the queue (the detail pane).
+#[tauri::command]
+pub fn queue_item(shared: State<'_, Shared>, action_id: String) -> Result<Option<ApprovalItem>, ErrorBody> {
+    Ok(core(&shared)?.queue_item(&action_id))
 }
 
 /// Approve or reject. The UI sends the digest of the proposal it displayed

@@ -10,6 +10,7 @@ mod bindings;
 mod commands;
 mod embedded;
 mod notify;
+mod sink;
 mod startup;
 
 use tauri::Manager;
@@ -23,6 +24,8 @@ fn main() {
         .manage(startup::Shared::default())
         .invoke_handler(tauri::generate_handler![
             commands::get_state,
+            commands::queue_page,
+            commands::queue_item,
             commands::decide,
             commands::undo_decision,
             commands::get_settings,

@@ -1,24 +1,75 @@
 //! Desktop notifications, sent from Rust so they fire while the window is
-//! hidden. One notification per new hold, or one for a group arriving
-//! together; Approve signs right away, Reject brings the window forward to
-//! ask for the reason, clicking focuses that hold.
+//! hidden, straight to the notification server (`org.freedesktop.Notifications`)
+//! on one D-Bus connection kept for the process.
+//!
+//! Under a stream of holds there is one notification, updated in place
+//! (the spec's `replaces_id`) rather than a popup per group:
+//! - the first hold of a quiet period pops up at once, on its own: Approve
+//!   signs right away, Reject brings the window forward to ask for the
+//!   reason, clicking focuses that hold;
+//! - holds that follow while it is open turn it into "N actions need a
+//!   decision", N the queue's current count, the newest few listed (Open
+//!   only: its Approve is gone);
+//! - at most one new popup per [`NEW_POPUP_EVERY`]: holds arriving inside
+//!   that window after ours was closed wait, and are shown together when it
+//!   passes.
+//!
+//! Two threads for the whole process, none per notification: a worker that
+//! owns this state and makes the calls, and a listener reading the server's
+//! `ActionInvoked` / `NotificationClosed` signals on the same connection
+//! (GNOME Shell sends them to the sender only) and handing them to the
+//! worker, which dispatches them by notification id.
 
-use gatehouse_operator::console::{Connection, ConsoleCore, Sink};
+use gatehouse_operator::console::ConsoleCore;
+use gatehouse_operator::queue::is_pending;
 use gatehouse_protocol::display;
 use gatehouse_protocol::wire::ApprovalItem;
 use gatehouse_protocol::Verdict;
 use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter, Manager};
 
-pub struct TauriSink {
-    app: AppHandle,
-    core: Arc<ConsoleCore>,
+/// At most one new popup (a `Notify` with `replaces_id` 0) this often.
+pub const NEW_POPUP_EVERY: Duration = Duration::from_secs(10);
+/// Holds named in a summary's body, newest first.
+const LISTED: usize = 5;
+/// Notifications whose actions are still understood (by id).
+const REMEMBERED: usize = 32;
+const APP_NAME: &str = "Gatehouse";
+const DEST: &str = "org.freedesktop.Notifications";
+const PATH: &str = "/org/freedesktop/Notifications";
+const SIGNALS: &str = "type='signal',interface='org.freedesktop.Notifications',path='/org/freedesktop/Notifications'";
+
+pub struct Notifier {
+    tx: Sender<Event>,
 }
 
-impl TauriSink {
+impl Notifier {
     pub fn new(app: AppHandle, core: Arc<ConsoleCore>) -> Self {
-        Self { app, core }
+        let (tx, rx) = mpsc::channel();
+        let signals = tx.clone();
+        let spawned = std::thread::Builder::new().name("notify".into()).spawn(move || Worker::start(app, core, rx, signals));
+        if let Err(e) = spawned {
+            tracing::warn!("desktop notifications are off: {e}");
+        }
+        Self { tx }
+    }
+
+    /// New holds, as the core groups them. Never blocks: the worker shows them.
+    pub fn new_holds(&self, items: Vec<ApprovalItem>) {
+        if !items.is_empty() {
+            // Fails only when notifications are off (already said so).
+            let _ = self.tx.send(Event::Holds(items));
+        }
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Event::Stop);
     }
 }
 
@@ -51,96 +102,388 @@ fn focus(app: &AppHandle, action_id: Option<String>, reject: bool) {
     let _ = app.emit("focus-hold", Focus { action_id, reject });
 }
 
-impl Sink for TauriSink {
-    fn item_changed(&self, item: &ApprovalItem) {
-        let _ = self.app.emit("item", item);
+/// One hold in full: who (the proven principal, or the unverified claim) →
+/// where, every warning on its own line, and its short id (it keeps two
+/// holds with the same agent and target apart: servers stack notifications
+/// whose text is identical).
+fn hold_lines(item: &ApprovalItem) -> String {
+    let a = &item.action;
+    let short: String = a.action_id.chars().take(8).collect();
+    let mut body = format!(
+        "{} → {}",
+        markup(&display::actor_label(&a.actor.name, a.principal_id.as_deref())),
+        inert(a.target.as_deref().unwrap_or("-"), display::TARGET_MAX)
+    );
+    for w in display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()) {
+        body.push('\n');
+        body.push_str(&markup(&w));
+    }
+    body.push_str(&format!("\n#{}", inert(&short, 16)));
+    body
+}
+
+/// One hold on one line: what, by whom, ⚠ when it carries a warning.
+fn hold_line(item: &ApprovalItem) -> String {
+    let a = &item.action;
+    let warn = if display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()).is_empty() { "" } else { " \u{26a0}" };
+    format!("{} by {}{warn}", inert(&a.action_type, display::NAME_MAX), markup(&display::actor_label(&a.actor.name, a.principal_id.as_deref())))
+}
+
+/// A notification's text and actions (key, label pairs, flattened as the
+/// spec wants them).
+struct Shown {
+    summary: String,
+    body: String,
+    actions: Vec<&'static str>,
+    about: About,
+}
+
+/// What a notification of ours is about, for its actions.
+#[derive(Clone, Debug, PartialEq)]
+enum About {
+    /// One hold: Approve decides it, Reject and Open focus it.
+    Hold(String),
+    /// Several: Open brings the window forward.
+    Summary,
+}
+
+fn single(item: &ApprovalItem) -> Shown {
+    let mut actions = vec!["default", "Open"];
+    // Holds whose rule demands a deliberate approval (`confirm:`) get no
+    // one-click Approve from a popup.
+    if item.hold.as_ref().is_none_or(|h| h.confirm.is_none()) {
+        actions.extend(["approve", "Approve"]);
+    }
+    actions.extend(["reject", "Reject"]);
+    Shown {
+        summary: format!("Approval needed: {}", inert(&item.action.action_type, display::NAME_MAX)),
+        body: hold_lines(item),
+        actions,
+        about: About::Hold(item.action.action_id.clone()),
+    }
+}
+
+/// "N actions need a decision": the newest hold in full, then the few
+/// before it, one line each.
+fn summary(pending: i64, recent: &VecDeque<ApprovalItem>) -> Shown {
+    let mut lines = Vec::new();
+    if let Some(newest) = recent.front() {
+        lines.push(format!("{}: {}", inert(&newest.action.action_type, display::NAME_MAX), hold_lines(newest)));
+    }
+    lines.extend(recent.iter().skip(1).map(hold_line));
+    Shown { summary: format!("{pending} actions need a decision"), body: lines.join("\n"), actions: vec!["default", "Open"], about: About::Summary }
+}
+
+enum Event {
+    Holds(Vec<ApprovalItem>),
+    /// `ActionInvoked(id, action_key)`.
+    Action(u32, String),
+    /// `NotificationClosed(id, reason)`.
+    Closed(u32),
+    /// The [`Notifier`] is gone.
+    Stop,
+}
+
+/// The D-Bus side: one connection, one call.
+trait Server {
+    /// `Notify`; the id the server gave, or None when it failed (said once).
+    fn notify(&mut self, replaces_id: u32, shown: &Shown) -> Option<u32>;
+}
+
+struct Bus {
+    conn: zbus::blocking::Connection,
+    /// The last call failed (and said so): quiet until one succeeds.
+    failing: bool,
+}
+
+impl Server for Bus {
+    fn notify(&mut self, replaces_id: u32, shown: &Shown) -> Option<u32> {
+        let hints: HashMap<&str, zbus::zvariant::Value<'_>> = HashMap::new();
+        // expire_timeout -1: the server's default.
+        let args = (APP_NAME, replaces_id, "", shown.summary.as_str(), shown.body.as_str(), shown.actions.as_slice(), hints, -1i32);
+        let reply = self.conn.call_method(Some(DEST), PATH, Some(DEST), "Notify", &args).and_then(|m| m.body().deserialize::<u32>());
+        match reply {
+            Ok(id) => {
+                self.failing = false;
+                Some(id)
+            }
+            Err(e) => {
+                if !self.failing {
+                    tracing::warn!("notification failed: {e}");
+                }
+                self.failing = true;
+                None
+            }
+        }
+    }
+}
+
+/// The policy, apart from D-Bus and the app (so it is tested alone).
+struct Policy {
+    /// Our notification on screen (not closed), by the server's id.
+    open: Option<u32>,
+    /// When the last new popup went up.
+    last_popup: Option<Instant>,
+    /// Holds waiting for the rate window to pass (ours was closed meanwhile).
+    held: Vec<ApprovalItem>,
+    /// The newest holds since the last popup, newest first.
+    recent: VecDeque<ApprovalItem>,
+    /// id → what it is about, the newest [`REMEMBERED`]; kept after a close,
+    /// as a server may say an action was invoked after closing it.
+    about: VecDeque<(u32, About)>,
+}
+
+impl Policy {
+    fn new() -> Self {
+        Self { open: None, last_popup: None, held: Vec::new(), recent: VecDeque::new(), about: VecDeque::new() }
     }
 
-    fn connection_changed(&self, c: &Connection) {
-        let _ = self.app.emit("connection", c);
+    /// When the held holds are due.
+    fn due(&self) -> Option<Instant> {
+        match (self.held.is_empty(), self.last_popup) {
+            (false, Some(t)) => Some(t + NEW_POPUP_EVERY),
+            (false, None) => Some(Instant::now()),
+            _ => None,
+        }
     }
 
-    fn helper_changed(&self, h: &gatehouse_protocol::wire::HelperView) {
-        let _ = self.app.emit("helper", h);
+    fn note_recent(&mut self, items: &[ApprovalItem]) {
+        for i in items {
+            self.recent.push_front(i.clone());
+        }
+        self.recent.truncate(LISTED);
     }
 
-    fn new_holds(&self, items: Vec<ApprovalItem>) {
+    fn remember(&mut self, id: u32, about: About) {
+        self.about.retain(|(i, _)| *i != id);
+        self.about.push_back((id, about));
+        while self.about.len() > REMEMBERED {
+            self.about.pop_front();
+        }
+    }
+
+    fn about(&self, id: u32) -> Option<&About> {
+        self.about.iter().rev().find(|(i, _)| *i == id).map(|(_, a)| a)
+    }
+
+    /// New holds: into the open notification in place, or a new popup if the
+    /// rate allows, or held until it does.
+    fn holds(&mut self, server: &mut dyn Server, items: Vec<ApprovalItem>, pending: i64, now: Instant) {
+        if let Some(id) = self.open {
+            self.note_recent(&items);
+            // Only one still waits (the one shown was decided meanwhile, say):
+            // it, on its own, with its Approve.
+            let shown = if pending <= 1 && items.len() == 1 { single(&items[0]) } else { summary(pending.max(items.len() as i64), &self.recent) };
+            if let Some(new_id) = server.notify(id, &shown) {
+                // A server may give a fresh id when ours went meanwhile.
+                self.open = Some(new_id);
+                self.remember(new_id, shown.about);
+            }
+        } else if self.last_popup.is_none_or(|t| now.duration_since(t) >= NEW_POPUP_EVERY) {
+            self.held.extend(items);
+            self.popup(server, pending, now);
+        } else {
+            self.held.extend(items);
+        }
+    }
+
+    /// A new popup for the held holds: one on its own, several as a summary.
+    fn popup(&mut self, server: &mut dyn Server, pending: i64, now: Instant) {
+        let items = std::mem::take(&mut self.held);
         if items.is_empty() {
             return;
         }
-        let (summary, body, single) = if items.len() == 1 {
-            let a = &items[0].action;
-            // The short id keeps two holds with the same agent and target
-            // apart: servers stack notifications whose text is identical.
-            let short: String = a.action_id.chars().take(8).collect();
-            // Who (the proven principal, or the unverified claim), where,
-            // and every warning, each on its own line.
-            let mut body = format!(
-                "{} → {}",
-                markup(&display::actor_label(&a.actor.name, a.principal_id.as_deref())),
-                inert(a.target.as_deref().unwrap_or("-"), display::TARGET_MAX)
-            );
-            for w in display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()) {
-                body.push('\n');
-                body.push_str(&markup(&w));
+        self.recent.clear();
+        self.note_recent(&items);
+        let shown = if items.len() == 1 { single(&items[0]) } else { summary(pending.max(items.len() as i64), &self.recent) };
+        self.last_popup = Some(now);
+        if let Some(id) = server.notify(0, &shown) {
+            self.open = Some(id);
+            self.remember(id, shown.about);
+        }
+    }
+
+    fn closed(&mut self, id: u32) {
+        if self.open == Some(id) {
+            self.open = None;
+        }
+    }
+}
+
+struct Worker {
+    app: AppHandle,
+    core: Arc<ConsoleCore>,
+    bus: Bus,
+    policy: Policy,
+}
+
+impl Worker {
+    fn start(app: AppHandle, core: Arc<ConsoleCore>, rx: Receiver<Event>, signals: Sender<Event>) {
+        let conn = match zbus::blocking::Connection::session() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("desktop notifications are off: no D-Bus session bus ({e})");
+                return;
             }
-            body.push_str(&format!("\n#{}", inert(&short, 16)));
-            (format!("Approval needed: {}", inert(&a.action_type, display::NAME_MAX)), body, Some(a.action_id.clone()))
-        } else {
-            let lines: Vec<String> = items
-                .iter()
-                .take(5)
-                .map(|i| {
-                    let a = &i.action;
-                    let warn =
-                        if display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()).is_empty() { "" } else { " \u{26a0}" };
-                    format!("{} by {}{warn}", inert(&a.action_type, display::NAME_MAX), markup(&display::actor_label(&a.actor.name, a.principal_id.as_deref())))
-                })
-                .collect();
-            (format!("{} actions need a decision", items.len()), lines.join("\n"), None)
         };
-        // Holds whose rule demands a deliberate approval get no Approve here.
-        let deliberate = items.len() == 1 && items[0].hold.as_ref().is_some_and(|h| h.confirm.is_some());
-        let app = self.app.clone();
-        let core = self.core.clone();
-        let rt = tokio::runtime::Handle::current();
-        // wait_for_action blocks until the notification is acted on or closed.
-        std::thread::spawn(move || {
-            let mut n = notify_rust::Notification::new();
-            n.appname("Gatehouse").summary(&summary).body(&body).action("default", "Open");
-            if single.is_some() && deliberate {
-                // A `confirm:` rule: no one-click approval from a popup.
-                n.action("reject", "Reject");
-            } else if single.is_some() {
-                n.action("approve", "Approve").action("reject", "Reject");
+        // Listen before the first Notify, so no signal is missed.
+        match zbus::blocking::MessageIterator::for_match_rule(SIGNALS, &conn, Some(64)) {
+            Ok(iter) => {
+                let spawned = std::thread::Builder::new().name("notify-signals".into()).spawn(move || listen(iter, signals));
+                if let Err(e) = spawned {
+                    tracing::warn!("notification actions are off: {e}");
+                }
             }
-            let handle = match n.show() {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::warn!("notification failed: {e}");
-                    return;
-                }
-            };
-            handle.wait_for_action(|action| match (action, &single) {
-                ("approve", Some(id)) => {
-                    let r = rt.block_on(core.decide(id, Verdict::Approve, None));
-                    match r {
-                        Ok(res) => {
-                            if let Some(item) = res.item {
-                                let _ = app.emit("item", item);
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!("approve from notification failed: {e}");
-                            focus(&app, Some(id.clone()), false);
-                            let _ = app.emit("decision-error", e.body());
-                        }
+            Err(e) => tracing::warn!("notification actions are off: {e}"),
+        }
+        Worker { app, core, bus: Bus { conn, failing: false }, policy: Policy::new() }.run(rx);
+    }
+
+    fn run(mut self, rx: Receiver<Event>) {
+        loop {
+            let event = match self.policy.due() {
+                Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                    Ok(e) => e,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.flush();
+                        continue;
                     }
+                    Err(RecvTimeoutError::Disconnected) => return,
+                },
+                None => match rx.recv() {
+                    Ok(e) => e,
+                    Err(_) => return,
+                },
+            };
+            match event {
+                Event::Holds(items) => {
+                    let pending = self.core.queue_signal().pending;
+                    self.policy.holds(&mut self.bus, items, pending, Instant::now());
                 }
-                ("reject", Some(id)) => focus(&app, Some(id.clone()), true),
-                ("default", _) => focus(&app, single.clone(), false),
-                _ => {}
-            });
-        });
+                Event::Action(id, key) => self.action(id, &key),
+                Event::Closed(id) => self.policy.closed(id),
+                Event::Stop => return,
+            }
+        }
+    }
+
+    /// The rate window passed: show what waited, if it still waits.
+    fn flush(&mut self) {
+        let core = &self.core;
+        self.policy.held.retain(|i| core.queue_item(&i.action.action_id).is_some_and(|q| is_pending(&q)));
+        let pending = core.queue_signal().pending;
+        self.policy.popup(&mut self.bus, pending, Instant::now());
+    }
+
+    fn action(&self, id: u32, key: &str) {
+        let Some(about) = self.policy.about(id).cloned() else { return };
+        match (key, about) {
+            ("approve", About::Hold(action_id)) => {
+                let (app, core) = (self.app.clone(), self.core.clone());
+                tauri::async_runtime::spawn(async move {
+                    // The core tells the window of the change itself.
+                    if let Err(e) = core.decide(&action_id, Verdict::Approve, None).await {
+                        tracing::warn!("approve from notification failed: {e}");
+                        focus(&app, Some(action_id), false);
+                        let _ = app.emit("decision-error", e.body());
+                    }
+                });
+            }
+            ("reject", About::Hold(action_id)) => focus(&self.app, Some(action_id), true),
+            ("default", About::Hold(action_id)) => focus(&self.app, Some(action_id), false),
+            ("default", About::Summary) => focus(&self.app, None, false),
+            _ => {}
+        }
+    }
+}
+
+/// The server's signals, from the connection that sent the notifications.
+fn listen(signals: zbus::blocking::MessageIterator, tx: Sender<Event>) {
+    for msg in signals {
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("notification actions stopped: {e}");
+                return;
+            }
+        };
+        let event = match msg.header().member().map(|m| m.as_str()) {
+            Some("ActionInvoked") => msg.body().deserialize::<(u32, String)>().ok().map(|(id, key)| Event::Action(id, key)),
+            Some("NotificationClosed") => msg.body().deserialize::<(u32, u32)>().ok().map(|(id, _reason)| Event::Closed(id)),
+            _ => None,
+        };
+        if let Some(e) = event {
+            if tx.send(e).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what would have been sent; ids as a server gives them.
+    #[derive(Default)]
+    struct Record {
+        calls: Vec<(u32, String, Vec<&'static str>)>,
+        next: u32,
+    }
+
+    impl Server for Record {
+        fn notify(&mut self, replaces_id: u32, shown: &Shown) -> Option<u32> {
+            self.calls.push((replaces_id, shown.summary.clone(), shown.actions.clone()));
+            if replaces_id != 0 {
+                return Some(replaces_id);
+            }
+            self.next += 1;
+            Some(self.next)
+        }
+    }
+
+    fn hold(id: &str) -> ApprovalItem {
+        serde_json::from_value(serde_json::json!({
+            "action": {"actionId": id, "type": "send_email", "actor": {"kind": "agent", "name": "mail-bot"}, "target": "mailto:a@b.c",
+                       "receivedAt": "2026-11-21T10:00:00.000Z", "checks": [], "status": "requires_approval"},
+            "hold": {"holdId": format!("h-{id}"), "actionId": id, "kind": "trace", "status": "pending", "createdAt": "2026-11-21T10:00:00.000Z"}
+        }))
+        .expect("an ApprovalItem")
+    }
+
+    #[test]
+    fn a_stream_is_one_popup_updated_in_place_and_closed_ones_wait_for_the_window() {
+        let (mut p, mut s, t0) = (Policy::new(), Record::default(), Instant::now());
+        p.holds(&mut s, vec![hold("a1")], 1, t0);
+        assert_eq!(s.calls[0].0, 0);
+        assert_eq!(s.calls[0].1, "Approval needed: send_email");
+        assert!(s.calls[0].2.contains(&"approve"));
+        assert_eq!(p.about(1), Some(&About::Hold("a1".into())));
+        for n in 2..=30 {
+            p.holds(&mut s, vec![hold(&format!("a{n}"))], n, t0 + Duration::from_millis(100 * n as u64));
+        }
+        assert!(s.calls[1..].iter().all(|c| c.0 == 1), "updated in place: {:?}", s.calls);
+        assert_eq!(s.calls.last().unwrap().1, "30 actions need a decision");
+        assert_eq!(s.calls.last().unwrap().2, vec!["default", "Open"], "a summary has no Approve");
+        assert_eq!(p.about(1), Some(&About::Summary));
+
+        // Closed, then more inside the window: held, no popup yet.
+        p.closed(1);
+        p.holds(&mut s, vec![hold("b1")], 31, t0 + Duration::from_secs(5));
+        p.holds(&mut s, vec![hold("b2")], 32, t0 + Duration::from_secs(6));
+        assert_eq!(s.calls.len(), 30);
+        assert_eq!(p.due(), Some(t0 + NEW_POPUP_EVERY));
+        p.popup(&mut s, 32, t0 + NEW_POPUP_EVERY);
+        let last = s.calls.last().unwrap();
+        assert_eq!((last.0, last.1.as_str()), (0, "32 actions need a decision"));
+        assert_eq!(s.calls.iter().filter(|c| c.0 == 0).count(), 2);
+        assert_eq!(p.due(), None);
+
+        // After a quiet window, a single hold pops up on its own again.
+        p.closed(2);
+        p.holds(&mut s, vec![hold("c1")], 1, t0 + NEW_POPUP_EVERY * 2);
+        let last = s.calls.last().unwrap();
+        assert_eq!((last.0, last.1.as_str()), (0, "Approval needed: send_email"));
+        assert_eq!(p.about(3), Some(&About::Hold("c1".into())));
     }
 }

@@ -1,6 +1,6 @@
 //! Bringing the core up: settings, keyring key, embedded or remote hub.
 
-use crate::notify::TauriSink;
+use crate::sink::TauriSink;
 use gatehouse_operator::console::ConsoleCore;
 use gatehouse_operator::error::OpError;
 use gatehouse_operator::hub_client::HubClient;

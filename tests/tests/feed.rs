@@ -45,7 +45,7 @@ async fn consumer_disconnected_during_100_events_gets_each_exactly_once() {
     let hub = Hub::start();
     let client = client(&hub);
     let url = hub.url.clone();
-    let start = client.approvals(false).await.unwrap().seq;
+    let start = client.approvals_page("pending", "age", 1, None).await.unwrap().seq;
 
     // Connected: see the first 5 events, then disconnect.
     let (tx, mut rx) = mpsc::channel(16);
@@ -104,7 +104,7 @@ async fn consumer_disconnected_during_100_events_gets_each_exactly_once() {
 async fn subscriber_survives_hub_sigkill_and_restart() {
     let mut hub = Hub::start();
     let client = client(&hub);
-    let start = client.approvals(false).await.unwrap().seq;
+    let start = client.approvals_page("pending", "age", 1, None).await.unwrap().seq;
     let (tx, mut rx) = mpsc::channel(64);
     let task = tokio::spawn(follow(client.clone(), start, tx));
     let url = hub.url.clone();
@@ -148,6 +148,8 @@ async fn subscriber_survives_hub_sigkill_and_restart() {
 /// A face that records what the follower reports, and stops after `stop_after` events.
 struct Recorder {
     queue: Vec<String>,
+    /// Each page handed over: its size and the total it came with.
+    pages: Vec<(usize, i64)>,
     states: Vec<ConnState>,
     events: Vec<(String, String)>,
     stop_after: usize,
@@ -155,15 +157,20 @@ struct Recorder {
 
 impl Recorder {
     fn new(stop_after: usize) -> Self {
-        Recorder { queue: Vec::new(), states: Vec::new(), events: Vec::new(), stop_after }
+        Recorder { queue: Vec::new(), pages: Vec::new(), states: Vec::new(), events: Vec::new(), stop_after }
     }
 }
 
 impl FeedSink for Recorder {
     type Error = OpError;
 
-    fn on_queue(&mut self, items: &[ApprovalItem]) -> Result<(), OpError> {
-        self.queue = items.iter().map(|i| i.action.action_id.clone()).collect();
+    fn on_queue(&mut self, items: &[ApprovalItem], first: bool, total: i64) -> Result<(), OpError> {
+        if first {
+            self.queue.clear();
+            self.pages.clear();
+        }
+        self.queue.extend(items.iter().map(|i| i.action.action_id.clone()));
+        self.pages.push((items.len(), total));
         Ok(())
     }
 
@@ -216,4 +223,20 @@ async fn the_follower_reports_to_its_sink_caches_holds_and_resumes_from_its_curs
     assert!(resumed.queue.is_empty(), "resuming does not reload the queue");
     let subjects: Vec<&str> = resumed.events.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(subjects, ["b-0", "b-1"]);
+}
+
+/// More holds than a page: the follower hands over every page, oldest
+/// first, each hold once, with the hub's total from the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_is_loaded_page_by_page_to_the_last_hold() {
+    let hub = Hub::start();
+    let seeded = std::process::Command::new(bin("gatehouse-hub")).args(["seed", "--count", "1234", "--held-every", "1", "--db"]).arg(hub.db()).output().unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let client = client(&hub);
+    let follower = Follower::new(&client);
+    let mut rec = Recorder::new(1);
+    follower.position(Start::Now, &mut rec).await.unwrap();
+    let want: Vec<String> = (0..1234).map(|n| format!("seed-{n}")).collect();
+    assert_eq!(rec.queue, want, "every hold once, oldest first");
+    assert_eq!(rec.pages, [(500, 1234), (500, 1234), (234, 1234)]);
 }

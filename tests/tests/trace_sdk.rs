@@ -86,6 +86,6 @@ fn observed_action_is_allowed_without_a_hold_and_unmatched_is_recorded() {
         assert!(agent.wait().unwrap().success());
         assert_eq!(done["final"]["status"], status);
     }
-    let list = cli.run(&["--json", "approvals", "--all"]).json();
+    let list = cli.run(&["--json", "approvals", "--status", "all", "--all"]).json();
     assert_eq!(list["items"].as_array().unwrap().len(), 0, "nothing was held: {list}");
 }

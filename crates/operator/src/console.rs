@@ -10,7 +10,7 @@ use crate::feed::ConnState;
 use crate::follow::{FeedSink, Flow, Follower, Start};
 use crate::hub_client::HubClient;
 use crate::outbox::FlushReport;
-use crate::queue::{Change, Queue};
+use crate::queue::{Change, Queue, QueuePage, QueueQuery};
 use crate::store::LocalStore;
 use gatehouse_protocol::trace::{Report, TraceBundle};
 use gatehouse_protocol::wire::{ApprovalItem, FeedEvent, TraceList, TraceQuery};
@@ -46,7 +46,9 @@ pub enum LinkState {
 }
 
 pub trait Sink: Send + Sync + 'static {
-    fn item_changed(&self, item: &ApprovalItem);
+    /// The queue changed (items arrived, were decided, filled in): a face
+    /// asks again for what it shows ([`ConsoleCore::queue_page`]).
+    fn queue_changed(&self);
     fn connection_changed(&self, c: &Connection);
     /// New holds, gathered over [`GROUP_WINDOW`]: one notification per call.
     fn new_holds(&self, items: Vec<ApprovalItem>);
@@ -102,10 +104,25 @@ pub struct VerifiedTrace {
     pub report: Report,
 }
 
+/// The queue's headline numbers, sent whenever the queue changes.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct QueueSignal {
+    /// Holds waiting for a decision: the hub's count while the queue is
+    /// still loading, then the queue's own.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub pending: i64,
+    /// The queue's pages are still being read.
+    pub loading: bool,
+}
+
 pub struct ConsoleCore {
     pub client: HubClient,
     pub store: Arc<LocalStore>,
     queue: Mutex<Queue>,
+    /// While the queue loads: how many the hub said were waiting.
+    loading_total: Mutex<Option<i64>>,
     conn: Mutex<Connection>,
     /// Grants prepared and previewed, awaiting the operator's confirmation:
     /// what is signed is exactly what was shown, never a body sent back by the UI.
@@ -122,6 +139,7 @@ impl ConsoleCore {
             client,
             store: Arc::new(store),
             queue: Mutex::new(Queue::default()),
+            loading_total: Mutex::new(None),
             conn: Mutex::new(Connection { state: LinkState::Reconnecting, detail: None, outbox_pending: 0 }),
             pending_grants: Mutex::new(Default::default()),
             me: me.clone(),
@@ -131,6 +149,30 @@ impl ConsoleCore {
 
     pub fn items(&self) -> Vec<ApprovalItem> {
         self.queue.lock().unwrap().items()
+    }
+
+    /// A window of a queue view (filtered and sorted here).
+    pub fn queue_page(&self, q: &QueueQuery) -> QueuePage {
+        self.queue.lock().unwrap().page(q)
+    }
+
+    /// One item as the queue has it.
+    pub fn queue_item(&self, action_id: &str) -> Option<ApprovalItem> {
+        self.queue.lock().unwrap().get(action_id)
+    }
+
+    pub fn queue_signal(&self) -> QueueSignal {
+        let pending = self.queue.lock().unwrap().pending() as i64;
+        match *self.loading_total.lock().unwrap() {
+            Some(total) => QueueSignal { pending: pending.max(total), loading: true },
+            None => QueueSignal { pending, loading: false },
+        }
+    }
+
+    fn changed(&self) {
+        if let Some(sink) = self.sink.get() {
+            sink.queue_changed();
+        }
     }
 
     pub fn connection(&self) -> Connection {
@@ -163,7 +205,11 @@ impl ConsoleCore {
         // The starting point: the queue and the feed position it reflects.
         let start = loop {
             match follower.position(Start::Now, &mut face).await {
-                Ok(seq) => break seq,
+                Ok(seq) => {
+                    *self.loading_total.lock().unwrap() = None;
+                    face.sink.queue_changed();
+                    break seq;
+                }
                 Err(e) => {
                     self.set_conn(face.sink.as_ref(), LinkState::Offline, Some(e.to_string()));
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -195,7 +241,7 @@ impl ConsoleCore {
             match decide::deliver_when_due(&me.client, &me.store, outbox_id).await {
                 Ok(Some(DecideOutcome::Delivered(o))) => {
                     me.queue.lock().unwrap().upsert(o.item.clone());
-                    sink.item_changed(&o.item);
+                    sink.queue_changed();
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!("scheduled decision {outbox_id}: {e}"),
@@ -208,6 +254,7 @@ impl ConsoleCore {
         match out {
             Ok(DecideOutcome::Delivered(o)) => {
                 self.queue.lock().unwrap().upsert(o.item.clone());
+                self.changed();
                 let by = o.item.decision.as_ref().map(|d| d.operator_id.clone()).unwrap_or_default();
                 Ok(DecisionResult { message: format!("{} — signed by {by}", verdict.status()), item: Some(o.item), queued: false, undo: None })
             }
@@ -232,6 +279,7 @@ impl ConsoleCore {
                 // Someone else decided first (or the hold expired): refresh the item.
                 if let Ok((item, _)) = self.client.action(action_id).await {
                     self.queue.lock().unwrap().upsert(item);
+                    self.changed();
                 }
                 Err(e)
             }
@@ -352,7 +400,7 @@ impl Face<'_> {
                         let filled = core.queue.lock().unwrap().fill_params(&full);
                         if let Some(item) = filled {
                             let _ = core.store.cache_items(core.client.base(), std::slice::from_ref(&item));
-                            sink.item_changed(&item);
+                            sink.queue_changed();
                         }
                         return;
                     }
@@ -382,14 +430,20 @@ impl Face<'_> {
 impl FeedSink for Face<'_> {
     type Error = OpError;
 
-    fn on_queue(&mut self, items: &[ApprovalItem]) -> Result<(), OpError> {
-        self.core.queue.lock().unwrap().replace_all(items.to_vec());
-        for item in items {
-            self.sink.item_changed(item);
-            if item.action.params_omitted.is_some() {
-                self.fill_in(item.action.action_id.clone());
+    fn on_queue(&mut self, items: &[ApprovalItem], first: bool, total: i64) -> Result<(), OpError> {
+        {
+            let mut queue = self.core.queue.lock().unwrap();
+            if first {
+                queue.replace_all(items.to_vec());
+                *self.core.loading_total.lock().unwrap() = Some(total);
+            } else {
+                queue.extend(items.to_vec());
             }
         }
+        for item in items.iter().filter(|i| i.action.params_omitted.is_some()) {
+            self.fill_in(item.action.action_id.clone());
+        }
+        self.sink.queue_changed();
         Ok(())
     }
 
@@ -404,7 +458,7 @@ impl FeedSink for Face<'_> {
     fn on_flushed(&mut self, report: &Result<FlushReport, OpError>) -> Result<(), OpError> {
         for (_, o) in report.iter().flat_map(|r| &r.delivered) {
             self.core.queue.lock().unwrap().upsert(o.item.clone());
-            self.sink.item_changed(&o.item);
+            self.sink.queue_changed();
         }
         self.sink.connection_changed(&self.core.connection());
         Ok(())
@@ -418,14 +472,14 @@ impl FeedSink for Face<'_> {
         let change = self.core.queue.lock().unwrap().apply(e);
         match change {
             Some(Change::Held(item)) => {
-                self.sink.item_changed(&item);
+                self.sink.queue_changed();
                 if item.action.params_omitted.is_some() {
                     // Too large for the feed: read the whole action, then show it.
                     self.fill_in(item.action.action_id.clone());
                 }
                 self.notify_soon(item);
             }
-            Some(Change::Updated(item)) => self.sink.item_changed(&item),
+            Some(Change::Updated(_)) => self.sink.queue_changed(),
             None => {}
         }
         Ok(Flow::Continue)

@@ -21,6 +21,9 @@ use gatehouse_protocol::wire::{ApprovalItem, FeedData, FeedEvent};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// Holds per page when loading the queue ([`Start::Now`]).
+pub const QUEUE_PAGE: u32 = 500;
+
 /// The retry timer never fires more often than this ...
 const MIN_RETRY_TICK: Duration = Duration::from_millis(250);
 /// ... and, while live, looks at the outbox at least this often (a decision
@@ -53,8 +56,11 @@ pub trait FeedSink: Send {
     /// follower's own failures come as [`OpError`].
     type Error: From<OpError>;
 
-    /// The queue at [`Start::Now`], already cached.
-    fn on_queue(&mut self, _items: &[ApprovalItem]) -> Result<(), Self::Error> {
+    /// The queue at [`Start::Now`], already cached, page by page: `first`
+    /// for the first (which replaces what the face had), then the rest in
+    /// order. `total` is how many holds were waiting when the first page
+    /// was read.
+    fn on_queue(&mut self, _items: &[ApprovalItem], _first: bool, _total: i64) -> Result<(), Self::Error> {
         Ok(())
     }
 
@@ -112,15 +118,33 @@ impl<'a> Follower<'a> {
             Start::After(after) => Ok(after),
             Start::Resume => match self.store.map(|s| s.cursor(self.client.base())).transpose()?.flatten() {
                 Some(cursor) => Ok(cursor),
-                None => Ok(self.client.approvals(false).await?.seq),
+                None => Ok(self.client.approvals_page("pending", "age", 1, None).await?.seq),
             },
             Start::Now => {
-                let list = self.client.approvals(false).await?;
-                if let Some(store) = self.store {
-                    cache(store, self.client.base(), &list.items);
+                // Every page, oldest first, before following: the feed then
+                // replays from the first page's position whatever changed
+                // while the rest were read (applying an event twice is
+                // harmless; a later page never overrides the feed).
+                let mut cursor: Option<String> = None;
+                let mut seq = None;
+                let mut total = 0;
+                loop {
+                    let list = self.client.approvals_page("pending", "age", QUEUE_PAGE, cursor.as_deref()).await?;
+                    if let Some(store) = self.store {
+                        cache(store, self.client.base(), &list.items);
+                    }
+                    let first = seq.is_none();
+                    if first {
+                        total = list.total.unwrap_or(list.items.len() as i64);
+                    }
+                    sink.on_queue(&list.items, first, total)?;
+                    seq.get_or_insert(list.seq);
+                    match list.next_cursor {
+                        Some(c) if !list.items.is_empty() => cursor = Some(c),
+                        _ => break,
+                    }
                 }
-                sink.on_queue(&list.items)?;
-                Ok(list.seq)
+                Ok(seq.unwrap_or_default())
             }
         }
     }

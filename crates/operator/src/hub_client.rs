@@ -87,8 +87,15 @@ impl HubClient {
         self.get_json("/operator/whoami").await
     }
 
-    pub async fn approvals(&self, all: bool) -> Result<ApprovalList, OpError> {
-        self.get_json(if all { "/operator/approvals?status=all" } else { "/operator/approvals?status=pending" }).await
+    /// One page of the queue: holds in `status` (`pending`, a decided state
+    /// or `all`), in the hub's `sort` order (`age`, `deadline`, `agent`),
+    /// from `cursor` (a previous page's `nextCursor`) on.
+    pub async fn approvals_page(&self, status: &str, sort: &str, limit: u32, cursor: Option<&str>) -> Result<ApprovalList, OpError> {
+        let mut path = format!("/operator/approvals?status={}&sort={}&limit={limit}", urlencode(status), urlencode(sort));
+        if let Some(c) = cursor {
+            path.push_str(&format!("&cursor={}", urlencode(c)));
+        }
+        self.get_json(&path).await
     }
 
     /// The action with its hold and decision, plus its event trace.

@@ -1,8 +1,123 @@
 //! The operator's view of the queue, kept current from the live feed.
 //! Pure state: feed events in, changes out, so it is tested without a hub.
+//!
+//! A console asks it for windows ([`Queue::page`]): the rows a list shows,
+//! filtered and sorted here, so a queue of ten thousand holds never crosses
+//! into the webview whole.
 
-use gatehouse_protocol::wire::{ApprovalItem, FeedData, FeedEvent};
+use gatehouse_protocol::wire::{ApprovalItem, FeedData, FeedEvent, HoldStatus};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
 use std::collections::HashMap;
+
+/// Which items a queue view shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum QueueShow {
+    /// Waiting for a decision.
+    #[default]
+    Pending,
+    /// Decided or expired (those this console has seen).
+    Decided,
+    All,
+}
+
+/// The order of a queue view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum QueueSort {
+    /// Oldest first.
+    #[default]
+    Age,
+    /// Soonest deadline first; no deadline last.
+    Deadline,
+    /// By agent (the proven principal, else the claimed name), oldest first.
+    Agent,
+}
+
+/// A window of a queue view.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct QueueQuery {
+    #[serde(default)]
+    pub show: QueueShow,
+    #[serde(default)]
+    pub sort: QueueSort,
+    /// Case-insensitive text in the id, type, agent, target or rule.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub text: Option<String>,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+/// The most rows one window carries.
+pub const PAGE_MAX: u32 = 500;
+
+/// Rows `offset..` of a view, and how many the whole view has.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct QueuePage {
+    pub total: u32,
+    pub offset: u32,
+    pub items: Vec<ApprovalItem>,
+}
+
+/// Waiting for a decision (not decided here or elsewhere, not expired).
+pub fn is_pending(i: &ApprovalItem) -> bool {
+    i.decision.is_none() && i.hold.as_ref().is_some_and(|h| h.status == HoldStatus::Pending)
+}
+
+fn agent(i: &ApprovalItem) -> &str {
+    i.action.principal_id.as_deref().unwrap_or(&i.action.actor.name)
+}
+
+fn by_age(a: &ApprovalItem, b: &ApprovalItem) -> Ordering {
+    a.action.received_at.cmp(&b.action.received_at).then_with(|| a.action.action_id.cmp(&b.action.action_id))
+}
+
+fn order(sort: QueueSort, a: &ApprovalItem, b: &ApprovalItem) -> Ordering {
+    match sort {
+        QueueSort::Age => by_age(a, b),
+        QueueSort::Deadline => {
+            let d = |i: &ApprovalItem| i.hold.as_ref().and_then(|h| h.deadline.clone());
+            match (d(a), d(b)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            }
+            .then_with(|| by_age(a, b))
+        }
+        QueueSort::Agent => agent(a).cmp(agent(b)).then_with(|| by_age(a, b)),
+    }
+}
+
+fn matches(i: &ApprovalItem, q: &QueueQuery, text: &str) -> bool {
+    let shown = match q.show {
+        QueueShow::Pending => is_pending(i),
+        QueueShow::Decided => !is_pending(i),
+        QueueShow::All => true,
+    };
+    let a = &i.action;
+    shown
+        && (text.is_empty()
+            || [
+                Some(a.action_id.as_str()),
+                Some(a.action_type.as_str()),
+                Some(a.actor.name.as_str()),
+                a.principal_id.as_deref(),
+                a.target.as_deref(),
+                a.rule_id.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|s| s.to_lowercase().contains(text)))
+}
 
 #[derive(Debug, Default)]
 pub struct Queue {
@@ -26,6 +141,35 @@ impl Queue {
         let mut v: Vec<_> = self.items.values().cloned().collect();
         v.sort_by(|a, b| a.action.received_at.cmp(&b.action.received_at).then(a.action.action_id.cmp(&b.action.action_id)));
         v
+    }
+
+    /// A window of the view `q` asks for.
+    pub fn page(&self, q: &QueueQuery) -> QueuePage {
+        let text = q.text.as_deref().unwrap_or("").trim().to_lowercase();
+        let mut rows: Vec<&ApprovalItem> = self.items.values().filter(|i| matches(i, q, &text)).collect();
+        rows.sort_unstable_by(|a, b| order(q.sort, a, b));
+        let total = u32::try_from(rows.len()).unwrap_or(u32::MAX);
+        let offset = q.offset.min(total);
+        let items = rows.into_iter().skip(offset as usize).take(q.limit.min(PAGE_MAX) as usize).cloned().collect();
+        QueuePage { total, offset, items }
+    }
+
+    /// One item, as the queue has it.
+    pub fn get(&self, action_id: &str) -> Option<ApprovalItem> {
+        self.items.get(action_id).cloned()
+    }
+
+    /// How many are waiting for a decision.
+    pub fn pending(&self) -> usize {
+        self.items.values().filter(|i| is_pending(i)).count()
+    }
+
+    /// Add a further page of the queue (after [`Queue::replace_all`]); an
+    /// item the feed already brought is left as the feed has it.
+    pub fn extend(&mut self, items: Vec<ApprovalItem>) {
+        for i in items {
+            self.items.entry(i.action.action_id.clone()).or_insert(i);
+        }
     }
 
     /// Apply one feed event; returns what changed, if anything.
@@ -97,6 +241,44 @@ mod tests {
         }
         assert_eq!(q.apply(&ev(3, "evidence.attached", "a", json!({"evidence": {}, "principal": null, "via": "token"}))), None);
         assert_eq!(q.apply(&ev(4, "hold.decided", "unknown", json!({"hold": hold("unknown", "approved"), "decision": null, "status": "approved"}))), None);
+    }
+
+    fn held(q: &mut Queue, id: &str, at: &str, agent: &str, deadline: Option<&str>) {
+        let mut a = action(id);
+        a["receivedAt"] = json!(at);
+        a["actor"]["name"] = json!(agent);
+        let mut h = hold(id, "pending");
+        h["deadline"] = json!(deadline);
+        q.apply(&ev(1, "hold.created", id, json!({"action": a, "hold": h})));
+    }
+
+    #[test]
+    fn views_filter_sort_and_window_the_queue() {
+        let mut q = Queue::default();
+        held(&mut q, "c", "2026-11-21T10:00:03.000Z", "alpha", Some("2026-11-21T11:00:00.000Z"));
+        held(&mut q, "a", "2026-11-21T10:00:01.000Z", "zeta", None);
+        held(&mut q, "b", "2026-11-21T10:00:02.000Z", "mail-bot", Some("2026-11-21T10:30:00.000Z"));
+        held(&mut q, "d", "2026-11-21T10:00:04.000Z", "alpha", None);
+        q.apply(&ev(2, "hold.decided", "d", json!({"hold": hold("d", "approved"), "decision": null, "status": "approved"})));
+        let ids = |query: QueueQuery| q.page(&query).items.into_iter().map(|i| i.action.action_id).collect::<Vec<_>>();
+        let view = |show, sort| QueueQuery { show, sort, text: None, offset: 0, limit: 10 };
+        assert_eq!(ids(view(QueueShow::Pending, QueueSort::Age)), ["a", "b", "c"]);
+        assert_eq!(ids(view(QueueShow::Pending, QueueSort::Deadline)), ["b", "c", "a"], "no deadline last");
+        assert_eq!(ids(view(QueueShow::Pending, QueueSort::Agent)), ["c", "b", "a"]);
+        assert_eq!(ids(view(QueueShow::Decided, QueueSort::Age)), ["d"]);
+        assert_eq!(ids(view(QueueShow::All, QueueSort::Age)), ["a", "b", "c", "d"]);
+        assert_eq!(ids(QueueQuery { text: Some(" MAIL-".into()), ..view(QueueShow::All, QueueSort::Age) }), ["b"]);
+        let window = q.page(&QueueQuery { offset: 1, limit: 1, ..view(QueueShow::Pending, QueueSort::Age) });
+        assert_eq!((window.total, window.offset, window.items.len(), window.items[0].action.action_id.as_str()), (3, 1, 1, "b"));
+        let past = q.page(&QueueQuery { offset: 9, limit: 5, ..view(QueueShow::Pending, QueueSort::Age) });
+        assert_eq!((past.total, past.offset, past.items.len()), (3, 3, 0));
+        assert_eq!(q.pending(), 3);
+        // A later page of the queue never overwrites what the feed brought.
+        let mut stale = q.get("d").unwrap();
+        stale.decision = None;
+        stale.hold.as_mut().unwrap().status = HoldStatus::Pending;
+        q.extend(vec![stale]);
+        assert_eq!(q.pending(), 3);
     }
 
     #[test]

@@ -207,11 +207,34 @@ export type Info = { operator: string, publicKey: string, hubUrl: string,
  */
 embeddedAgentUrl: string | null, };
 
+export type QueueSignal = { 
+/**
+ * Holds waiting for a decision: the hub's count while the queue is
+ * still loading, then the queue's own.
+ */
+pending: number, 
+/**
+ * The queue's pages are still being read.
+ */
+loading: boolean, };
+
+export type QueueShow = "pending" | "decided" | "all";
+
+export type QueueSort = "age" | "deadline" | "agent";
+
+export type QueueQuery = { show: QueueShow, sort: QueueSort, 
+/**
+ * Case-insensitive text in the id, type, agent, target or rule.
+ */
+text?: string, offset: number, limit: number, };
+
+export type QueuePage = { total: number, offset: number, items: Array<ApprovalItem>, };
+
 export type ConsoleState = { 
 /**
  * `starting`, `ready` or `failed`.
  */
-phase: string, info: Info | null, error: ErrorBody | null, items: Array<ApprovalItem>, connection: Connection | null, };
+phase: string, info: Info | null, error: ErrorBody | null, queue: QueueSignal | null, connection: Connection | null, };
 
 export type Focus = { actionId: string | null, reject: boolean, };
 

@@ -3,7 +3,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
-  ApprovalItem, ConsoleState, Connection, DecisionRequest, DecisionResult, ErrorBody, Focus, Settings, Info, TraceQuery, TraceList,
+  ApprovalItem, ConsoleState, Connection, QueuePage, QueueQuery, QueueSignal, DecisionRequest, DecisionResult, ErrorBody, Focus, Settings, Info, TraceQuery, TraceList,
   VerifiedTrace, PrincipalView, GrantRecord, GrantOp, GrantPreview, MesaPrincipal, HelperView,
 } from "./types";
 
@@ -12,6 +12,8 @@ export function isErrorBody(e: unknown): e is ErrorBody {
 }
 
 export const getState = () => invoke<ConsoleState>("get_state");
+export const queuePage = (query: QueueQuery) => invoke<QueuePage>("queue_page", { query });
+export const queueItem = (actionId: string) => invoke<ApprovalItem | null>("queue_item", { actionId });
 export const decide = (request: DecisionRequest) => invoke<DecisionResult>("decide", { request });
 export const undoDecision = (outboxId: number) => invoke<void>("undo_decision", { outboxId });
 export const getSettings = () => invoke<Settings>("get_settings");
@@ -33,7 +35,8 @@ export const mesaSetCapabilities = (id: string, capabilities: string[]) =>
 export const saveSettings = (hub: string | null, operator: string | null) => invoke<void>("save_settings", { hub, operator });
 
 export interface Handlers {
-  item: (i: ApprovalItem) => void;
+  /** The queue changed: its headline numbers; ask again for the rows shown. */
+  queue: (q: QueueSignal) => void;
   connection: (c: Connection) => void;
   ready: (i: Info) => void;
   startupError: (e: ErrorBody) => void;
@@ -43,7 +46,7 @@ export interface Handlers {
 
 export async function subscribe(h: Handlers): Promise<UnlistenFn> {
   const offs = await Promise.all([
-    listen<ApprovalItem>("item", (e) => h.item(e.payload)),
+    listen<QueueSignal>("queue", (e) => h.queue(e.payload)),
     listen<Connection>("connection", (e) => h.connection(e.payload)),
     listen<Info>("ready", (e) => h.ready(e.payload)),
     listen<ErrorBody>("startup-error", (e) => h.startupError(e.payload)),

@@ -5,4 +5,5 @@ export type {
   ErrorBody, Focus, HoldKind, HoldStatus, HoldView, ConfirmMode, Confirmation, DecisionRequest, UndoWindow, Info, Settings, Verdict,
   TraceSummary, TraceList, TraceQuery, TraceEvent, TraceBundle, Report, Problem, VerifiedTrace,
   GrantOp, GrantBody, GrantPreview, CapabilityView, PrincipalView, GrantRecord, MesaPrincipal, HelperView, HelperStatus, LinkState,
+  QueuePage, QueueQuery, QueueShow, QueueSignal, QueueSort,
 } from "./bindings";

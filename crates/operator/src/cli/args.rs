@@ -28,9 +28,19 @@ pub enum Cmd {
     },
     /// List held actions waiting for a decision.
     Approvals {
-        /// Include decided and expired holds.
+        /// Every page, streamed as it is read (else the first page only,
+        /// with a note on stderr when there are more).
         #[arg(long)]
         all: bool,
+        /// Which holds: pending, approved, rejected, expired or all.
+        #[arg(long, default_value = "pending", value_parser = ["pending", "approved", "rejected", "expired", "all"])]
+        status: String,
+        /// Order: age (oldest first), deadline (soonest first) or agent.
+        #[arg(long, default_value = "age", value_parser = ["age", "deadline", "agent"])]
+        sort: String,
+        /// Holds per page (at most 10,000).
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
     },
     /// Approve a held action (signed with your keyring key).
     Approve {

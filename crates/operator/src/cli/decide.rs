@@ -2,22 +2,66 @@
 //! outbox that holds signed decisions until the hub has them.
 
 use super::args::OutboxCmd;
-use super::context::{CmdResult, Ctx};
+use super::context::{out, CmdResult, Ctx};
 use super::render;
 use gatehouse_operator::decide::{self, Ask, DecideOutcome};
 use gatehouse_operator::error::exit;
 use gatehouse_operator::hub_client::HubClient;
 use gatehouse_operator::outbox::{self, FlushReport, Pace};
 use gatehouse_operator::store::LocalStore;
+use gatehouse_protocol::wire::ApprovalList;
 use serde_json::json;
 
-/// `gatehouse approvals [--all]`.
-pub async fn approvals(ctx: &Ctx, all: bool) -> CmdResult {
+/// What `gatehouse approvals` lists.
+pub struct Listing<'a> {
+    /// Every page, not only the first.
+    pub every_page: bool,
+    pub status: &'a str,
+    pub sort: &'a str,
+    pub limit: u32,
+}
+
+/// `gatehouse approvals [--all] [--status S] [--sort K] [--limit N]`: a
+/// page, or every page streamed (rows as each page comes; with `--json`,
+/// one document with every item once the last page is read). The total
+/// is the hub's, so a cut is never silent.
+pub async fn approvals(ctx: &Ctx, l: Listing<'_>) -> CmdResult {
     let (client, store) = (ctx.client()?, ctx.store()?);
     flush_quietly(&client, &store).await;
-    let list = client.approvals(all).await?;
-    store.cache_items(client.base(), &list.items)?;
-    ctx.print(|| render::table(&list.items), serde_json::to_value(&list).expect("serialises"))?;
+    let mut cursor: Option<String> = None;
+    let mut listed: Option<ApprovalList> = None;
+    loop {
+        let page = client.approvals_page(l.status, l.sort, l.limit, cursor.as_deref()).await?;
+        store.cache_items(client.base(), &page.items)?;
+        if !ctx.json {
+            match &listed {
+                None => out(render::table(&page.items))?,
+                Some(_) if !page.items.is_empty() => out(render::table_rows(&page.items))?,
+                Some(_) => {}
+            }
+        }
+        let next = page.next_cursor.clone().filter(|_| !page.items.is_empty());
+        match &mut listed {
+            None => listed = Some(page),
+            Some(all) => all.items.extend(page.items),
+        }
+        match next {
+            Some(c) if l.every_page => cursor = Some(c),
+            _ => break,
+        }
+    }
+    let mut list = listed.expect("at least one page");
+    let shown = list.items.len() as i64;
+    if !l.every_page {
+        if let Some(total) = list.total.filter(|t| *t > shown) {
+            eprintln!("showing {shown} of {total} ({} holds); pass --all for every one", l.status);
+        }
+    } else {
+        list.next_cursor = None;
+    }
+    if ctx.json {
+        out(serde_json::to_value(&list).expect("serialises"))?;
+    }
     Ok(exit::OK)
 }
 

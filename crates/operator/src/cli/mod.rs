@@ -23,7 +23,7 @@ use gatehouse_protocol::Verdict;
 pub async fn run(ctx: &Ctx, cmd: Cmd) -> CmdResult {
     match cmd {
         Cmd::Key { cmd } => keys::key(ctx, cmd),
-        Cmd::Approvals { all } => decide::approvals(ctx, all).await,
+        Cmd::Approvals { all, status, sort, limit } => decide::approvals(ctx, decide::Listing { every_page: all, status: &status, sort: &sort, limit }).await,
         Cmd::Approve { action_id, reason, confirm } => {
             let mut ask = Ask::new(&action_id, Verdict::Approve, reason.as_deref());
             ask.confirmation = confirm.map(Confirmation::Typed);

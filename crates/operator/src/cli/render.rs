@@ -99,7 +99,14 @@ pub fn table(items: &[ApprovalItem]) -> String {
     if items.is_empty() {
         return "no held actions".into();
     }
-    let mut out = String::from("ACTION\tTYPE\tACTOR\tTARGET\tWAITING\tDEADLINE\tSTATUS\tWARNINGS");
+    format!("{TABLE_HEADER}\n{}", table_rows(items))
+}
+
+const TABLE_HEADER: &str = "ACTION\tTYPE\tACTOR\tTARGET\tWAITING\tDEADLINE\tSTATUS\tWARNINGS";
+
+/// [`table`]'s rows alone (a further page of a streamed table).
+pub fn table_rows(items: &[ApprovalItem]) -> String {
+    let mut out = String::new();
     for it in items {
         let a = &it.action;
         let deadline = it
@@ -109,8 +116,11 @@ pub fn table(items: &[ApprovalItem]) -> String {
             .and_then(time::parse)
             .map(|d| humanize((d - time::now()).num_seconds()))
             .unwrap_or_else(|| "-".into());
+        if !out.is_empty() {
+            out.push('\n');
+        }
         out.push_str(&format!(
-            "\n{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             display::escape(&a.action_id),
             display::short(&a.action_type, display::NAME_MAX),
             display::actor_label(&a.actor.name, a.principal_id.as_deref()),

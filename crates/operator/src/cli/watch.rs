@@ -38,8 +38,8 @@ struct Terminal<'a> {
 impl FeedSink for Terminal<'_> {
     type Error = CliError;
 
-    fn on_queue(&mut self, items: &[ApprovalItem]) -> Result<(), CliError> {
-        if !self.ctx.json {
+    fn on_queue(&mut self, items: &[ApprovalItem], first: bool, _total: i64) -> Result<(), CliError> {
+        if !self.ctx.json && (first || !items.is_empty()) {
             out(render::table(items))?;
         }
         Ok(())
