@@ -230,7 +230,8 @@ async fn the_follower_reports_to_its_sink_caches_holds_and_resumes_from_its_curs
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_is_loaded_page_by_page_to_the_last_hold() {
     let hub = Hub::start();
-    let seeded = std::process::Command::new(bin("gatehouse-hub")).args(["seed", "--count", "1234", "--held-every", "1", "--db"]).arg(hub.db()).output().unwrap();
+    let seeded =
+        std::process::Command::new(bin("gatehouse-hub")).args(["seed", "--count", "1234", "--held-every", "1", "--db"]).arg(hub.db()).output().unwrap();
     assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
     let client = client(&hub);
     let follower = Follower::new(&client);
