@@ -36,6 +36,9 @@ use tauri::{AppHandle, Emitter, Manager};
 pub const NEW_POPUP_EVERY: Duration = Duration::from_secs(10);
 /// Holds named in a summary's body, newest first.
 const LISTED: usize = 5;
+/// A summary's count is brought up to date at most this often when holds
+/// are decided (new holds update it at once).
+const RECOUNT_EVERY: Duration = Duration::from_secs(1);
 /// Notifications whose actions are still understood (by id).
 const REMEMBERED: usize = 32;
 const APP_NAME: &str = "Gatehouse";
@@ -56,6 +59,13 @@ impl Notifier {
             tracing::warn!("desktop notifications are off: {e}");
         }
         Self { tx }
+    }
+
+    /// The queue changed (a hold decided here or elsewhere, expired...): a
+    /// notification about a hold no longer waiting is closed, a summary's
+    /// count kept current. Never blocks.
+    pub fn queue_changed(&self) {
+        let _ = self.tx.send(Event::QueueChanged);
     }
 
     /// New holds, as the core groups them. Never blocks: the worker shows them.
@@ -180,6 +190,8 @@ enum Event {
     Action(u32, String),
     /// `NotificationClosed(id, reason)`.
     Closed(u32),
+    /// See [`Notifier::queue_changed`].
+    QueueChanged,
     /// The [`Notifier`] is gone.
     Stop,
 }
@@ -188,6 +200,8 @@ enum Event {
 trait Server {
     /// `Notify`; the id the server gave, or None when it failed (said once).
     fn notify(&mut self, replaces_id: u32, shown: &Shown) -> Option<u32>;
+    /// `CloseNotification`.
+    fn close(&mut self, id: u32);
 }
 
 struct Bus {
@@ -216,6 +230,12 @@ impl Server for Bus {
             }
         }
     }
+
+    fn close(&mut self, id: u32) {
+        if let Err(e) = self.conn.call_method(Some(DEST), PATH, Some(DEST), "CloseNotification", &(id,)) {
+            tracing::debug!("closing notification {id}: {e}");
+        }
+    }
 }
 
 /// The policy, apart from D-Bus and the app (so it is tested alone).
@@ -231,19 +251,65 @@ struct Policy {
     /// id → what it is about, the newest [`REMEMBERED`]; kept after a close,
     /// as a server may say an action was invoked after closing it.
     about: VecDeque<(u32, About)>,
+    /// The count the open summary shows, and when it was last sent.
+    counted: Option<(i64, Instant)>,
+    /// A recount is owed (holds were decided since the last one).
+    recount_at: Option<Instant>,
 }
 
 impl Policy {
     fn new() -> Self {
-        Self { open: None, last_popup: None, held: Vec::new(), recent: VecDeque::new(), about: VecDeque::new() }
+        Self { open: None, last_popup: None, held: Vec::new(), recent: VecDeque::new(), about: VecDeque::new(), counted: None, recount_at: None }
     }
 
-    /// When the held holds are due.
+    /// When the held holds, or an owed recount, are due.
     fn due(&self) -> Option<Instant> {
-        match (self.held.is_empty(), self.last_popup) {
+        let held = match (self.held.is_empty(), self.last_popup) {
             (false, Some(t)) => Some(t + NEW_POPUP_EVERY),
             (false, None) => Some(Instant::now()),
             _ => None,
+        };
+        [held, self.recount_at].into_iter().flatten().min()
+    }
+
+    /// Send `shown` in place of (or, with no id, instead of) the open one.
+    fn show(&mut self, server: &mut dyn Server, replaces: u32, shown: &Shown, pending: i64, now: Instant) -> Option<u32> {
+        let id = server.notify(replaces, shown)?;
+        self.open = Some(id);
+        self.remember(id, shown.about.clone());
+        self.counted = (shown.about == About::Summary).then_some((pending, now));
+        Some(id)
+    }
+
+    /// The queue changed: `waiting` says whether a hold is still waiting.
+    /// A notification about one hold that no longer waits is closed; a
+    /// summary follows the count (at most every [`RECOUNT_EVERY`]), and is
+    /// closed when nothing waits.
+    fn queue_changed(&mut self, server: &mut dyn Server, pending: i64, waiting: &dyn Fn(&str) -> bool, now: Instant) {
+        let Some(id) = self.open else {
+            self.recount_at = None;
+            return;
+        };
+        match self.about(id).cloned() {
+            Some(About::Hold(action_id)) if !waiting(&action_id) => {
+                server.close(id);
+                self.open = None;
+            }
+            Some(About::Summary) if pending <= 0 => {
+                server.close(id);
+                self.open = None;
+                self.recount_at = None;
+            }
+            Some(About::Summary) => match self.counted {
+                Some((shown, _)) if shown == pending => self.recount_at = None,
+                Some((_, at)) if now.duration_since(at) < RECOUNT_EVERY => self.recount_at = Some(at + RECOUNT_EVERY),
+                _ => {
+                    self.recount_at = None;
+                    let shown = summary(pending, &self.recent);
+                    self.show(server, id, &shown, pending, now);
+                }
+            },
+            _ => {}
         }
     }
 
@@ -274,11 +340,8 @@ impl Policy {
             // Only one still waits (the one shown was decided meanwhile, say):
             // it, on its own, with its Approve.
             let shown = if pending <= 1 && items.len() == 1 { single(&items[0]) } else { summary(pending.max(items.len() as i64), &self.recent) };
-            if let Some(new_id) = server.notify(id, &shown) {
-                // A server may give a fresh id when ours went meanwhile.
-                self.open = Some(new_id);
-                self.remember(new_id, shown.about);
-            }
+            // A server may give a fresh id when ours went meanwhile.
+            self.show(server, id, &shown, pending, now);
         } else if self.last_popup.is_none_or(|t| now.duration_since(t) >= NEW_POPUP_EVERY) {
             self.held.extend(items);
             self.popup(server, pending, now);
@@ -297,10 +360,7 @@ impl Policy {
         self.note_recent(&items);
         let shown = if items.len() == 1 { single(&items[0]) } else { summary(pending.max(items.len() as i64), &self.recent) };
         self.last_popup = Some(now);
-        if let Some(id) = server.notify(0, &shown) {
-            self.open = Some(id);
-            self.remember(id, shown.about);
-        }
+        self.show(server, 0, &shown, pending, now);
     }
 
     fn closed(&mut self, id: u32) {
@@ -362,17 +422,30 @@ impl Worker {
                 }
                 Event::Action(id, key) => self.action(id, &key),
                 Event::Closed(id) => self.policy.closed(id),
+                Event::QueueChanged => self.queue_changed(),
                 Event::Stop => return,
             }
         }
     }
 
-    /// The rate window passed: show what waited, if it still waits.
+    /// The rate window passed: show what waited, if it still waits; and an
+    /// owed recount.
     fn flush(&mut self) {
         let core = &self.core;
         self.policy.held.retain(|i| core.queue_item(&i.action.action_id).is_some_and(|q| is_pending(&q)));
         let pending = core.queue_signal().pending;
-        self.policy.popup(&mut self.bus, pending, Instant::now());
+        let now = Instant::now();
+        if self.policy.held.is_empty() || self.policy.last_popup.is_some_and(|t| now.duration_since(t) < NEW_POPUP_EVERY) {
+            self.queue_changed();
+        } else {
+            self.policy.popup(&mut self.bus, pending, now);
+        }
+    }
+
+    fn queue_changed(&mut self) {
+        let core = &self.core;
+        let waiting = |id: &str| core.queue_item(id).is_some_and(|q| is_pending(&q));
+        self.policy.queue_changed(&mut self.bus, core.queue_signal().pending, &waiting, Instant::now());
     }
 
     fn action(&self, id: u32, key: &str) {
@@ -428,10 +501,15 @@ mod tests {
     #[derive(Default)]
     struct Record {
         calls: Vec<(u32, String, Vec<&'static str>)>,
+        closed: Vec<u32>,
         next: u32,
     }
 
     impl Server for Record {
+        fn close(&mut self, id: u32) {
+            self.closed.push(id);
+        }
+
         fn notify(&mut self, replaces_id: u32, shown: &Shown) -> Option<u32> {
             self.calls.push((replaces_id, shown.summary.clone(), shown.actions.clone()));
             if replaces_id != 0 {
@@ -485,5 +563,30 @@ mod tests {
         let last = s.calls.last().unwrap();
         assert_eq!((last.0, last.1.as_str()), (0, "Approval needed: send_email"));
         assert_eq!(p.about(3), Some(&About::Hold("c1".into())));
+    }
+
+    #[test]
+    fn a_decided_hold_closes_its_notification_and_a_summary_keeps_its_count() {
+        let (mut p, mut s, t0) = (Policy::new(), Record::default(), Instant::now());
+        p.holds(&mut s, vec![hold("a1")], 1, t0);
+        p.queue_changed(&mut s, 1, &|_| true, t0);
+        assert!(s.closed.is_empty(), "still waiting");
+        p.queue_changed(&mut s, 0, &|id| id != "a1", t0);
+        assert_eq!(s.closed, [1], "decided elsewhere: closed");
+        assert_eq!(p.open, None);
+
+        // A summary: the count follows decisions, at most once a second.
+        let t1 = t0 + NEW_POPUP_EVERY;
+        p.holds(&mut s, vec![hold("b1"), hold("b2"), hold("b3")], 3, t1);
+        assert_eq!(s.calls.last().unwrap().1, "3 actions need a decision");
+        p.queue_changed(&mut s, 2, &|_| true, t1 + Duration::from_millis(200));
+        assert_eq!(s.calls.last().unwrap().1, "3 actions need a decision", "not yet");
+        assert_eq!(p.due(), Some(t1 + RECOUNT_EVERY));
+        p.queue_changed(&mut s, 2, &|_| true, t1 + RECOUNT_EVERY);
+        let last = s.calls.last().unwrap();
+        assert_eq!((last.0, last.1.as_str()), (2, "2 actions need a decision"), "in place");
+        assert_eq!(p.due(), None);
+        p.queue_changed(&mut s, 0, &|_| false, t1 + RECOUNT_EVERY * 2);
+        assert_eq!(s.closed, [1, 2], "nothing waits: closed");
     }
 }

@@ -18,14 +18,14 @@ const QUEUE_SIGNAL_EVERY: Duration = Duration::from_millis(50);
 pub struct TauriSink {
     app: AppHandle,
     core: Arc<ConsoleCore>,
-    notifier: Notifier,
+    notifier: Arc<Notifier>,
     /// A queue signal is scheduled.
     queue_due: Arc<AtomicBool>,
 }
 
 impl TauriSink {
     pub fn new(app: AppHandle, core: Arc<ConsoleCore>) -> Self {
-        let notifier = Notifier::new(app.clone(), core.clone());
+        let notifier = Arc::new(Notifier::new(app.clone(), core.clone()));
         Self { app, core, notifier, queue_due: Arc::default() }
     }
 }
@@ -35,7 +35,7 @@ impl Sink for TauriSink {
         if self.queue_due.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (app, core, due) = (self.app.clone(), self.core.clone(), self.queue_due.clone());
+        let (app, core, due, notifier) = (self.app.clone(), self.core.clone(), self.queue_due.clone(), self.notifier.clone());
         tauri::async_runtime::spawn(async move {
             tokio::time::sleep(QUEUE_SIGNAL_EVERY).await;
             due.store(false, Ordering::Release);
@@ -45,6 +45,7 @@ impl Sink for TauriSink {
                 let _ = w.set_title(&if signal.pending > 0 { format!("Gatehouse ({})", signal.pending) } else { "Gatehouse".to_owned() });
             }
             let _ = app.emit("queue", signal);
+            notifier.queue_changed();
         });
     }
 

@@ -165,6 +165,18 @@ fn parse_notify_calls(log: &str) -> Vec<NotifyCall> {
         .collect()
 }
 
+/// The ids in every `CloseNotification` call so far.
+fn close_calls() -> Vec<u32> {
+    let path = std::env::var("GATEHOUSE_NOTIFY_CALLS").expect("scripts/session.sh --desktop records the calls to the notification server");
+    let log = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0].starts_with("method call time=") && w[0].ends_with("member=CloseNotification"))
+        .filter_map(|w| w[1].trim().strip_prefix("uint32 ")?.parse().ok())
+        .collect()
+}
+
 /// Our app's Notify calls so far.
 fn notify_calls() -> Vec<NotifyCall> {
     let path = std::env::var("GATEHOUSE_NOTIFY_CALLS").expect("scripts/session.sh --desktop records the calls to the notification server");
@@ -411,16 +423,18 @@ async fn a_stream_of_holds_is_one_notification_updated_in_place() {
 
     // 29 more over about three seconds: several groups of the core's.
     let url = s.hub.url.clone();
-    let last = blocking(move || {
-        let mut id = String::new();
+    let mut ids = blocking(move || {
+        let mut ids = Vec::new();
         for i in 1..30 {
-            id = unique(&format!("s{i:02}"));
+            let id = unique(&format!("s{i:02}"));
             held_action(&url, &id);
+            ids.push(id);
             std::thread::sleep(Duration::from_millis(100));
         }
-        id
+        ids
     })
     .await;
+    let last = ids.last().unwrap().clone();
     let end = wait_notify_call(calls_mark, |c| c.summary == "30 actions need a decision").await;
     tokio::time::sleep(Duration::from_millis(1500)).await; // nothing more should come
     let calls: Vec<NotifyCall> = notify_calls().into_iter().skip(calls_mark).collect();
@@ -441,6 +455,24 @@ async fn a_stream_of_holds_is_one_notification_updated_in_place() {
     assert_eq!(latest.summary, end.summary);
     assert!(latest.body.contains(&last[..8]), "the newest is named: {latest:?}");
     assert_eq!(latest.actions, ["default", "Open"], "a summary has no Approve: {latest:?}");
+
+    // Decided elsewhere (the CLI): the count follows, in place; once nothing
+    // waits, the notification is closed.
+    ids.push(first);
+    for id in &ids[..5] {
+        assert_eq!(s.cli.run(&["approve", id]).code, 0);
+    }
+    let recount = wait_notify_call(calls_mark, |c| c.summary == "25 actions need a decision").await;
+    assert_eq!(recount.replaces_id, server_id, "{recount:?}");
+    for id in &ids[5..] {
+        assert_eq!(s.cli.run(&["approve", id]).code, 0);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !close_calls().contains(&server_id) {
+        assert!(Instant::now() < deadline, "never closed; calls: {:?}", close_calls());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(notify_calls().into_iter().skip(calls_mark).filter(|c| c.replaces_id == 0).count(), 1, "still one popup");
     c.close().await.unwrap();
 }
 
