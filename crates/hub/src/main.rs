@@ -123,7 +123,7 @@ fn main() -> std::process::ExitCode {
     // Threads stay near the core count: the workers, the store's writer and
     // checkpointer, and blocking threads only for the bounded read pool.
     let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(gatehouse_hub::store::READERS + 1).build().expect("a tokio runtime");
+        tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(gatehouse_hub::store::BLOCKING_THREADS).build().expect("a tokio runtime");
     runtime.block_on(run_main())
 }
 

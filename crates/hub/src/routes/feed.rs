@@ -73,7 +73,7 @@ pub async fn feed(
             // committed after the read still wakes us.
             c.rx.borrow_and_update();
             let last = c.last;
-            match c.store.read(move |conn| events::feed_page(conn, last, BATCH, BATCH_BYTES)).await {
+            match c.store.read_feed(move |conn| events::feed_page(conn, last, BATCH, BATCH_BYTES)).await {
                 Ok(batch) if !batch.is_empty() => c.buf.extend(batch),
                 Ok(_) => {
                     if c.rx.changed().await.is_err() {

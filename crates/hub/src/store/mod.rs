@@ -36,6 +36,9 @@ use tokio::sync::{watch, Semaphore};
 /// Read connections: enough for the page reads of a busy team, few enough
 /// that the hub's threads stay near the core count.
 pub const READERS: usize = 3;
+/// Blocking threads the runtime needs: one per read connection (the pool and
+/// the feed's own) and one spare.
+pub const BLOCKING_THREADS: usize = READERS + 2;
 
 /// A text column holding one of a protocol enum's names; anything else is
 /// a corrupt row, reported as such rather than guessed at.
@@ -71,11 +74,57 @@ pub fn snapshot<R>(c: &Connection, f: impl FnOnce(&Connection) -> ApiResult<R>) 
     Ok(out)
 }
 
+/// Read connections and the slots that hand them out.
+#[derive(Clone)]
+struct Pool {
+    conns: Arc<Mutex<Vec<Connection>>>,
+    slots: Arc<Semaphore>,
+}
+
+impl Pool {
+    fn open(path: &Path, n: usize) -> anyhow::Result<Self> {
+        let conns = (0..n).map(|_| crate::db::open_reader(path)).collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self { conns: Arc::new(Mutex::new(conns)), slots: Arc::new(Semaphore::new(n)) })
+    }
+
+    async fn read<R, F>(&self, f: F) -> ApiResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
+    {
+        // A slot first, so waiting readers wait here, not as blocked threads.
+        // The slot moves into the blocking task: if the caller goes away
+        // (a client hung up), it is given back only with the connection.
+        let slot = self.slots.clone().acquire_owned().await.map_err(ApiError::internal)?;
+        self.run(slot, f).await
+    }
+
+    /// Run `f` on one of the connections, holding `slot` (one of ours).
+    async fn run<R, F>(&self, slot: tokio::sync::OwnedSemaphorePermit, f: F) -> ApiResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
+    {
+        let conns = self.conns.clone();
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            let conn = conns.lock().map_err(|_| ApiError::internal("read pool poisoned"))?.pop().ok_or_else(|| ApiError::internal("read pool empty"))?;
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)));
+            conns.lock().map_err(|_| ApiError::internal("read pool poisoned"))?.push(conn);
+            out.unwrap_or_else(|_| Err(ApiError::internal("a read panicked")))
+        })
+        .await?
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     writer: writer::Handle,
-    readers: Arc<Mutex<Vec<Connection>>>,
-    read_slots: Arc<Semaphore>,
+    readers: Pool,
+    /// The feed's own connection: a stream's next page does not wait behind
+    /// the reads of a busy hub's requests (a token check per proposal).
+    /// When several streams read at once, the others use the pool.
+    feed_reader: Pool,
     seq_tx: Arc<watch::Sender<i64>>,
     wake: Arc<wake::Wake>,
     secret: Arc<[u8; 32]>,
@@ -93,13 +142,13 @@ impl Store {
         let (seq_tx, _) = watch::channel(last);
         let seq_tx = Arc::new(seq_tx);
         let wake = Arc::new(wake::Wake::default());
-        let readers = (0..READERS).map(|_| crate::db::open_reader(path)).collect::<anyhow::Result<Vec<_>>>()?;
+        let (readers, feed_reader) = (Pool::open(path, READERS)?, Pool::open(path, 1)?);
         let writer = writer::spawn(conn, crate::db::open_writer(path)?, last, seq_tx.clone(), wake.clone())?;
         text_index::spawn(indexer, seq_tx.subscribe(), writer.alive_flag())?;
         Ok(Self {
             writer,
-            readers: Arc::new(Mutex::new(readers)),
-            read_slots: Arc::new(Semaphore::new(READERS)),
+            readers,
+            feed_reader,
             seq_tx,
             wake,
             secret: Arc::new(secret),
@@ -113,19 +162,20 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
     {
-        // A slot first, so waiting readers wait here, not as blocked threads.
-        // The slot moves into the blocking task: if the caller goes away
-        // (a client hung up), it is given back only with the connection.
-        let slot = self.read_slots.clone().acquire_owned().await.map_err(ApiError::internal)?;
-        let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            let conn = readers.lock().map_err(|_| ApiError::internal("read pool poisoned"))?.pop().ok_or_else(|| ApiError::internal("read pool empty"))?;
-            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)));
-            readers.lock().map_err(|_| ApiError::internal("read pool poisoned"))?.push(conn);
-            out.unwrap_or_else(|_| Err(ApiError::internal("a read panicked")))
-        })
-        .await?
+        self.readers.read(f).await
+    }
+
+    /// Run a read-only closure for a feed stream: on the feed's own
+    /// connection when it is free, else on the pool.
+    pub async fn read_feed<R, F>(&self, f: F) -> ApiResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
+    {
+        match self.feed_reader.slots.clone().try_acquire_owned() {
+            Ok(slot) => self.feed_reader.run(slot, f).await,
+            Err(_) => self.readers.read(f).await,
+        }
     }
 
     /// Run a closure in the writer's transaction (its own savepoint); the
