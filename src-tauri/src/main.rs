@@ -16,14 +16,6 @@ mod startup;
 use tauri::Manager;
 
 fn main() {
-    // A queue and forms need no GPU compositing. Without a GPU (Xvfb, many
-    // VMs and remote desktops) WebKitGTK composites in software: measured
-    // (docs/benchmarks-console.md) about 90 MB more in the web process and a
-    // core's worth of CPU for seconds after each large redraw. A user who
-    // wants it back sets the variable to 0.
-    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
-        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
