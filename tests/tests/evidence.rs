@@ -111,6 +111,7 @@ fn every_kind_of_tampering_is_detected_and_the_event_named() {
     let r = verify(&x, &b, &[]);
     assert_eq!(r.code, 7);
     assert!(r.stderr.contains("INVALID at event #"), "{}", r.stderr);
+    assert!(!r.stdout.contains("INVALID"), "said once, on stderr, not again on stdout: {}", r.stdout);
 
     // The decision re-signed by another key, with the whole chain re-hashed
     // so that only the signature check can catch it.

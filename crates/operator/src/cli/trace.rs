@@ -30,9 +30,12 @@ pub async fn trace(ctx: &Ctx, action_id: &str) -> CmdResult {
             let by = render::submitter(&render::typed(&e.kind, &e.data)).map(|b| format!(" {b}")).unwrap_or_default();
             out(format_args!("#{} {} {} {}{by}", e.seq, e.at, display::escape(&e.kind), &e.hash[..12]))?;
         }
-        out(report.summary())?;
+        if report.valid {
+            out(report.summary())?;
+        }
     }
     if !report.valid {
+        // Once, on stderr (a terminal showed it twice when it also went to stdout).
         eprintln!("{}", report.summary());
         return Ok(exit::INVALID_TRACE);
     }
@@ -48,11 +51,14 @@ pub fn verify(ctx: &Ctx, bundle: &Path, extra: &[String]) -> CmdResult {
     let own = ctx.operator().ok().and_then(|op| Vault.load(&op).ok().map(|k| (op, k.public())));
     let keys = trust::trusted(&ctx.store()?, own.as_ref().map(|(id, k)| (id.as_str(), *k)), &extra)?;
     let report = gatehouse_protocol::trace::verify(&b, &keys);
-    ctx.print(|| report.summary(), serde_json::to_value(&report).expect("serialises"))?;
     if report.valid {
-        Ok(exit::OK)
-    } else {
-        eprintln!("{}", report.summary());
-        Ok(exit::INVALID_TRACE)
+        ctx.print(|| report.summary(), serde_json::to_value(&report).expect("serialises"))?;
+        return Ok(exit::OK);
     }
+    // The failure once, on stderr; the machine-readable report still on stdout.
+    if ctx.json {
+        out(serde_json::to_value(&report).expect("serialises"))?;
+    }
+    eprintln!("{}", report.summary());
+    Ok(exit::INVALID_TRACE)
 }
