@@ -147,10 +147,6 @@ impl ConsoleCore {
         })
     }
 
-    pub fn items(&self) -> Vec<ApprovalItem> {
-        self.queue.lock().unwrap().items()
-    }
-
     /// A window of a queue view (filtered and sorted here).
     pub fn queue_page(&self, q: &QueueQuery) -> QueuePage {
         self.queue.lock().unwrap().page(q)
