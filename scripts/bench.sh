@@ -36,7 +36,8 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt 4096 ]; then
   echo "bench: the hard descriptor limit is $hard; the long-poll and slowloris runs need about 4,000" >&2
 fi
 
-others() { { pgrep -x 'cargo|rustc|rustdoc|cc|cc1|cc1plus|ld|ld.lld|clang' 2>/dev/null || true; } | wc -l; }
+# shellcheck source=scripts/bench/machine.sh
+. scripts/bench/machine.sh
 
 echo "== build ($profile)"
 flags=(--locked -p gatehouse-hub --bin gatehouse-hub --example bench_suite)
@@ -63,32 +64,16 @@ mkdir -p "$dir/bin"
 cp "$bin_dir/gatehouse-hub" "$bin_dir/examples/bench_suite" "$dir/bin/"
 
 # Measure on a quiet machine: wait for other builds to finish (up to a limit).
-wait_s=${BENCH_QUIET_WAIT:-900}
-waited=0
-while [ "$(others)" -gt 0 ] && [ "$waited" -lt "$wait_s" ]; do
-  [ "$waited" = 0 ] && echo "bench: waiting for other cargo/rustc processes to finish (at most ${wait_s}s)"
-  sleep 5
-  waited=$((waited + 5))
-done
-busy_start=$(others)
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+wait_for_quiet bench
 
 # The machine, as the report describes it.
-cores=$(nproc)
-cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
-[ -n "$cpu" ] || cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -1)
-mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+describe_machine
 dev=$(df -P "$dir" | awk 'NR == 2 {print $1}')
 mnt=$(df -P "$dir" | awk 'NR == 2 {print $6}')
 fsinfo=$({ findmnt -no FSTYPE,OPTIONS -T "$dir" 2>/dev/null || true; } | head -1 | tr -s ' ' | sed 's/ /, /')
 [ -n "$fsinfo" ] || fsinfo=$fstype
 disk=$(lsblk -dno MODEL,ROTA,SIZE "$dev" 2>/dev/null | awk '{rota = ($(NF-1) == 1) ? "rotational" : "non-rotational"; $NF = ""; $(NF-1) = ""; gsub(/ +$/, ""); print ($0 == "" ? "" : $0 ", ") rota}' || true)
-virt=$(systemd-detect-virt 2>/dev/null || true)
-kernel=$(uname -sr)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain 2>/dev/null | wc -l)
 src_dirty=$(git status --porcelain -- crates Cargo.toml Cargo.lock ':(exclude)crates/hub/examples' 2>/dev/null | wc -l)
-rustc_v=$(rustc --version)
 wrk_v=$({ wrk -v 2>&1 || true; } | head -1 | awk '{print $1, $2}')
 date_utc=$(date -u +"%Y-%m-%d %H:%M UTC")
 
@@ -97,8 +82,7 @@ args=(run --hub-bin "$dir/bin/gatehouse-hub" --wrk-script scripts/bench/propose.
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
 echo "== measuring (databases in $dir, $fstype)"
 "$dir/bin/bench_suite" "${args[@]}"
-busy_end=$(others)
-load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+machine_load_end
 
 report="$dir/benchmarks.md"
 {

@@ -29,7 +29,8 @@ for tool in tauri-driver WebKitWebDriver Xvfb dunst dbus-monitor; do
   command -v "$tool" >/dev/null 2>&1 || { echo "bench_console: $tool is missing (bash scripts/deps.sh test installs the desktop stack)" >&2; exit 2; }
 done
 
-others() { { pgrep -x 'cargo|rustc|rustdoc|cc|cc1|cc1plus|ld|ld.lld|clang' 2>/dev/null || true; } | wc -l; }
+# shellcheck source=scripts/bench/machine.sh
+. scripts/bench/machine.sh
 
 echo "== build ($profile)"
 bash scripts/ui.sh
@@ -58,27 +59,10 @@ mkdir -p "$dir/bin/examples" "$dir/tmp" "$dir/out"
 cp "$bin_dir/gatehouse-hub" "$bin_dir/gatehouse" "$bin_dir/gatehouse-console" "$dir/bin/"
 cp "$bin_dir/examples/console_scale" "$dir/bin/examples/"
 
-wait_s=${BENCH_QUIET_WAIT:-900}
-waited=0
-while [ "$(others)" -gt 0 ] && [ "$waited" -lt "$wait_s" ]; do
-  [ "$waited" = 0 ] && echo "bench_console: waiting for other cargo/rustc processes to finish (at most ${wait_s}s)"
-  sleep 5
-  waited=$((waited + 5))
-done
-busy_start=$(others)
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+wait_for_quiet bench_console
 
-cores=$(nproc)
-cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
-[ -n "$cpu" ] || cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -1)
-mem=$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-virt=$(systemd-detect-virt 2>/dev/null || true)
-kernel=$(uname -sr)
-os=$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}")
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain 2>/dev/null | wc -l)
+describe_machine
 src_dirty=$(git status --porcelain -- crates src-tauri ui Cargo.toml Cargo.lock 2>/dev/null | wc -l)
-rustc_v=$(rustc --version)
 pkgv() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
 webkit_v=$(pkgv libwebkit2gtk-4.1-0)
 driver_v=$({ tauri-driver --version 2>/dev/null || true; } | head -1)
@@ -90,8 +74,7 @@ knobs=$(env | grep -E '^BENCH_(HOLDS|HELPERS|RATE|LOAD_SECS|IDLE_SECS|SETTLE_SEC
 
 echo "== measuring (hub database in $dir/tmp, $fstype)"
 TMPDIR="$dir/tmp" BENCH_OUT_DIR="$dir/out" scripts/session.sh --desktop "$dir/bin/examples/console_scale"
-busy_end=$(others)
-load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+machine_load_end
 
 report="$dir/benchmarks-console.md"
 {
