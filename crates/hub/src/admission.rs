@@ -9,6 +9,7 @@
 use crate::error::{ApiError, ApiResult};
 use crate::policy::{Mode, Policy};
 use crate::store::actions::{NewAction, NewHold};
+use gatehouse_protocol::extension::hold_cap;
 use gatehouse_protocol::lodestar::ApprovalRequest;
 use gatehouse_protocol::time::{self, Timestamp};
 use gatehouse_protocol::wire::{ActionStatus, Actor, ActorKind, HoldKind, ProposeAction};
@@ -36,12 +37,11 @@ pub fn trace(policy: &Policy, req: ProposeAction, raw: Value, principal: Option<
             match m.rule.mode {
                 Mode::Observe => (ActionStatus::Allowed, Some(rule_id), Some("observe"), m.rule.require.clone(), None),
                 Mode::Enforce => {
-                    let deadline = m
-                        .rule
-                        .hold_duration()
-                        .and_then(|d| chrono::Duration::from_std(d).ok())
-                        .and_then(|d| now.checked_add_signed(d))
-                        .map(|t| time::format(&t));
+                    let hold_for = m.rule.hold_duration().and_then(|d| chrono::Duration::from_std(d).ok());
+                    let deadline = hold_for.and_then(|d| now.checked_add_signed(d)).map(|t| time::format(&t));
+                    // How far approvers may extend it: recorded with the hold, like its deadline.
+                    let max_hold_for = m.rule.max_hold_duration().and_then(|d| chrono::Duration::from_std(d).ok());
+                    let max_deadline = hold_for.filter(|_| deadline.is_some()).map(|h| time::format(&hold_cap(now, h, max_hold_for)));
                     let hold = NewHold {
                         id: uuid::Uuid::new_v4().to_string(),
                         kind: HoldKind::Trace,
@@ -52,6 +52,7 @@ pub fn trace(policy: &Policy, req: ProposeAction, raw: Value, principal: Option<
                         required_authority: None,
                         confirm: m.rule.confirm,
                         undo_seconds: m.rule.undo_seconds,
+                        max_deadline,
                     };
                     (ActionStatus::RequiresApproval, Some(rule_id), Some("enforce"), m.rule.require.clone(), Some(hold))
                 }
@@ -122,6 +123,8 @@ pub fn lodestar(req: &ApprovalRequest, raw: Value, principal: Option<String>, no
             required_authority: authority,
             confirm: None,
             undo_seconds: None,
+            // The gate owns the deadline: never extended here.
+            max_deadline: None,
         }),
     })
 }
@@ -145,9 +148,25 @@ mod tests {
         assert_eq!(a.request_digest, gatehouse_protocol::action_digest(&raw));
         let hold = a.hold.expect("held");
         assert_eq!(hold.deadline.as_deref(), Some("2026-11-22T10:10:00.000Z"));
+        assert_eq!(hold.max_deadline.as_deref(), Some("2026-11-23T10:00:00.000Z"), "without maxHoldFor: a day from creation");
         let (req, raw) = propose("file.read");
         let b = trace(&policy, req, raw, None, now);
         assert_eq!((b.status, b.hold.is_none()), (ActionStatus::Recorded, true));
+    }
+
+    #[test]
+    fn a_rules_max_hold_for_caps_the_hold_from_its_creation() {
+        let policy = Policy::from_yaml(
+            "rules:\n  - {when: {actionType: send_email}, mode: enforce, holdFor: 30m, maxHoldFor: 2h}\n  - {when: {actionType: merge_pr}, mode: enforce}\n",
+        )
+        .unwrap();
+        let now = time::parse("2026-11-22T10:00:00.000Z").unwrap();
+        let (req, raw) = propose("send_email");
+        assert_eq!(trace(&policy, req, raw, None, now).hold.unwrap().max_deadline.as_deref(), Some("2026-11-22T12:00:00.000Z"));
+        // No deadline, nothing to extend.
+        let (req, raw) = propose("merge_pr");
+        let h = trace(&policy, req, raw, None, now).hold.unwrap();
+        assert_eq!((h.deadline, h.max_deadline), (None, None));
     }
 
     #[test]

@@ -114,6 +114,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/operator/approvals", get(routes::operator::approvals))
         .route("/operator/actions/{id}", get(routes::operator::action_detail))
         .route("/operator/decisions", post(routes::operator::decide))
+        .route("/operator/actions/{id}/extend", post(routes::operator::extend))
         .route("/operator/feed", get(routes::feed::feed))
         .route("/operator/traces", get(routes::operator::traces))
         .route("/operator/traces/{id}", get(routes::operator::trace_bundle))

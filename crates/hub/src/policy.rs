@@ -1,6 +1,7 @@
 //! TRACE's policy file: `rules: [{id?, when, mode, require?, note?}]`, first
 //! match wins. Gatehouse adds `holdFor` (a duration such as `30m`) after
-//! which an enforced hold resolves `expired`. An `actionType` ending in `.*`
+//! which an enforced hold resolves `expired`, and `maxHoldFor`, how far from
+//! its creation approvers may extend that deadline. An `actionType` ending in `.*`
 //! matches by prefix (`payment.*` matches `payment.refund`).
 
 use gatehouse_protocol::names::same_name;
@@ -41,6 +42,12 @@ pub struct Rule {
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_for: Option<String>,
+    /// The longest a hold may last from its creation once approvers extend
+    /// its deadline (a duration such as `2h`; at least `holdFor`). Without
+    /// it, 24 hours (never less than `holdFor`): see
+    /// `gatehouse_protocol::extension`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_hold_for: Option<String>,
     /// A deliberate second step before approving: `typed` or `hold`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<gatehouse_protocol::wire::ConfirmMode>,
@@ -75,6 +82,11 @@ impl Rule {
         self.hold_for.as_deref().and_then(|s| humantime::parse_duration(s).ok())
     }
 
+    /// `maxHoldFor`, parsed (checked at load).
+    pub fn max_hold_duration(&self) -> Option<Duration> {
+        self.max_hold_for.as_deref().and_then(|s| humantime::parse_duration(s).ok())
+    }
+
     fn matches_type(&self, action_type: &str) -> bool {
         match &self.when.action_type {
             None => true,
@@ -100,6 +112,19 @@ impl Policy {
                 let d = humantime::parse_duration(h).map_err(|e| anyhow::anyhow!("rule {}: holdFor {h:?}: {e}", r.rule_id(i)))?;
                 if d > MAX_HOLD_FOR {
                     anyhow::bail!("rule {}: holdFor {h:?} is longer than {}", r.rule_id(i), humantime::format_duration(MAX_HOLD_FOR));
+                }
+            }
+            if let Some(m) = &r.max_hold_for {
+                let d = humantime::parse_duration(m).map_err(|e| anyhow::anyhow!("rule {}: maxHoldFor {m:?}: {e}", r.rule_id(i)))?;
+                if d > MAX_HOLD_FOR {
+                    anyhow::bail!("rule {}: maxHoldFor {m:?} is longer than {}", r.rule_id(i), humantime::format_duration(MAX_HOLD_FOR));
+                }
+                match r.hold_duration() {
+                    None => anyhow::bail!("rule {}: maxHoldFor needs holdFor (a hold without a deadline has nothing to extend)", r.rule_id(i)),
+                    Some(h) if d < h => {
+                        anyhow::bail!("rule {}: maxHoldFor {m:?} is shorter than holdFor {:?}", r.rule_id(i), r.hold_for.as_deref().unwrap_or(""))
+                    }
+                    Some(_) => {}
                 }
             }
             if r.undo_seconds.is_some_and(|u| u > MAX_UNDO_SECONDS) {
@@ -167,6 +192,13 @@ mod tests {
         let err = Policy::from_yaml("rules: [{id: forever, mode: enforce, holdFor: 300000years}]").unwrap_err().to_string();
         assert!(err.contains("rule forever: holdFor \"300000years\" is longer than"), "{err}");
         assert!(Policy::from_yaml("rules: [{mode: enforce, holdFor: 366days}]").is_ok());
+        // maxHoldFor: a duration, at least holdFor, and only with holdFor.
+        assert!(Policy::from_yaml("rules: [{mode: enforce, holdFor: 30m, maxHoldFor: 2h}]").is_ok());
+        let err = Policy::from_yaml("rules: [{id: r, mode: enforce, holdFor: 2h, maxHoldFor: 30m}]").unwrap_err().to_string();
+        assert!(err.contains("rule r: maxHoldFor \"30m\" is shorter than holdFor"), "{err}");
+        assert!(Policy::from_yaml("rules: [{mode: enforce, maxHoldFor: 2h}]").unwrap_err().to_string().contains("needs holdFor"));
+        assert!(Policy::from_yaml("rules: [{mode: enforce, holdFor: 1m, maxHoldFor: later}]").is_err());
+        assert!(Policy::from_yaml("rules: [{mode: enforce, holdFor: 1m, maxHoldFor: 300000years}]").is_err());
         Policy::default_embedded();
     }
 }

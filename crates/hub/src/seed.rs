@@ -110,5 +110,6 @@ pub fn hold(id: &str, deadline: Option<String>) -> NewHold {
         required_authority: None,
         confirm: None,
         undo_seconds: None,
+        max_deadline: None,
     }
 }

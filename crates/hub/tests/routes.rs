@@ -142,6 +142,7 @@ async fn wrong_methods_are_405_method_not_allowed() {
         ("PUT", "/operator/approvals"),
         ("DELETE", "/operator/actions/a1"),
         ("GET", "/operator/decisions"),
+        ("GET", "/operator/actions/a1/extend"),
         ("POST", "/operator/feed"),
         ("POST", "/operator/traces"),
         ("DELETE", "/operator/traces/a1"),
@@ -179,10 +180,11 @@ fn request_by(hub: &Hub, by: By<'_>, path: &str, body: &[u8]) -> Request<Body> {
     }
 }
 
-const JSON_ROUTES: [(&str, By<'static>); 10] = [
+const JSON_ROUTES: [(&str, By<'static>); 11] = [
     ("/actions", By::Nobody),
     ("/evidence", By::Nobody),
     ("/operator/decisions", By::Nobody),
+    ("/operator/actions/a1/extend", By::Nobody),
     ("/operator/grants", By::Nobody),
     ("/operator/principals", By::Root),
     ("/operator/helpers/h1/stop", By::Root),
@@ -223,6 +225,8 @@ async fn bodies_of_the_wrong_shape_are_422_invalid_body() {
         ("/evidence", By::Nobody, json!({"actionId": "", "checks": []})),
         ("/operator/decisions", By::Nobody, json!({})),
         ("/operator/decisions", By::Nobody, json!({"decision": {"tag": "gatehouse.decision.v1"}, "signature": "00"})),
+        ("/operator/actions/a1/extend", By::Nobody, json!({})),
+        ("/operator/actions/a1/extend", By::Nobody, json!({"extension": {"tag": "gatehouse.extension.v1"}, "signature": "00"})),
         ("/operator/grants", By::Nobody, json!({"grant": {}, "signature": ""})),
         ("/operator/principals", By::Root, json!({"id": "has space", "org": "acme"})),
         ("/operator/principals", By::Root, json!({"id": "bot", "org": ""})),

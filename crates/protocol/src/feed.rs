@@ -12,6 +12,7 @@
 //! [`FeedData::Unknown`], keeping its name and data, so an old console skips
 //! it instead of losing its place in the feed.
 
+use crate::extension::ExtensionView;
 use crate::grant::SignedGrant;
 use crate::wire::{ActionDetail, ActionStatus, DecisionView, HelperStatus, HelperView, HoldView, Via};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -55,6 +56,10 @@ pub enum FeedData {
     /// An operator's signed decision was applied.
     #[serde(rename = "hold.decided")]
     HoldDecided { hold: Option<HoldView>, decision: Option<DecisionView>, status: ActionStatus },
+    /// An approver extended the hold's deadline (a signed envelope; the
+    /// action still waits). `hold` carries the new deadline.
+    #[serde(rename = "hold.extended")]
+    HoldExtended { hold: HoldView, extension: ExtensionView },
     /// The hold's deadline passed undecided (the action is denied).
     #[serde(rename = "hold.expired")]
     HoldExpired { hold: Option<HoldView>, status: ActionStatus },
@@ -209,10 +214,12 @@ mod tests {
 
     #[test]
     fn an_unknown_kind_is_kept_and_a_malformed_known_kind_is_refused() {
-        let wire = json!({"seq": 1, "kind": "hold.extended", "subject": "a", "at": "t", "data": {"by": 60}});
+        let wire = json!({"seq": 1, "kind": "hold.snoozed", "subject": "a", "at": "t", "data": {"by": 60}});
         let e: FeedEvent = serde_json::from_value(wire.clone()).unwrap();
-        assert_eq!(e.data, FeedData::Unknown { kind: "hold.extended".into(), data: json!({"by": 60}) });
+        assert_eq!(e.data, FeedData::Unknown { kind: "hold.snoozed".into(), data: json!({"by": 60}) });
         assert_eq!(serde_json::to_value(&e).unwrap(), wire);
+        let bad = json!({"seq": 2, "kind": "hold.extended", "subject": "a", "at": "t", "data": {"by": 60}});
+        assert!(serde_json::from_value::<FeedEvent>(bad).unwrap_err().to_string().starts_with("hold.extended:"));
         let bad = json!({"seq": 2, "kind": "hold.created", "subject": "a", "at": "t", "data": {"hold": 1}});
         let err = serde_json::from_value::<FeedEvent>(bad).unwrap_err().to_string();
         assert!(err.starts_with("hold.created:"), "{err}");

@@ -156,7 +156,8 @@ impl SignedGrant {
     }
 }
 
-fn uuid_v4() -> String {
+/// A random (version 4) UUID: the unique id of a grant or an extension.
+pub(crate) fn uuid_v4() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

@@ -65,6 +65,9 @@ pub enum Closed {
 }
 
 impl Closed {
+    /// Every code a closed hold is refused with (by the hub or locally).
+    pub const CODES: [&'static str; 3] = ["already_decided", "hold_expired", "hold_closed"];
+
     pub fn code(&self) -> &'static str {
         match self {
             Closed::AlreadyDecided { .. } => "already_decided",
@@ -133,6 +136,7 @@ mod tests {
             confirm: None,
             confirm_token: None,
             undo_seconds: None,
+            max_deadline: None,
         }
     }
 

@@ -15,6 +15,12 @@
 //! content fails. Envelopes from before content binding carry no digest; they
 //! still verify, and each is reported as a warning ("not content-bound").
 //!
+//! A deadline extension (`hold.extended`) is checked the same way: its
+//! envelope's signature against a trusted key, its binding to the proposal,
+//! the event's account of it (who, new deadline, amount, reason) against
+//! what was signed, and that it extends from the deadline the chain says the
+//! hold had (the creation's, or the previous extension's).
+//!
 //! Limit: cutting events off the *end* and rewriting `head` leaves a valid
 //! shorter chain; only a head obtained earlier, out of band, reveals that.
 
@@ -135,6 +141,8 @@ pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Re
     }
     // The proposal as the agent sent it: what every decision must be bound to.
     let proposal_digest = bundle.events[0].data.get("request").filter(|r| !r.is_null()).map(crate::decision::action_digest);
+    // The hold's deadline as the chain has it so far: what an extension must start from.
+    let mut deadline: Option<crate::time::Timestamp> = None;
     for (i, e) in bundle.events.iter().enumerate() {
         if e.subject != bundle.action_id {
             push(i, e, format!("belongs to {:?}, not to action {:?}", e.subject, bundle.action_id));
@@ -178,6 +186,25 @@ pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Re
                 Err(m) => push(i, e, m),
             }
         }
+        if e.kind == "hold.created" {
+            deadline = e.data["hold"]["deadline"].as_str().and_then(crate::time::parse);
+        }
+        if e.kind == "hold.extended" {
+            match check_extension(&e.data, &bundle.action_id, trusted) {
+                Ok(x) => {
+                    signatures_checked += 1;
+                    if proposal_digest.as_deref() != Some(x.extension.action_digest.as_str()) {
+                        push(i, e, format!("the extension is bound to other content (action_digest {})", x.extension.action_digest));
+                    }
+                    if deadline != Some(x.times.previous) {
+                        let had = deadline.map(|d| crate::time::format(&d)).unwrap_or_else(|| "none".into());
+                        push(i, e, format!("extends the deadline from {}, but the hold's deadline was {had}", x.extension.previous_deadline));
+                    }
+                    deadline = Some(x.times.deadline);
+                }
+                Err(m) => push(i, e, m),
+            }
+        }
     }
     if let Some(last) = bundle.events.last() {
         if last.hash != bundle.head {
@@ -206,6 +233,39 @@ fn check_decision(data: &Value, action_id: &str, trusted: &BTreeMap<String, Publ
         n += 1;
     }
     Ok((n, envelope.decision.action_digest.clone()))
+}
+
+/// A verified extension: what was signed, with its times.
+struct CheckedExtension {
+    extension: crate::extension::ExtensionBody,
+    times: crate::extension::ExtensionTimes,
+}
+
+/// Verify one extension's signature and that the event says what was signed.
+fn check_extension(data: &Value, action_id: &str, trusted: &BTreeMap<String, PublicKey>) -> Result<CheckedExtension, String> {
+    let x = &data["extension"];
+    let envelope: crate::extension::SignedExtension =
+        serde_json::from_value(x["envelope"].clone()).map_err(|e| format!("extension envelope unreadable: {e}"))?;
+    let b = &envelope.extension;
+    let op = &b.operator_id;
+    if x["operatorId"].as_str() != Some(op.as_str()) {
+        return Err("the extension names another operator than its envelope".into());
+    }
+    if b.action_id != action_id {
+        return Err(format!("the extension was signed for action {:?}", b.action_id));
+    }
+    let key = trusted.get(op).ok_or_else(|| format!("extension signed as {op:?}, whose key this verifier does not trust"))?;
+    let times = envelope.verify(key).map_err(|e| format!("{op}'s extension signature does not verify against the trusted key ({e}): re-signed or altered"))?;
+    let said = x["deadline"].as_str() == Some(b.deadline.as_str())
+        && x["previousDeadline"].as_str() == Some(b.previous_deadline.as_str())
+        && x["reason"].as_str() == Some(b.reason.as_str())
+        && x["bySeconds"].as_i64() == Some(times.by().num_seconds())
+        && data["hold"]["deadline"].as_str() == Some(b.deadline.as_str())
+        && data["hold"]["holdId"].as_str() == Some(b.hold_id.as_str());
+    if !said {
+        return Err("the event's account of the extension (deadline, amount, reason or hold) is not what was signed".into());
+    }
+    Ok(CheckedExtension { extension: envelope.extension, times })
 }
 
 #[cfg(test)]
@@ -264,6 +324,108 @@ mod tests {
         assert!(!verify(&reordered, &trusted).valid);
 
         assert!(!verify(&b, &BTreeMap::new()).valid, "an untrusted signer is reported");
+    }
+
+    /// A chain with a hold due at 10:30 extended by alice (`by` seconds from
+    /// `from`), then decided.
+    fn extended_chain(key: &SigningKey, from: &str, by: i64) -> TraceBundle {
+        let created = "2026-11-21T10:00:00.000Z";
+        let hold = |deadline: &str| crate::wire::HoldView {
+            hold_id: "h1".into(),
+            action_id: "a1".into(),
+            kind: crate::wire::HoldKind::Trace,
+            status: crate::wire::HoldStatus::Pending,
+            created_at: created.into(),
+            deadline: Some(deadline.into()),
+            reason: None,
+            request_id: None,
+            project_id: None,
+            required_authority: None,
+            confirm: None,
+            confirm_token: None,
+            undo_seconds: None,
+            max_deadline: Some("2026-11-21T12:00:00.000Z".into()),
+        };
+        let digest = crate::decision::action_digest(&request());
+        let ext = crate::extension::ExtensionBody::new(
+            &hold(from),
+            &digest,
+            "alice",
+            chrono::Duration::seconds(by),
+            "finance is checking",
+            time::parse(created).unwrap(),
+        )
+        .sign(key)
+        .unwrap();
+        let view = crate::extension::ExtensionView {
+            operator_id: "alice".into(),
+            reason: ext.extension.reason.clone(),
+            previous_deadline: ext.extension.previous_deadline.clone(),
+            deadline: ext.extension.deadline.clone(),
+            by_seconds: by,
+            extended_at: created.into(),
+            public_key: key.public().to_hex(),
+            envelope: ext.clone(),
+        };
+        let extended = crate::feed::FeedData::HoldExtended { hold: hold(&ext.extension.deadline), extension: view };
+        let datas = [
+            ("action.proposed", json!({"action": {"actionId": "a1"}, "request": request()})),
+            ("hold.created", json!({"hold": hold("2026-11-21T10:30:00.000Z")})),
+            ("hold.extended", extended.to_data()),
+        ];
+        let mut events: Vec<TraceEvent> = Vec::new();
+        for (i, (kind, data)) in datas.into_iter().enumerate() {
+            let prev = events.last().map(|e| e.hash.clone()).unwrap_or_else(|| GENESIS.into());
+            let hash = event_hash(kind, "a1", created, &data, &prev);
+            events.push(TraceEvent { seq: i as i64 + 1, at: created.into(), kind: kind.into(), subject: "a1".into(), data, prev_hash: prev, hash });
+        }
+        let head = events.last().unwrap().hash.clone();
+        TraceBundle { format: BUNDLE_FORMAT.into(), action_id: "a1".into(), exported_at: String::new(), head, events, operators: BTreeMap::new() }
+    }
+
+    /// Recompute every hash and the head, as a forger who edits an event would.
+    fn rechain(b: &mut TraceBundle) {
+        let mut prev = GENESIS.to_owned();
+        for e in &mut b.events {
+            e.prev_hash = prev.clone();
+            e.hash = event_hash(&e.kind, &e.subject, &e.at, &e.data, &e.prev_hash);
+            prev = e.hash.clone();
+        }
+        b.head = prev;
+    }
+
+    #[test]
+    fn extensions_are_verified_like_decisions() {
+        let k = SigningKey::generate();
+        let trusted = BTreeMap::from([("alice".to_string(), k.public())]);
+        let b = extended_chain(&k, "2026-11-21T10:30:00.000Z", 1800);
+        let r = verify(&b, &trusted);
+        assert!(r.valid && r.warnings.is_empty(), "{r:?}");
+        assert_eq!(r.signatures_checked, 1);
+
+        // The reason rewritten after signing (and the chain re-hashed): the signature says otherwise.
+        let mut forged = b.clone();
+        forged.events[2].data["extension"]["envelope"]["extension"]["reason"] = json!("the agent asked nicely");
+        forged.events[2].data["extension"]["reason"] = json!("the agent asked nicely");
+        rechain(&mut forged);
+        let r = verify(&forged, &trusted);
+        assert_eq!((r.valid, r.problems[0].kind.as_str()), (false, "hold.extended"), "{r:?}");
+        assert!(r.problems[0].message.contains("signature does not verify"), "{r:?}");
+
+        // The event claims a later deadline than was signed.
+        let mut stretched = b.clone();
+        stretched.events[2].data["hold"]["deadline"] = json!("2026-11-21T11:59:00.000Z");
+        rechain(&mut stretched);
+        let r = verify(&stretched, &trusted);
+        assert!(!r.valid && r.problems[0].message.contains("not what was signed"), "{r:?}");
+
+        // Signed from a deadline the hold never had.
+        let r = verify(&extended_chain(&k, "2026-11-21T10:20:00.000Z", 1800), &trusted);
+        assert!(!r.valid && r.problems[0].message.contains("but the hold's deadline was 2026-11-21T10:30:00.000Z"), "{r:?}");
+
+        // Signed by a key the verifier does not trust.
+        let r = verify(&b, &BTreeMap::from([("alice".to_string(), SigningKey::generate().public())]));
+        assert!(!r.valid && r.problems[0].kind == "hold.extended", "{r:?}");
     }
 
     #[test]

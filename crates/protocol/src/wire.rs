@@ -136,6 +136,10 @@ pub struct ActionStatusView {
     pub checks: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionView>,
+    /// The hold's deadline, as approvers' extensions have moved it (absent
+    /// when the action is not held or its hold has no deadline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -191,6 +195,13 @@ pub struct HoldView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub undo_seconds: Option<u32>,
+    /// The latest deadline an approver may extend the hold to (its rule's
+    /// `maxHoldFor` from its creation; see [`crate::extension`]). Absent on
+    /// holds without a deadline, Lodestar holds, and holds recorded before
+    /// extensions (which get the default cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub max_deadline: Option<String>,
 }
 
 /// How a high-stakes hold must be approved (policy `confirm:`).

@@ -1,6 +1,7 @@
-//! The operator API: the queue, one action's full record, and decisions.
-//! Reads require a signed request; a decision is authenticated by its own
-//! signed envelope (so an outbox can resend it verbatim).
+//! The operator API: the queue, one action's full record, decisions and
+//! deadline extensions. Reads require a signed request; a decision or an
+//! extension is authenticated by its own signed envelope (so an outbox can
+//! resend it verbatim).
 
 use crate::app::AppState;
 use crate::auth::AuthedOperator;
@@ -9,11 +10,13 @@ use crate::json::JsonBody;
 use crate::store::actions::{self, ListFilter, ListSort};
 use crate::store::decisions::{self, Applied};
 use crate::store::events;
+use crate::store::extensions::{self, Extended};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use gatehouse_protocol::extension::ExtensionOutcome;
 use gatehouse_protocol::wire::{ApprovalList, DecisionOutcome, OperatorInfo};
-use gatehouse_protocol::{time, SignedDecision};
+use gatehouse_protocol::{time, SignedDecision, SignedExtension};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -93,6 +96,19 @@ pub async fn decide(State(s): State<AppState>, JsonBody(signed, _): JsonBody<Sig
         Applied::AlreadyApplied(item) => ("already_applied", item),
     };
     Ok(Json(DecisionOutcome { outcome: outcome.into(), item }))
+}
+
+/// `POST /operator/actions/{id}/extend`: an approver's signed extension of
+/// the hold's deadline (`gatehouse_protocol::extension`; checks in
+/// `store::extensions`). The same envelope again is `already_applied`.
+pub async fn extend(State(s): State<AppState>, Path(id): Path<String>, JsonBody(signed, _): JsonBody<SignedExtension>) -> ApiResult<Json<ExtensionOutcome>> {
+    let now = time::now();
+    let extended = s.store.write(move |tx| extensions::extend(tx, &id, &signed, now)).await?;
+    let (outcome, item, extension) = match extended {
+        Extended::Applied(item, x) => ("applied", item, x),
+        Extended::AlreadyApplied(item, x) => ("already_applied", item, x),
+    };
+    Ok(Json(ExtensionOutcome { outcome: outcome.into(), item, extension }))
 }
 
 pub async fn traces(

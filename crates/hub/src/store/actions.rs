@@ -49,6 +49,8 @@ pub struct NewHold {
     pub required_authority: Option<Value>,
     pub confirm: Option<ConfirmMode>,
     pub undo_seconds: Option<u32>,
+    /// The latest deadline approvers may extend it to (`HoldView::max_deadline`).
+    pub max_deadline: Option<String>,
 }
 
 pub enum Proposed {
@@ -101,8 +103,8 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
     if let Some(h) = &a.hold {
         // `agent` written here, so the migration's fill-in trigger has nothing to do.
         conn.prepare_cached(
-            "INSERT INTO holds (id, action_id, kind, status, created_at, deadline, reason, request_id, project_id, required_authority, confirm, undo_seconds, agent)
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO holds (id, action_id, kind, status, created_at, deadline, reason, request_id, project_id, required_authority, confirm, undo_seconds, agent, max_deadline)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?
         .execute(params![
                 h.id,
@@ -117,6 +119,7 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
                 h.confirm.map(|c| c.as_str()),
                 h.undo_seconds,
                 a.actor.name,
+                h.max_deadline,
         ])?;
     }
     // What was just written, as a read would return it (without the read).
@@ -150,6 +153,7 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
         confirm: h.confirm,
         confirm_token: h.confirm.map(|_| gatehouse_protocol::wire::confirm_token(&action)),
         undo_seconds: h.undo_seconds,
+        max_deadline: h.max_deadline.clone(),
     });
     let item = ApprovalItem { action, hold, decision: None };
     let policy = PolicyOutcome { rule_id: a.rule_id, mode: a.rule_mode, status: a.status, require: a.checks, principal: a.principal_id };
@@ -202,7 +206,7 @@ fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionDetail> {
 }
 
 const HOLD_COLS: &str =
-    "h.id, h.action_id, h.kind, h.status, h.created_at, h.deadline, h.reason, h.request_id, h.project_id, h.required_authority, h.confirm, h.undo_seconds";
+    "h.id, h.action_id, h.kind, h.status, h.created_at, h.deadline, h.reason, h.request_id, h.project_id, h.required_authority, h.confirm, h.undo_seconds, h.max_deadline";
 
 fn row_to_hold(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<HoldView> {
     let kind: String = r.get(o + 2)?;
@@ -226,6 +230,7 @@ fn row_to_hold(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<HoldView> {
         confirm: r.get::<_, Option<String>>(o + 10)?.as_deref().and_then(ConfirmMode::parse),
         confirm_token: None,
         undo_seconds: r.get(o + 11)?,
+        max_deadline: r.get(o + 12)?,
     })
 }
 
@@ -302,6 +307,7 @@ fn status_view(item: &ApprovalItem) -> ActionStatusView {
         status: item.action.status,
         checks: item.action.checks.clone(),
         decision: item.decision.clone(),
+        deadline: item.hold.as_ref().and_then(|h| h.deadline.clone()),
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod actions;
 pub mod decisions;
 pub mod events;
+pub mod extensions;
 pub mod helpers;
 pub mod lodestar;
 pub mod operators;

@@ -411,8 +411,10 @@ pub fn bundle(conn: &Connection, action_id: &str) -> ApiResult<Option<TraceBundl
     let Some(last) = events.last() else { return Ok(None) };
     let mut operators = BTreeMap::new();
     for e in &events {
-        if let (Some(id), Some(pk)) = (e.data["decision"]["operatorId"].as_str(), e.data["decision"]["publicKey"].as_str()) {
-            operators.insert(id.to_owned(), pk.to_owned());
+        for signer in [&e.data["decision"], &e.data["extension"]] {
+            if let (Some(id), Some(pk)) = (signer["operatorId"].as_str(), signer["publicKey"].as_str()) {
+                operators.insert(id.to_owned(), pk.to_owned());
+            }
         }
     }
     Ok(Some(TraceBundle {
