@@ -10,7 +10,8 @@ what=${1:-test}
 cd "$(dirname "$0")/.."
 
 pkgs=(ca-certificates curl pkg-config build-essential python3 python3-venv dbus dbus-x11 gnome-keyring libsecret-tools
-      libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libxdo-dev libssl-dev fonts-dejavu-core)
+      libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libxdo-dev libssl-dev fonts-dejavu-core
+      libayatana-appindicator3-1)
 # The tests also drive the real console under Xvfb with a real notification server.
 [ "$what" = test ] && pkgs+=(xvfb x11-utils dunst webkit2gtk-driver)
 # The benchmark suite's load generator.
@@ -66,7 +67,7 @@ if [ "$what" = test ]; then
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c 'import trace_client, cryptography' 2>/dev/null; then
+  if ! "$venv/bin/python" -c 'import trace_client, cryptography, Xlib' 2>/dev/null; then
     "$venv/bin/pip" install -q --disable-pip-version-check -r tests/agents/requirements.txt
   fi
 fi

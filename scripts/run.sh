@@ -45,7 +45,6 @@ bin=$root/target/debug
 data=${GATEHOUSE_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/gatehouse}
 mkdir -p "$data"
 export GATEHOUSE_DATA_DIR=$data
-export GATEHOUSE_OPERATOR=${GATEHOUSE_OPERATOR:-$(id -un)}
 listen=${GATEHOUSE_LISTEN:-127.0.0.1:8787}
 hub_url=http://$listen
 pids=()
@@ -56,20 +55,37 @@ wait_for_hub() {
   echo "run: the hub did not answer at $hub_url" >&2; return 1
 }
 
+# A remote hub in the environment or saved in Settings: the console uses
+# it, and there is no local hub to wait for nor demo to start.
+remote_hub() {
+  [ -n "${GATEHOUSE_HUB:-}" ] && { echo "$GATEHOUSE_HUB"; return; }
+  [ -f "$data/settings.json" ] && python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("hub") or "")' "$data/settings.json" 2>/dev/null
+}
+
 if [ "$mode" = console ]; then
-  # The console starts its embedded hub on $listen, creates the operator key
-  # in the keyring and enrols it.
-  GATEHOUSE_LISTEN=$listen "$bin/gatehouse-console" &
+  # The operator id is the console's to choose (Settings, else
+  # GATEHOUSE_OPERATOR, else the user name): none is forced here.
+  GATEHOUSE_LISTEN=$listen "$bin/gatehouse-console" "$@" &
   console_pid=$!
   pids+=($console_pid)
-  wait_for_hub
-  "$bin/gatehouse-hub" demo --hub "$hub_url" >"$data/demo.log" 2>&1 &
-  pids+=($!)
-  echo "Gatehouse console is running; agents use $hub_url (demo agents propose actions and run helper swarms; log: $data/demo.log)."
+  remote=$(remote_hub || true)
+  if [ -n "$remote" ]; then
+    echo "Gatehouse console is running on the hub $remote (from ${GATEHOUSE_HUB:+the environment}${GATEHOUSE_HUB:-Settings})."
+  elif wait_for_hub; then
+    # The console started its embedded hub on $listen, created the operator
+    # key in the keyring and enrolled it.
+    "$bin/gatehouse-hub" demo --hub "$hub_url" >"$data/demo.log" 2>&1 &
+    pids+=($!)
+    echo "Gatehouse console is running; agents use $hub_url (demo agents propose actions and run helper swarms; log: $data/demo.log)."
+  else
+    echo "run: no hub at $hub_url (the console may have taken another port, or switched hubs); the demo agents are not started" >&2
+  fi
+  # Up as long as the console is: Settings apply in place, it never restarts.
   wait "$console_pid"
   exit 0
 fi
 
+export GATEHOUSE_OPERATOR=${GATEHOUSE_OPERATOR:-$(id -un)}
 export GATEHOUSE_HUB=$hub_url
 db=$data/hub.db
 pk=$("$bin/gatehouse" key show 2>/dev/null || "$bin/gatehouse" key init)

@@ -6,7 +6,9 @@ fn main() {
         "queue_page",
         "queue_item",
         "decide",
+        "decide_batch",
         "undo_decision",
+        "extend_hold",
         "get_settings",
         "save_settings",
         "list_traces",
@@ -21,6 +23,8 @@ fn main() {
         "mesa_principals",
         "mesa_set_capabilities",
         "list_helpers",
+        "stop_helper",
+        "add_principal",
     ])))
     .expect("tauri build");
 }

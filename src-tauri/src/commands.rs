@@ -3,15 +3,16 @@
 
 use crate::startup::{Info, Shared};
 use gatehouse_operator::capabilities::GrantPreview;
-use gatehouse_operator::console::{Connection, DecisionRequest, DecisionResult, QueueSignal, VerifiedTrace};
+use gatehouse_operator::console::{BatchItem, BatchResult, Connection, DecisionRequest, DecisionResult, QueueSignal, VerifiedTrace};
 use gatehouse_operator::decide::Ask;
 use gatehouse_operator::mesa::{self, MesaClient, MesaPrincipal};
 use gatehouse_operator::queue::{QueuePage, QueueQuery};
-use gatehouse_operator::settings::{self, Settings};
+use gatehouse_operator::settings::{self, SettingsView};
 use gatehouse_protocol::grant::GrantOp;
 use gatehouse_protocol::wire::ApprovalItem;
 use gatehouse_protocol::wire::{GrantRecord, PrincipalView, TraceList, TraceQuery};
 use gatehouse_protocol::ErrorBody;
+use gatehouse_protocol::Verdict;
 use serde::Serialize;
 use tauri::State;
 
@@ -66,10 +67,31 @@ pub async fn decide(shared: State<'_, Shared>, request: DecisionRequest) -> Resu
     core(&shared)?.decide_with(ask).await.map_err(|e| e.body())
 }
 
+/// Approve or reject several holds alike: one signed envelope each, and a
+/// result for each (applied, someone else decided, expired...).
+#[tauri::command]
+pub async fn decide_batch(shared: State<'_, Shared>, items: Vec<BatchItem>, verdict: Verdict, reason: Option<String>) -> Result<Vec<BatchResult>, ErrorBody> {
+    Ok(core(&shared)?.decide_batch(&items, verdict, reason.as_deref()).await)
+}
+
 /// Withdraw a decision inside its rule's undo window; nothing is sent.
 #[tauri::command]
 pub fn undo_decision(shared: State<'_, Shared>, outbox_id: i64) -> Result<(), ErrorBody> {
     core(&shared)?.undo_decision(outbox_id).map_err(|e| e.body())
+}
+
+/// Extend a hold's deadline `by` an amount (`15m`, `30m`, `1h`, `4h`) with a
+/// reason. The UI sends the digest of the proposal it displayed; the core
+/// checks it and the hub's rules (cap, Lodestar) before anything is signed.
+#[tauri::command]
+pub async fn extend_hold(
+    shared: State<'_, Shared>,
+    action_id: String,
+    by: String,
+    reason: String,
+    shown_digest: Option<String>,
+) -> Result<ApprovalItem, ErrorBody> {
+    core(&shared)?.extend(&action_id, &by, &reason, shown_digest.as_deref()).await.map_err(|e| e.body())
 }
 
 fn core(shared: &State<'_, Shared>) -> Result<std::sync::Arc<gatehouse_operator::console::ConsoleCore>, ErrorBody> {
@@ -96,6 +118,24 @@ pub async fn export_trace(shared: State<'_, Shared>, action_id: String) -> Resul
 #[tauri::command]
 pub async fn list_helpers(shared: State<'_, Shared>) -> Result<Vec<gatehouse_protocol::wire::HelperView>, ErrorBody> {
     core(&shared)?.helpers().await.map_err(|e| e.body())
+}
+
+/// A signed stop order for a helper, with the operator's reason.
+#[tauri::command]
+pub async fn stop_helper(shared: State<'_, Shared>, id: String, reason: String) -> Result<gatehouse_protocol::wire::HelperView, ErrorBody> {
+    core(&shared)?.stop_helper(&id, &reason).await.map_err(|e| e.body())
+}
+
+/// Add a principal; the API token (when one is issued) goes to the view once
+/// and is kept nowhere.
+#[tauri::command]
+pub async fn add_principal(
+    shared: State<'_, Shared>,
+    id: String,
+    org: String,
+    public_key: Option<String>,
+) -> Result<gatehouse_protocol::wire::PrincipalCreated, ErrorBody> {
+    core(&shared)?.add_principal(&id, &org, public_key.as_deref()).await.map_err(|e| e.body())
 }
 
 #[tauri::command]
@@ -131,26 +171,15 @@ pub async fn confirm_grant(shared: State<'_, Shared>, grant_id: String) -> Resul
 }
 
 fn mesa_client() -> Result<MesaClient, ErrorBody> {
-    let url = settings::load(&gatehouse_operator::config::data_dir())
-        .mesa_url
-        .ok_or_else(|| ErrorBody::new("mesa_not_connected", "connect a mesa server first (URL and admin token)"))?;
-    MesaClient::new(&url).map_err(|e| e.body())
+    MesaClient::from_settings(&gatehouse_operator::config::data_dir()).map_err(|e| e.body())
 }
 
-/// Remember a mesa server: its URL in settings, its admin token in the keyring.
+/// Connect to a mesa server: mesa checks the admin token first; only then
+/// is the token kept in the keyring and the URL in settings (on failure the
+/// previous ones stay).
 #[tauri::command]
 pub async fn mesa_connect(url: String, token: String) -> Result<Vec<MesaPrincipal>, ErrorBody> {
-    let client = MesaClient::new(&url).map_err(|e| e.body())?;
-    let token = token.trim().to_owned();
-    if token.is_empty() {
-        return Err(ErrorBody::new("invalid", "the mesa admin token is required"));
-    }
-    let u = client.url().to_owned();
-    tokio::task::spawn_blocking(move || mesa::save_token(&u, &token)).await.map_err(|e| ErrorBody::new("internal", e.to_string()))?.map_err(|e| e.body())?;
-    let dir = gatehouse_operator::config::data_dir();
-    let s = Settings { mesa_url: Some(client.url().to_owned()), ..settings::load(&dir) };
-    settings::save(&dir, &s).map_err(|e| e.body())?;
-    client.principals().await.map_err(|e| e.body())
+    mesa::connect(&gatehouse_operator::config::data_dir(), &url, &token).await.map_err(|e| e.body())
 }
 
 #[tauri::command]
@@ -163,17 +192,21 @@ pub async fn mesa_set_capabilities(id: String, capabilities: Vec<String>) -> Res
     mesa_client()?.set_capabilities(&id, &capabilities).await.map_err(|e| e.body())
 }
 
+/// What is saved, and what is in use and where it comes from.
 #[tauri::command]
-pub fn get_settings() -> Settings {
-    settings::load(&gatehouse_operator::config::data_dir())
+pub fn get_settings() -> Result<SettingsView, ErrorBody> {
+    let resolved = settings::resolve().map_err(|e| e.body())?;
+    Ok(SettingsView::of(settings::load(&resolved.data_dir), &resolved))
 }
 
-/// Save settings and restart the app so every part uses them.
+/// Save settings and apply them in place: the core reconnects to the hub
+/// now configured (the window and the process stay).
 #[tauri::command]
-pub fn save_settings(app: tauri::AppHandle, hub: Option<String>, operator: Option<String>) -> Result<(), ErrorBody> {
+pub async fn save_settings(app: tauri::AppHandle, hub: Option<String>, operator: Option<String>) -> Result<SettingsView, ErrorBody> {
     let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let dir = gatehouse_operator::config::data_dir();
-    let s = Settings { hub: clean(hub), operator: clean(operator), ..settings::load(&dir) };
+    let s = settings::Settings { hub: clean(hub), operator: clean(operator), ..settings::load(&dir) };
     settings::save(&dir, &s).map_err(|e| e.body())?;
-    app.restart()
+    crate::startup::start(app).await;
+    get_settings()
 }

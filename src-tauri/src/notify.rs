@@ -28,7 +28,7 @@ use gatehouse_protocol::Verdict;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -51,17 +51,39 @@ const SIGNALS: &str = "type='signal',interface='org.freedesktop.Notifications',p
 
 pub struct Notifier {
     tx: Sender<Event>,
+    /// Paused until then (see [`Notifier::pause`]).
+    paused: Arc<Pause>,
 }
 
 impl Notifier {
     pub fn new(app: AppHandle, core: Arc<ConsoleCore>) -> Self {
         let (tx, rx) = mpsc::channel();
-        let signals = tx.clone();
-        let spawned = std::thread::Builder::new().name("notify".into()).spawn(move || Worker::start(app, core, rx, signals));
+        let paused: Arc<Pause> = Arc::default();
+        let (own, shared) = (tx.clone(), paused.clone());
+        let spawned = std::thread::Builder::new().name("notify".into()).spawn(move || Worker::start(app, core, rx, own, shared));
         if let Err(e) = spawned {
             tracing::warn!("desktop notifications are off: {e}");
         }
-        Self { tx }
+        Self { tx, paused }
+    }
+
+    /// No popups for `d`: holds arriving meanwhile are told in one summary
+    /// when the pause ends, if they still wait. Returns when it ends.
+    pub fn pause(&self, d: Duration) -> chrono::DateTime<chrono::Local> {
+        let until = chrono::Local::now() + chrono::Duration::from_std(d).unwrap_or_default();
+        *self.paused.lock().unwrap() = Some((Instant::now() + d, until));
+        let _ = self.tx.send(Event::PauseChanged);
+        until
+    }
+
+    pub fn resume(&self) {
+        *self.paused.lock().unwrap() = None;
+        let _ = self.tx.send(Event::PauseChanged);
+    }
+
+    /// When the pause ends, if notifications are paused.
+    pub fn paused_until(&self) -> Option<chrono::DateTime<chrono::Local>> {
+        paused_now(&self.paused).map(|(_, at)| at)
     }
 
     /// The queue changed (a hold decided here or elsewhere, expired...): a
@@ -80,10 +102,30 @@ impl Notifier {
     }
 }
 
+/// Notifications paused until then (monotonic, and the wall clock's time to show).
+type Pause = Mutex<Option<(Instant, chrono::DateTime<chrono::Local>)>>;
+
+/// The pause, unless it has ended (then cleared).
+fn paused_now(p: &Pause) -> Option<(Instant, chrono::DateTime<chrono::Local>)> {
+    let mut p = p.lock().unwrap();
+    if p.is_some_and(|(end, _)| end <= Instant::now()) {
+        *p = None;
+    }
+    *p
+}
+
 impl Drop for Notifier {
     fn drop(&mut self) {
         let _ = self.tx.send(Event::Stop);
     }
+}
+
+/// A decision from a notification failed: the window shows it on its hold.
+#[derive(Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionError {
+    pub action_id: String,
+    pub error: gatehouse_protocol::ErrorBody,
 }
 
 #[derive(Clone, Serialize, ts_rs::TS)]
@@ -195,6 +237,11 @@ enum Event {
     Closed(u32),
     /// See [`Notifier::queue_changed`].
     QueueChanged,
+    /// Paused or resumed.
+    PauseChanged,
+    /// Approve from a notification came too late: its hold was closed
+    /// (`message` says by whom).
+    Stale(u32, String),
     /// The [`Notifier`] is gone.
     Stop,
 }
@@ -378,10 +425,22 @@ struct Worker {
     core: Arc<ConsoleCore>,
     bus: Bus,
     policy: Policy,
+    /// To hear back from tasks it starts.
+    tx: Sender<Event>,
+    paused: Arc<Pause>,
+    /// Holds that came during a pause, newest last (a few).
+    missed: Vec<ApprovalItem>,
 }
 
 impl Worker {
-    fn start(app: AppHandle, core: Arc<ConsoleCore>, rx: Receiver<Event>, signals: Sender<Event>) {
+    fn start(
+        app: AppHandle,
+        core: Arc<ConsoleCore>,
+        rx: Receiver<Event>,
+        tx: Sender<Event>,
+        paused: Arc<Pause>,
+    ) {
+        let signals = tx.clone();
         let conn = match zbus::blocking::Connection::session() {
             Ok(c) => c,
             Err(e) => {
@@ -399,12 +458,18 @@ impl Worker {
             }
             Err(e) => tracing::warn!("notification actions are off: {e}"),
         }
-        Worker { app, core, bus: Bus { conn, failing: false }, policy: Policy::new() }.run(rx);
+        Worker { app, core, bus: Bus { conn, failing: false }, policy: Policy::new(), tx, paused, missed: Vec::new() }.run(rx);
     }
 
     fn run(mut self, rx: Receiver<Event>) {
         loop {
-            let event = match self.policy.due() {
+            // A pause with holds missed ends in a summary.
+            let pause_end = paused_now(&self.paused).map(|(end, _)| end).filter(|_| !self.missed.is_empty());
+            if pause_end.is_none() && !self.missed.is_empty() {
+                self.pause_ended();
+            }
+            let due = [self.policy.due(), pause_end].into_iter().flatten().min();
+            let event = match due {
                 Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
                     Ok(e) => e,
                     Err(RecvTimeoutError::Timeout) => {
@@ -419,10 +484,17 @@ impl Worker {
                 },
             };
             match event {
+                Event::Holds(items) if paused_now(&self.paused).is_some() => {
+                    self.missed.extend(items);
+                    let extra = self.missed.len().saturating_sub(LISTED);
+                    self.missed.drain(..extra);
+                }
                 Event::Holds(items) => {
                     let pending = self.core.queue_signal().pending;
                     self.policy.holds(&mut self.bus, items, pending, Instant::now());
                 }
+                Event::PauseChanged => {}
+                Event::Stale(id, message) => self.stale(id, &message),
                 Event::Action(id, key) => self.action(id, &key),
                 Event::Closed(id) => self.policy.closed(id),
                 Event::QueueChanged => self.queue_changed(),
@@ -445,6 +517,27 @@ impl Worker {
         }
     }
 
+    /// The pause ended (or was lifted): what came meanwhile and still waits,
+    /// in one notification.
+    fn pause_ended(&mut self) {
+        let core = &self.core;
+        let mut missed = std::mem::take(&mut self.missed);
+        missed.retain(|i| core.queue_item(&i.action.action_id).is_some_and(|q| is_pending(&q)));
+        if !missed.is_empty() {
+            let pending = core.queue_signal().pending;
+            self.policy.holds(&mut self.bus, missed, pending, Instant::now());
+        }
+    }
+
+    /// Say who closed the hold, in place of the notification whose Approve
+    /// came too late, with no actions left.
+    fn stale(&mut self, id: u32, message: &str) {
+        let shown = Shown { summary: "Already decided".into(), body: markup(message), actions: vec![], about: About::Summary };
+        if let Some(new_id) = self.bus.notify(id, &shown) {
+            self.policy.remember(new_id, About::Summary);
+        }
+    }
+
     fn queue_changed(&mut self) {
         let core = &self.core;
         let waiting = |id: &str| core.queue_item(id).is_some_and(|q| is_pending(&q));
@@ -455,13 +548,20 @@ impl Worker {
         let Some(about) = self.policy.about(id).cloned() else { return };
         match (key, about) {
             ("approve", About::Hold(action_id)) => {
-                let (app, core) = (self.app.clone(), self.core.clone());
+                let (app, core, tx) = (self.app.clone(), self.core.clone(), self.tx.clone());
                 tauri::async_runtime::spawn(async move {
                     // The core tells the window of the change itself.
-                    if let Err(e) = core.decide(&action_id, Verdict::Approve, None).await {
-                        tracing::warn!("approve from notification failed: {e}");
-                        focus(&app, Some(action_id), false);
-                        let _ = app.emit("decision-error", e.body());
+                    match core.decide(&action_id, Verdict::Approve, None).await {
+                        Ok(_) => {}
+                        // Someone was first: say who, not "refused".
+                        Err(e) if e.hold_closed() => {
+                            let _ = tx.send(Event::Stale(id, e.to_string()));
+                        }
+                        Err(e) => {
+                            tracing::warn!("approve from notification failed: {e}");
+                            focus(&app, Some(action_id.clone()), false);
+                            let _ = app.emit("decision-error", DecisionError { action_id, error: e.body() });
+                        }
                     }
                 });
             }

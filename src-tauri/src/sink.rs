@@ -5,8 +5,9 @@
 use crate::notify::Notifier;
 use gatehouse_operator::console::{Connection, ConsoleCore, QueueSignal, Sink};
 use gatehouse_protocol::wire::{ApprovalItem, HelperView};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};
 
@@ -14,6 +15,17 @@ use tauri::{AppHandle, Emitter, Manager};
 /// a hundred holds a second is ten small events, not a hundred, and the
 /// view asks for the rows it shows.
 const QUEUE_SIGNAL_EVERY: Duration = Duration::from_millis(50);
+/// The views that ask the hub again when told (Evidence, Capabilities) are
+/// told at most this often: a burst of changes is one request, not many.
+const VIEW_SIGNAL_EVERY: Duration = Duration::from_millis(200);
+/// More changed traces than this in one signal are told as "any" (null).
+const TRACE_IDS_MAX: usize = 500;
+
+/// Changed traces not told yet; `ids` is None once there are too many to list.
+struct TraceBatch {
+    scheduled: bool,
+    ids: Option<BTreeSet<String>>,
+}
 
 pub struct TauriSink {
     app: AppHandle,
@@ -21,12 +33,17 @@ pub struct TauriSink {
     notifier: Arc<Notifier>,
     /// A queue signal is scheduled.
     queue_due: Arc<AtomicBool>,
+    traces: Arc<Mutex<TraceBatch>>,
+    /// A principals signal is scheduled.
+    principals_due: Arc<AtomicBool>,
 }
 
 impl TauriSink {
     pub fn new(app: AppHandle, core: Arc<ConsoleCore>) -> Self {
         let notifier = Arc::new(Notifier::new(app.clone(), core.clone()));
-        Self { app, core, notifier, queue_due: Arc::default() }
+        crate::tray::attach(&app, notifier.clone());
+        let traces = Arc::new(Mutex::new(TraceBatch { scheduled: false, ids: Some(BTreeSet::new()) }));
+        Self { app, core, notifier, queue_due: Arc::default(), traces, principals_due: Arc::default() }
     }
 }
 
@@ -40,10 +57,11 @@ impl Sink for TauriSink {
             tokio::time::sleep(QUEUE_SIGNAL_EVERY).await;
             due.store(false, Ordering::Release);
             let signal: QueueSignal = core.queue_signal();
-            // The count where the desktop shows windows (task bar, switcher).
+            // The count where the desktop shows windows (task bar, switcher) and in the tray.
             if let Some(w) = app.get_webview_window("main") {
                 let _ = w.set_title(&if signal.pending > 0 { format!("Gatehouse ({})", signal.pending) } else { "Gatehouse".to_owned() });
             }
+            crate::tray::show_count(&app, signal.pending);
             let _ = app.emit("queue", signal);
             notifier.queue_changed();
         });
@@ -59,5 +77,45 @@ impl Sink for TauriSink {
 
     fn new_holds(&self, items: Vec<ApprovalItem>) {
         self.notifier.new_holds(items);
+    }
+
+    /// `traces`, with the ids of the traces that changed (null: many).
+    fn trace_changed(&self, action_id: &str) {
+        let mut b = self.traces.lock().unwrap();
+        let too_many = match &mut b.ids {
+            Some(ids) => {
+                ids.insert(action_id.to_owned());
+                ids.len() > TRACE_IDS_MAX
+            }
+            None => false,
+        };
+        if too_many {
+            b.ids = None;
+        }
+        if std::mem::replace(&mut b.scheduled, true) {
+            return;
+        }
+        let (app, batch) = (self.app.clone(), self.traces.clone());
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(VIEW_SIGNAL_EVERY).await;
+            let ids = {
+                let mut b = batch.lock().unwrap();
+                b.scheduled = false;
+                b.ids.replace(BTreeSet::new())
+            };
+            let _ = app.emit("traces", ids);
+        });
+    }
+
+    fn principals_changed(&self) {
+        if self.principals_due.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (app, due) = (self.app.clone(), self.principals_due.clone());
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(VIEW_SIGNAL_EVERY).await;
+            due.store(false, Ordering::Release);
+            let _ = app.emit("principals", ());
+        });
     }
 }

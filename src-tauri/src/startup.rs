@@ -1,4 +1,6 @@
-//! Bringing the core up: settings, keyring key, embedded or remote hub.
+//! Bringing the core up: settings, keyring key, embedded or remote hub; and
+//! bringing it up again in place when Settings change (no new process: the
+//! window, the tray and the session stay).
 
 use crate::sink::TauriSink;
 use gatehouse_operator::console::ConsoleCore;
@@ -26,22 +28,36 @@ pub struct Info {
 pub struct Shared {
     pub core: Mutex<Option<(Arc<ConsoleCore>, Info)>>,
     pub error: Mutex<Option<ErrorBody>>,
-    /// Keeps the embedded hub alive for the life of the app.
-    pub hub: Mutex<Option<crate::embedded::RunningHubGuard>>,
+    /// The embedded hub while it is the one in use: for whom, where, and
+    /// the guard that keeps it running.
+    pub hub: Mutex<Option<(String, String, crate::embedded::RunningHubGuard)>>,
+    /// The running core's task (aborted when Settings change).
+    run: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
+    /// One (re)start at a time.
+    starting: tokio::sync::Mutex<()>,
 }
 
+/// Start the core on the settings in use; called again after Settings
+/// change, it stops the running core first and starts one on the new
+/// settings (the embedded hub keeps running if it is still the one wanted).
 pub async fn start(app: AppHandle) {
+    let shared = app.state::<Shared>();
+    let _one = shared.starting.lock().await;
+    if let Some(run) = shared.run.lock().unwrap().take() {
+        run.abort();
+    }
+    *shared.core.lock().unwrap() = None;
+    *shared.error.lock().unwrap() = None;
     match init(&app).await {
         Ok((core, info)) => {
-            let shared = app.state::<Shared>();
             *shared.core.lock().unwrap() = Some((core.clone(), info.clone()));
             let _ = app.emit("ready", info);
             let sink = Arc::new(TauriSink::new(app.clone(), core.clone()));
-            core.run(sink).await;
+            *shared.run.lock().unwrap() = Some(tauri::async_runtime::spawn(core.run(sink)));
         }
         Err(e) => {
             tracing::error!(code = %e.code(), "console start failed: {e}");
-            *app.state::<Shared>().error.lock().unwrap() = Some(e.body());
+            *shared.error.lock().unwrap() = Some(e.body());
             let _ = app.emit("startup-error", e.body());
         }
     }
@@ -63,12 +79,26 @@ async fn init(app: &AppHandle) -> Result<(Arc<ConsoleCore>, Info), OpError> {
     let (hub_url, embedded_agent_url) = match &cfg.hub {
         HubChoice::Remote(url) => (url.clone(), None),
         HubChoice::Embedded => {
-            let hub = crate::embedded::start(&cfg.data_dir, &operator, &public_key).await?;
-            let url = format!("http://{}", hub.addr);
-            *app.state::<Shared>().hub.lock().unwrap() = Some(crate::embedded::RunningHubGuard::new(hub));
+            let shared = app.state::<Shared>();
+            let running = shared.hub.lock().unwrap().as_ref().filter(|(op, _, _)| *op == operator).map(|(_, url, _)| url.clone());
+            let url = match running {
+                Some(url) => url,
+                None => {
+                    // Another operator's embedded hub (Settings changed who) stops first.
+                    shared.hub.lock().unwrap().take();
+                    let hub = crate::embedded::start(&cfg.data_dir, &operator, &public_key).await?;
+                    let url = format!("http://{}", hub.addr);
+                    *shared.hub.lock().unwrap() = Some((operator.clone(), url.clone(), crate::embedded::RunningHubGuard::new(hub)));
+                    url
+                }
+            };
             (url.clone(), Some(url))
         }
     };
+    if matches!(cfg.hub, HubChoice::Remote(_)) {
+        // A remote hub now: the embedded one stops (its agents were told its address).
+        app.state::<Shared>().hub.lock().unwrap().take();
+    }
     let client = HubClient::new(&hub_url, &operator, Arc::new(key))?;
     let store = LocalStore::open_in(&cfg.data_dir)?;
     let core = ConsoleCore::new(client, store);

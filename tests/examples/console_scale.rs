@@ -20,6 +20,8 @@
 //! - `BENCH_SETTLE_SECS` (5): wait before a memory sample
 //! - `BENCH_KEY_EVERY_MS` (500): one `j` key press this often during the load
 //! - `BENCH_IDLE_KEYS` (20): key presses measured at idle, for reference
+//! - `BENCH_NOTIFY_SAMPLES` (40): single holds, 1.5 s apart, timed from the
+//!   agent's request to the console's `Notify` call naming it
 //! - `BENCH_DISMISS_EVERY` (5): during the load, close our notifications
 //!   (`dunstctl close-all`) this often in seconds, as a person dismissing
 //!   them would, so the popup rate limit is exercised; 0 leaves them open
@@ -29,6 +31,7 @@
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use gatehouse_tests::desktop::{notify_calls, NotifyCall};
 use gatehouse_tests::{bearer_post, bin, held_action_body, unique, Cli, Hub};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -56,6 +59,7 @@ struct Knobs {
     /// How the key is sent: WebDriver Element Send Keys on `body`, or the
     /// Actions API (key down, key up) to whatever has the focus.
     keys_via_actions: bool,
+    notify_samples: u64,
 }
 
 impl Knobs {
@@ -69,6 +73,7 @@ impl Knobs {
             settle_secs: knob("BENCH_SETTLE_SECS", 5),
             key_every_ms: knob("BENCH_KEY_EVERY_MS", 500),
             idle_keys: knob("BENCH_IDLE_KEYS", 20),
+            notify_samples: knob("BENCH_NOTIFY_SAMPLES", 40),
             dismiss_every: knob("BENCH_DISMISS_EVERY", 5),
             keys_via_actions: std::env::var("BENCH_KEYS_VIA").map_or(true, |v| v != "element"),
         }
@@ -552,42 +557,8 @@ impl Report {
 
 // ---------------------------------------------------------------- notifications
 
-/// A `Notify` call as dbus-monitor printed it (see tests/tests/console.rs).
-#[derive(Debug, Clone)]
-struct NotifyCall {
-    /// dbus-monitor's `time=`: seconds since the epoch.
-    time: f64,
-    app: String,
-    replaces_id: u32,
-    summary: String,
-}
-
-fn notify_calls() -> Vec<NotifyCall> {
-    let Ok(path) = std::env::var("GATEHOUSE_NOTIFY_CALLS") else { return Vec::new() };
-    let log = std::fs::read_to_string(path).unwrap_or_default();
-    let mut blocks: Vec<Vec<&str>> = Vec::new();
-    for line in log.lines() {
-        let header = ["method call time=", "method return time=", "signal time=", "error time="].iter().any(|k| line.starts_with(k));
-        if header {
-            blocks.push(vec![line]);
-        } else if let Some(b) = blocks.last_mut() {
-            b.push(line);
-        }
-    }
-    let string = |l: &str| l.trim_start().strip_prefix("string \"").and_then(|v| v.strip_suffix('"')).map(str::to_owned);
-    blocks
-        .into_iter()
-        .filter(|b| b[0].starts_with("method call time=") && b[0].ends_with("member=Notify"))
-        .filter_map(|b| {
-            let time = b[0].split_whitespace().find_map(|w| w.strip_prefix("time="))?.parse().ok()?;
-            let app = string(b.get(1)?)?;
-            let replaces_id = b.get(2)?.trim().strip_prefix("uint32 ")?.parse().ok()?;
-            let summary = string(b.get(4)?)?;
-            Some(NotifyCall { time, app, replaces_id, summary })
-        })
-        .filter(|c| c.app == "Gatehouse")
-        .collect()
-}
+// The Notify calls come from the desktop harness's reading of dbus-monitor
+// (gatehouse_tests::desktop::notify_calls).
 
 // ---------------------------------------------------------------- the run
 
@@ -632,6 +603,30 @@ fn setup(k: &Knobs, r: &mut Report) -> Setup {
 fn hub_pending(cli: &Cli) -> Option<u64> {
     let r = cli.run(&["--json", "approvals", "--limit", "1"]);
     serde_json::from_str::<Value>(r.stdout.trim()).ok()?["total"].as_u64()
+}
+
+/// `n` held actions, each after a quiet spell (so each is the first of its
+/// burst): milliseconds from just before the agent's request to the
+/// notification server's receipt of the `Notify` call naming the hold.
+fn notify_latencies(url: &str, n: u64) -> Vec<f64> {
+    let client = reqwest::blocking::Client::new();
+    let mut out = Vec::new();
+    for i in 0..n {
+        std::thread::sleep(Duration::from_millis(1500));
+        let t0 = epoch(SystemTime::now());
+        let Ok(resp) = client.post(format!("{url}/actions")).json(&held_action_body(&format!("notify-{i:03}"))).send() else { continue };
+        let Some(id) = resp.json::<Value>().ok().and_then(|v| v["actionId"].as_str().map(str::to_owned)) else { continue };
+        let short = format!("#{}", &id[..8.min(id.len())]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(c) = notify_calls().into_iter().rev().find(|c| c.time >= t0 - 0.001 && c.body.contains(&short)) {
+                out.push(((c.time - t0) * 1000.0).max(0.0));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    out
 }
 
 struct Load {
@@ -1024,6 +1019,25 @@ async fn bench(k: Knobs, out_dir: PathBuf) {
         Some(idle.cpu.percent <= 2.0),
     );
     r.note(format!("idle CPU after the load, over {:.1} s: {}", idle.secs, idle.detail()));
+
+    // ------------------------------------------------------------ hold → notification
+    println!("== hold → notification, {} single holds", k.notify_samples);
+    let url = s.hub.url.clone();
+    let n = k.notify_samples;
+    let lat = tokio::task::spawn_blocking(move || notify_latencies(&url, n)).await.unwrap();
+    let missed = n as usize - lat.len();
+    r.row(
+        "Hold → desktop notification (Notify on the bus), a hold after a quiet spell (after the load)",
+        &format!("p50 {:.1} ms, p99 {:.1} ms", pct(&lat, 50.0), pct(&lat, 99.0)),
+        "p99 ≤ 50 ms",
+        Some(missed == 0 && pct(&lat, 99.0) <= 50.0),
+    );
+    r.note(format!(
+        "hold → notification: {} holds 1.5 s apart, {} notified; from before the agent's POST to dbus-monitor's time of the Notify call naming the hold (one clock); max {:.1} ms",
+        n,
+        lat.len(),
+        lat.iter().cloned().fold(0.0, f64::max)
+    ));
 
     let _ = c.close().await;
     drop(d);

@@ -9,6 +9,9 @@
 //! Keyring tests must run inside `scripts/session.sh` (a private D-Bus
 //! session with gnome-keyring); they fail loudly, not skip, elsewhere.
 
+pub mod desktop;
+pub mod tray;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -8,219 +8,13 @@
 //! directory), and cargo runs one test binary per file, so splitting it
 //! would build and link the WebDriver harness once per part.
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
+use gatehouse_tests::desktop::*;
 use gatehouse_tests::*;
 use serde_json::{json, Value};
 use std::io::BufReader;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn require_desktop() {
-    require_keyring();
-    assert!(
-        std::env::var_os("DISPLAY").is_some() && std::env::var_os("GATEHOUSE_NOTIFY_LOG").is_some(),
-        "this test needs scripts/session.sh --desktop (Xvfb + dunst)"
-    );
-}
-
-/// tauri-driver with the console's environment: it launches the app.
-fn driver(cli: &Cli) -> Driver {
-    driver_with(cli, Some(&cli.hub), &[])
-}
-
-fn driver_with(cli: &Cli, hub: Option<&str>, env: &[(&str, &str)]) -> Driver {
-    let (port, native) = (free_port(), free_port());
-    let mut cmd = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()));
-    cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-        .env("GATEHOUSE_OPERATOR", &cli.operator)
-        .env("GATEHOUSE_DATA_DIR", cli.data.path())
-        .envs(env.iter().copied());
-    match hub {
-        Some(h) => cmd.env("GATEHOUSE_HUB", h),
-        None => cmd.env_remove("GATEHOUSE_HUB"),
-    };
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("tauri-driver on PATH (cargo install tauri-driver)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Driver { child, port }
-}
-
-async fn open_app(d: &Driver) -> Client {
-    // reqwest and fantoccini both link rustls; pick its crypto provider once.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let caps = json!({"tauri:options": {"application": bin("gatehouse-console")}});
-    // tauri-driver accepts connections before its native WebKitWebDriver is
-    // up; a first session request can be cut off. Retry briefly.
-    let mut last = None;
-    for _ in 0..10 {
-        match ClientBuilder::rustls().unwrap().capabilities(caps.as_object().unwrap().clone()).connect(&format!("http://127.0.0.1:{}", d.port)).await {
-            Ok(c) => return c,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("WebDriver session with the console: {last:?}")
-}
-
-fn row(id: &str) -> String {
-    format!("[data-testid=approval-row][data-action-id=\"{id}\"]")
-}
-
-async fn wait_css(c: &Client, css: &str) -> fantoccini::elements::Element {
-    c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
-}
-
-async fn wait_attr(c: &Client, css: &str, attr: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(e) = c.find(Locator::Css(css)).await {
-            if e.attr(attr).await.ok().flatten().as_deref() == Some(want) {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{css} never had {attr}={want}");
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
-fn notifications() -> Vec<Value> {
-    let log = std::fs::read_to_string(std::env::var("GATEHOUSE_NOTIFY_LOG").unwrap()).unwrap_or_default();
-    log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-}
-
-/// Wait for a notification logged after the first `since` entries.
-async fn wait_notification(since: usize, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(n) = notifications().into_iter().skip(since).find(|n| pred(n)) {
-            return n;
-        }
-        assert!(Instant::now() < deadline, "no such notification; got {:?}", notifications());
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
-/// A `Notify` call to the notification server, as dbus-monitor printed it
-/// (scripts/session.sh records them in $GATEHOUSE_NOTIFY_CALLS).
-#[derive(Debug, Clone)]
-struct NotifyCall {
-    /// The caller's unique bus name: one per connection.
-    sender: String,
-    app: String,
-    replaces_id: u32,
-    summary: String,
-    body: String,
-    actions: Vec<String>,
-}
-
-/// dbus-monitor's text: a message is a header line at column 0 ("method call
-/// time=... sender=:1.7 -> ... member=Notify"), then its arguments indented
-/// (`string "..."`, `uint32 N`, `array [` ... `]`). Strings are printed raw,
-/// so a body may span lines and hold quotes: Notify's arguments are read by
-/// their fixed order, the body being everything up to the actions' `array [`.
-fn parse_notify_calls(log: &str) -> Vec<NotifyCall> {
-    let mut blocks: Vec<Vec<&str>> = Vec::new();
-    for line in log.lines() {
-        let header = ["method call time=", "method return time=", "signal time=", "error time="].iter().any(|k| line.starts_with(k));
-        if header {
-            blocks.push(vec![line]);
-        } else if let Some(b) = blocks.last_mut() {
-            b.push(line);
-        }
-    }
-    let string = |l: &str| l.trim_start().strip_prefix("string \"").and_then(|v| v.strip_suffix('"')).map(str::to_owned);
-    blocks
-        .into_iter()
-        .filter(|b| b[0].starts_with("method call time=") && b[0].ends_with("member=Notify"))
-        .filter_map(|b| {
-            let sender = b[0].split_whitespace().find_map(|w| w.strip_prefix("sender="))?.to_owned();
-            let app = string(b.get(1)?)?;
-            let replaces_id = b.get(2)?.trim().strip_prefix("uint32 ")?.parse().ok()?;
-            let summary = string(b.get(4)?)?;
-            let arrays = b.iter().position(|l| l.trim_end() == "   array [")?;
-            let body = b.get(5..arrays)?.join("\n");
-            let body = body.trim_start().strip_prefix("string \"")?.strip_suffix('"')?.to_owned();
-            let actions = b[arrays + 1..].iter().take_while(|l| l.trim() != "]").filter_map(|l| string(l)).collect();
-            Some(NotifyCall { sender, app, replaces_id, summary, body, actions })
-        })
-        .collect()
-}
-
-/// The ids in every `CloseNotification` call so far.
-fn close_calls() -> Vec<u32> {
-    let path = std::env::var("GATEHOUSE_NOTIFY_CALLS").expect("scripts/session.sh --desktop records the calls to the notification server");
-    let log = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = log.lines().collect();
-    lines
-        .windows(2)
-        .filter(|w| w[0].starts_with("method call time=") && w[0].ends_with("member=CloseNotification"))
-        .filter_map(|w| w[1].trim().strip_prefix("uint32 ")?.parse().ok())
-        .collect()
-}
-
-/// Our app's Notify calls so far.
-fn notify_calls() -> Vec<NotifyCall> {
-    let path = std::env::var("GATEHOUSE_NOTIFY_CALLS").expect("scripts/session.sh --desktop records the calls to the notification server");
-    parse_notify_calls(&std::fs::read_to_string(path).unwrap_or_default()).into_iter().filter(|c| c.app == "Gatehouse").collect()
-}
-
-/// Wait for a Notify call made after the first `since`.
-async fn wait_notify_call(since: usize, pred: impl Fn(&NotifyCall) -> bool) -> NotifyCall {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(c) = notify_calls().into_iter().skip(since).find(|c| pred(c)) {
-            return c;
-        }
-        assert!(Instant::now() < deadline, "no such Notify call; got {:#?}", notify_calls().into_iter().skip(since).collect::<Vec<_>>());
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
-struct Setup {
-    hub: Hub,
-    cli: Cli,
-    pk: String,
-}
-
-/// One console at a time: they share the X display and the notification server.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn setup() -> Setup {
-    require_desktop();
-    let hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("carol"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
-    Setup { hub, cli, pk }
-}
-
-fn spawn_agent(s: &Setup, ty: &str, params: &str) -> (Child, BufReader<std::process::ChildStdout>, String) {
-    let mut a = agent("trace_agent.py", &[&s.hub.url, ty, &s.pk, "--params", params, "--wait-ms", "30000"]);
-    let mut out = BufReader::new(a.stdout.take().unwrap());
-    let proposed = read_json_line(&mut out)["proposed"].clone();
-    assert_eq!(proposed["status"], "requires_approval");
-    let id = proposed["actionId"].as_str().unwrap().to_owned();
-    (a, out, id)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_action_appears_notifies_and_is_approved_or_rejected_by_click() {
@@ -758,7 +552,13 @@ async fn mesa_principals_managed_from_the_console_with_the_token_in_the_keyring(
     wait_css(&c, &format!("{row} [data-testid=mesa-capabilities]")).await.send_keys("teleport").await.unwrap();
     wait_css(&c, &format!("{row} [data-testid=mesa-save]")).await.click().await.unwrap();
     let err = wait_css(&c, "[data-testid=mesa-error]").await.text().await.unwrap();
-    assert!(err.starts_with("schema_invalid:") && err.contains("teleport"), "{err}");
+    // mesa's own message (FastAPI's list-shaped 422), named as mesa's.
+    assert!(
+        err.starts_with("mesa refused (422): capabilities: Value error, unknown commitment type(s): ['teleport']. known types: [")
+            && err.ends_with("(mesa_invalid)")
+            && !err.contains("hub"),
+        "{err}"
+    );
 
     // The token is in the keyring, never in a file.
     let stored = Command::new("secret-tool").args(["lookup", "service", "gatehouse-mesa", "username", &mesa_url]).output().unwrap();
@@ -771,30 +571,38 @@ async fn mesa_principals_managed_from_the_console_with_the_token_in_the_keyring(
     }
     assert!(leaked.is_empty(), "the mesa token was written to {leaked:?}");
 
-    // A wrong token: mesa's admin_forbidden comes through.
+    // Connect with a wrong token: mesa refuses it, nothing is saved, and the
+    // previous token stays in the keyring and in use.
     wait_css(&c, "[data-testid=mesa-token]").await.send_keys("wrong-token").await.unwrap();
     wait_css(&c, "[data-testid=mesa-connect]").await.click().await.unwrap();
-    // Wait for the reconnect to finish before saving again.
     let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(e) = c.find(Locator::Css("[data-testid=mesa-saved]")).await {
-            if e.text().await.unwrap_or_default().starts_with("Connected to") {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "reconnect never finished");
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-    wait_css(&c, &format!("{row} [data-testid=mesa-save]")).await.click().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    let err = loop {
         let t = wait_css(&c, "[data-testid=mesa-error]").await.text().await.unwrap_or_default();
-        if t.starts_with("admin_forbidden:") {
-            break;
+        if t.contains("admin_forbidden") {
+            break t;
         }
         assert!(Instant::now() < deadline, "mesa's admin_forbidden not shown: {t}");
         tokio::time::sleep(Duration::from_millis(150)).await;
+    };
+    assert!(err.starts_with("mesa refused (403): invalid or missing admin token (admin_forbidden). Nothing was saved"), "{err}");
+    let stored = Command::new("secret-tool").args(["lookup", "service", "gatehouse-mesa", "username", &mesa_url]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&stored.stdout).trim(), admin_token, "the previous token stays");
+    wait_css(&c, &format!("{row} [data-testid=mesa-capabilities]")).await.send_keys(&backspaces).await.unwrap();
+    wait_css(&c, &format!("{row} [data-testid=mesa-capabilities]")).await.send_keys("approval").await.unwrap();
+    wait_css(&c, &format!("{row} [data-testid=mesa-save]")).await.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = c.find(Locator::Css("[data-testid=mesa-saved]")).await {
+            if e.text().await.unwrap_or_default().starts_with("Saved approval") {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the previous token no longer works");
+        tokio::time::sleep(Duration::from_millis(150)).await;
     }
+    let (url, pid) = (mesa_url.clone(), id.clone());
+    let on_server: Value = blocking(move || reqwest::blocking::get(format!("{url}/principals/{pid}")).unwrap().json().unwrap()).await;
+    assert_eq!(on_server["capabilities"], json!(["approval"]));
     let _ = mesa.kill();
     let _ = mesa.wait();
     c.close().await.unwrap();
@@ -1217,5 +1025,237 @@ async fn the_helpers_view_at_600_helpers_keeps_the_dom_small() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rendered = c.find_all(Locator::Css("[data-testid=helper-row]")).await.unwrap().len();
     assert!(rendered > 5 && rendered < 300, "still virtualized at the end: {rendered}");
+    c.close().await.unwrap();
+}
+
+/// The trace row nearest the top of the Evidence list's viewport: its action
+/// id and how far below the viewport's top it sits.
+async fn top_trace_row(c: &Client) -> (String, f64) {
+    let v = c
+        .execute(
+            "const el = document.querySelector('[data-testid=trace-scroll]'); const top = el.getBoundingClientRect().top;
+             const rows = [...el.querySelectorAll('[data-testid=trace-row]')].map((r) => [r.dataset.actionId, r.getBoundingClientRect().top - top]);
+             return rows.filter(([, t]) => t > -2).sort((a, b) => a[1] - b[1])[0];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (v[0].as_str().unwrap().to_owned(), v[1].as_f64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_and_capabilities_follow_the_feed_in_place() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    require_desktop();
+    let hub = Hub::start();
+    let cli = Cli::new(&hub.url, &unique("lena"));
+    let pk = cli.key_init();
+    hub.enrol(&cli.operator, &pk, "admin");
+    let seeded = Command::new(bin("gatehouse-hub")).args(["seed", "--count", "300", "--db"]).arg(hub.db()).output().unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    let d = driver(&cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    wait_css(&c, "[data-testid=tab-evidence]").await.click().await.unwrap();
+    wait_attr(&c, "[data-testid=trace-total]", "data-total", "300").await;
+
+    // The operator scrolls down the list and selects a trace there.
+    c.execute("document.querySelector('[data-testid=trace-scroll]').scrollTop = 100 * 46 + 10;", vec![]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (picked, _) = top_trace_row(&c).await;
+    wait_css(&c, &format!("[data-testid=trace-row][data-action-id=\"{picked}\"]")).await.click().await.unwrap();
+    wait_css(&c, "[data-testid=verify-badge]").await;
+    let before = top_trace_row(&c).await;
+
+    // New traces arrive: counted at once, without switching tabs, and what
+    // the operator was looking at stays where it was, still selected.
+    let url = hub.url.clone();
+    blocking(move || {
+        held_action(&url, "live-1");
+        held_action(&url, "live-2");
+    })
+    .await;
+    wait_attr(&c, "[data-testid=trace-total]", "data-total", "302").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = top_trace_row(&c).await;
+        if now.0 == before.0 && (now.1 - before.1).abs() < 2.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the list moved under the operator: {before:?} then {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let selected = wait_css(&c, "[data-testid=trace-row].selected").await.attr("data-action-id").await.unwrap();
+    assert_eq!(selected.as_deref(), Some(picked.as_str()));
+    assert!(c.find(Locator::Css("[data-testid=verify-badge]")).await.is_ok(), "the selected trace is still shown");
+
+    // At the top: the new ones. The selected trace's decision arrives in its timeline.
+    c.execute("document.querySelector('[data-testid=trace-scroll]').scrollTop = 0;", vec![]).await.unwrap();
+    wait_css(&c, "[data-testid=trace-row][data-action-id=\"live-2\"]").await.click().await.unwrap();
+    wait_attr(&c, "[data-testid=verify-badge]", "data-valid", "true").await;
+    assert_eq!(c.find_all(Locator::Css("[data-testid=timeline-event]")).await.unwrap().len(), 2, "proposal and hold");
+    assert_eq!(cli.run(&["approve", "live-2", "--reason", "fine"]).code, 0);
+    wait_css(&c, "[data-testid=timeline-event][data-kind=\"hold.decided\"]").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = wait_css(&c, "[data-testid=trace-row][data-action-id=\"live-2\"] .status").await.text().await.unwrap_or_default();
+        if status == "approved" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the row's status never followed: {status}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+
+    // Capabilities: a principal added and a grant made elsewhere appear in the open view.
+    wait_css(&c, "[data-testid=tab-capabilities]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=principal-search]").await;
+    assert_eq!(cli.run(&["principals", "add", "late-bot", "--org", "acme"]).code, 0);
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"late-bot\"]").await;
+    assert_eq!(cli.run(&["grant", "late-bot", "email.send", "--expires", "never", "--reason", "from the terminal"]).code, 0);
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"late-bot\"] [data-capability=\"email.send\"]").await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_added_from_the_console_shows_its_token_once_and_the_token_works() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    require_desktop();
+    let hub = Hub::start_with(None, &[]); // credentials required
+    let cli = Cli::new(&hub.url, &unique("root"));
+    let pk = cli.key_init();
+    hub.enrol(&cli.operator, &pk, "admin");
+    let d = driver(&cli);
+    let c = open_app(&d).await;
+    wait_css(&c, "[data-testid=tab-capabilities]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=new-principal-id]").await.send_keys("ops-bot").await.unwrap();
+    wait_css(&c, "[data-testid=new-principal-org]").await.send_keys("acme").await.unwrap();
+    wait_css(&c, "[data-testid=new-principal-submit]").await.click().await.unwrap();
+    let token = wait_css(&c, "[data-testid=principal-token]").await.text().await.unwrap().trim().to_owned();
+    assert!(token.starts_with("ghp_") && token.len() > 40, "{token}");
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"ops-bot\"]").await;
+    wait_css(&c, "[data-testid=copy-token]").await.click().await.unwrap();
+    let copied = wait_css(&c, "[data-testid=copy-status]").await.text().await.unwrap();
+    assert!(copied.starts_with("Copied") || copied.starts_with("Selected"), "{copied}");
+
+    // The hub has it, created by this operator, with a token; the token works.
+    let list = cli.run(&["--json", "principals"]).json();
+    let p = list.as_array().unwrap().iter().find(|p| p["id"] == "ops-bot").expect("on the hub").clone();
+    assert_eq!((p["org"].as_str(), p["hasToken"].as_bool(), p["createdBy"].as_str()), (Some("acme"), Some(true), Some(cli.operator.as_str())));
+    let url = hub.url.clone();
+    let propose_with = move |t: String| {
+        let url = url.clone();
+        async move { blocking(move || sdk_propose(&url, "email.send", Some(&t), "ops-bot")).await }
+    };
+    assert_eq!(propose_with(token.clone()).await["body"]["code"], "authority_denied", "known, but granted nothing yet");
+    assert_eq!(cli.run(&["grant", "ops-bot", "email.send", "--expires", "never", "--reason", "pilot"]).code, 0);
+    let r = propose_with(token.clone()).await;
+    assert_eq!(r["body"]["status"], "requires_approval", "the token proves ops-bot: {r}");
+
+    // Shown once: gone after leaving the view, and written nowhere.
+    wait_css(&c, "[data-testid=tab-evidence]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=tab-capabilities]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=principal-row][data-principal-id=\"ops-bot\"]").await;
+    assert!(c.find(Locator::Css("[data-testid=principal-token]")).await.is_err(), "the token is shown once");
+    let leaked: Vec<_> =
+        walk(cli.data.path()).into_iter().filter(|f| std::fs::read(f).map(|b| String::from_utf8_lossy(&b).contains(&token)).unwrap_or(false)).collect();
+    assert!(leaked.is_empty(), "the token was written to {leaked:?}");
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_from_the_helpers_view_is_an_order_signed_by_the_operator_with_the_reason() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    require_desktop();
+    let hub = Hub::start_with(None, &[]);
+    let cli = Cli::new(&hub.url, &unique("hal"));
+    let pk = cli.key_init();
+    hub.enrol(&cli.operator, &pk, "admin");
+    let token = cli.run(&["principals", "add", "orchestrator", "--org", "acme"]).stdout.trim().lines().last().unwrap().to_owned();
+    let url = hub.url.clone();
+    let id = blocking(move || {
+        let (code, v) = bearer_post(&format!("{url}/helpers"), &token, json!({"name": "worker-1", "swarmId": "swarm-z", "ttlSeconds": 600}));
+        assert_eq!(code, 201, "{v}");
+        let (id, helper_token) = (v["helper"]["id"].as_str().unwrap().to_owned(), v["token"].as_str().unwrap().to_owned());
+        assert_eq!(bearer_post(&format!("{url}/helpers/{id}/heartbeat"), &helper_token, json!({"state": "running", "task": "t-1"})).0, 200);
+        id
+    })
+    .await;
+    let d = driver(&cli);
+    let c = open_app(&d).await;
+    wait_css(&c, "[data-testid=tab-helpers]").await.click().await.unwrap();
+    let row = format!("[data-testid=helper-row][data-helper-id=\"{id}\"]");
+    wait_attr(&c, &row, "data-state", "running").await;
+    wait_css(&c, &format!("{row} [data-testid=helper-stop]")).await.click().await.unwrap();
+    let confirm = wait_css(&c, "[data-testid=stop-confirm]").await;
+    assert!(confirm.attr("disabled").await.unwrap().is_some(), "no stop order without a reason");
+    wait_css(&c, "[data-testid=stop-reason]").await.send_keys("runaway loop").await.unwrap();
+    wait_css(&c, "[data-testid=stop-confirm]").await.click().await.unwrap();
+    let done = wait_css(&c, "[data-testid=stop-done]").await.text().await.unwrap();
+    assert!(done.contains("worker-1") && done.contains(&cli.operator), "{done}");
+
+    // The hub holds the order: the reason, and this operator as its signer.
+    let list = cli.run(&["--json", "helpers"]).json();
+    let h = list.as_array().unwrap().iter().find(|h| h["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(
+        (h["desiredState"].as_str(), h["stopReason"].as_str(), h["stopBy"].as_str()),
+        (Some("stopped"), Some("runaway loop"), Some(cli.operator.as_str())),
+        "{h}"
+    );
+    assert!(h["stopDeadline"].is_string(), "{h}");
+    // The row says so, and offers no second order.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reason = wait_css(&c, &format!("{row} [data-testid=helper-reason]")).await.prop("textContent").await.unwrap().unwrap_or_default();
+        if reason.contains("runaway loop") && c.find(Locator::Css(&format!("{row} [data-testid=helper-stop]"))).await.is_err() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the row never showed the order: {reason}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_extended_from_the_detail_pane_gives_the_agent_a_later_deadline() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let id = unique("ext");
+    let (url, agent_id) = (s.hub.url.clone(), id.clone());
+    let (token, before) = blocking(move || {
+        let token = held_action(&url, &agent_id)["statusToken"].as_str().unwrap().to_owned();
+        let deadline = status(&url, &agent_id, &token)["deadline"].as_str().expect("the agent sees its deadline").to_owned();
+        (token, deadline)
+    })
+    .await;
+    wait_css(&c, &row(&id)).await.click().await.unwrap();
+    wait_attr(&c, "[data-testid=deadline]", "data-deadline", &before).await;
+
+    wait_css(&c, "[data-testid=extend]").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=extend-by]").await.select_by_value("1h").await.unwrap();
+    let confirm = wait_css(&c, "[data-testid=extend-confirm]").await;
+    assert!(confirm.attr("disabled").await.unwrap().is_some(), "no extension without a reason");
+    // Typed into the form, `a` is a letter, not the approve key.
+    wait_css(&c, "[data-testid=extend-reason]").await.send_keys("waiting for the customer's answer").await.unwrap();
+    wait_css(&c, "[data-testid=extend-confirm]").await.click().await.unwrap();
+    let later = gatehouse_protocol::time::format(&(gatehouse_protocol::time::parse(&before).unwrap() + chrono::Duration::hours(1)));
+    wait_attr(&c, "[data-testid=deadline]", "data-deadline", &later).await;
+    let note = wait_css(&c, "[data-testid=extend-notice]").await.text().await.unwrap();
+    assert!(note.contains("extended by 1h"), "{note}");
+
+    // The agent's own read: the later deadline, still waiting.
+    let (url, agent_id) = (s.hub.url.clone(), id.clone());
+    let st = blocking(move || status(&url, &agent_id, &token)).await;
+    assert_eq!((st["status"].as_str(), st["deadline"].as_str()), (Some("requires_approval"), Some(later.as_str())), "{st}");
+    // The trace: this operator extended it, by an hour, and why.
+    let shown = s.cli.run(&["--json", "show", &id]).json();
+    let ext = shown["events"].as_array().unwrap().iter().find(|e| e["kind"] == "hold.extended").expect("a hold.extended event")["data"]["extension"].clone();
+    assert_eq!(
+        (ext["operatorId"].as_str(), ext["bySeconds"].as_i64(), ext["reason"].as_str()),
+        (Some(s.cli.operator.as_str()), Some(3600), Some("waiting for the customer's answer")),
+        "{ext}"
+    );
     c.close().await.unwrap();
 }

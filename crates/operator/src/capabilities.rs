@@ -5,7 +5,7 @@ use crate::error::OpError;
 use crate::hub_client::HubClient;
 use gatehouse_protocol::grant::{valid_capability, GrantBody, GrantOp};
 use gatehouse_protocol::time;
-use gatehouse_protocol::wire::PrincipalView;
+use gatehouse_protocol::wire::{NewPrincipal, PrincipalCreated, PrincipalView};
 use serde::Serialize;
 
 /// What the console previews before the operator confirms.
@@ -53,6 +53,27 @@ pub fn prepare(
     Ok(GrantPreview { body, signed_text })
 }
 
+/// A new principal as the hub will take it: id and org trimmed and checked,
+/// a blank public key meaning none (an API token is issued instead).
+pub fn new_principal(id: &str, org: &str, public_key: Option<&str>) -> Result<NewPrincipal, OpError> {
+    let (id, org) = (id.trim(), org.trim());
+    gatehouse_protocol::rules::check_identifier(id).map_err(|p| OpError::Invalid(format!("the principal id {p}")))?;
+    gatehouse_protocol::rules::check_text(org).map_err(|p| OpError::Invalid(format!("the org {p}")))?;
+    let public_key = public_key.map(str::trim).filter(|k| !k.is_empty());
+    if let Some(k) = public_key {
+        gatehouse_protocol::PublicKey::from_hex(k)
+            .map_err(|_| OpError::Invalid("the public key must be 64 hex characters: a raw Ed25519 public key".into()))?;
+    }
+    Ok(NewPrincipal { id: id.to_owned(), org: org.to_owned(), public_key: public_key.map(str::to_owned) })
+}
+
+/// Add a principal (an operator-signed request; admins only). The answer
+/// carries the API token, when one was issued, once: the caller shows it
+/// and keeps it nowhere.
+pub async fn add_principal(client: &HubClient, id: &str, org: &str, public_key: Option<&str>) -> Result<PrincipalCreated, OpError> {
+    client.add_principal(&new_principal(id, org, public_key)?).await
+}
+
 /// Sign a prepared body with the operator's key and send it.
 pub async fn submit(client: &HubClient, body: GrantBody) -> Result<PrincipalView, OpError> {
     if body.operator_id != client.operator() {
@@ -60,4 +81,26 @@ pub async fn submit(client: &HubClient, body: GrantBody) -> Result<PrincipalView
     }
     let signed = body.sign(client.key()).map_err(|e| OpError::Invalid(e.to_string()))?;
     client.post_grant(&signed).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_principal_is_trimmed_and_checked_before_anything_is_signed() {
+        let key = gatehouse_protocol::SigningKey::generate().public().to_hex();
+        assert_eq!(new_principal(" mail-bot ", " acme ", Some("  ")).unwrap(), NewPrincipal { id: "mail-bot".into(), org: "acme".into(), public_key: None });
+        assert_eq!(new_principal("k", "acme", Some(&format!(" {key} "))).unwrap().public_key, Some(key));
+        for (id, org, pk, says) in [
+            ("", "acme", None, "the principal id must not be empty"),
+            ("mail bot", "acme", None, "the principal id must not contain spaces"),
+            ("bot", " ", None, "the org must not be empty"),
+            ("bot", "a\u{7}", None, "the org must not contain control characters"),
+            ("bot", "acme", Some("abc"), "the public key must be 64 hex characters"),
+        ] {
+            let e = new_principal(id, org, pk).unwrap_err();
+            assert!(matches!(e, OpError::Invalid(_)) && e.to_string().starts_with(says), "{id:?} {org:?}: {e}");
+        }
+    }
 }

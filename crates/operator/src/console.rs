@@ -4,14 +4,16 @@
 //! and makes decisions. `src-tauri` implements [`Sink`]
 //! to turn these into webview events and desktop notifications.
 
-use crate::decide::{self, Ask, Confirmation, DecideOutcome};
+use crate::decide::{self, Ask, BatchOutcome, Confirmation, DecideOutcome};
 use crate::error::OpError;
 use crate::feed::ConnState;
 use crate::follow::{FeedSink, Flow, Follower, Start};
 use crate::hub_client::HubClient;
 use crate::outbox::FlushReport;
-use crate::queue::{Change, Queue, QueuePage, QueueQuery};
+use crate::queue::{Change, Queue, QueuePage, QueueQuery, QueueSort};
 use crate::store::LocalStore;
+use gatehouse_protocol::feed::FeedData;
+use gatehouse_protocol::time;
 use gatehouse_protocol::trace::{Report, TraceBundle};
 use gatehouse_protocol::wire::{ApprovalItem, FeedEvent, TraceList, TraceQuery};
 use gatehouse_protocol::Verdict;
@@ -19,15 +21,30 @@ use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long new holds are gathered into one notification.
+/// The first new hold after a quiet spell is notified at once; those that
+/// follow are gathered over this long into one update.
 pub const GROUP_WINDOW: Duration = Duration::from_millis(600);
 
+/// Seconds a helper has to comply with a stop order from the console (the
+/// default of `gatehouse helpers stop --grace`).
+pub const STOP_GRACE_SECONDS: i64 = 30;
+
+/// The console's link to its hub, told as it is: never "live" unless the
+/// feed is followed, the last error and the next attempt always at hand.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Connection {
     pub state: LinkState,
+    /// The last error, while not live.
     pub detail: Option<String>,
+    /// Failed attempts in a row.
+    pub attempt: u32,
+    /// When the next attempt starts (RFC 3339), while one is planned.
+    pub next_retry_at: Option<String>,
+    /// When the feed was last followed (RFC 3339): what the queue shows is
+    /// the queue as of then while not live. None before the first connection.
+    pub last_live_at: Option<String>,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub outbox_pending: i64,
 }
@@ -37,12 +54,29 @@ pub struct Connection {
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum LinkState {
+    /// Not connected yet (starting, or the first attempts failed).
+    Connecting,
     /// Following the feed.
     Live,
     /// Lost the feed; retrying.
     Reconnecting,
-    /// Not connected (not yet, or given up); `detail` says why.
+    /// Not connected after [`OFFLINE_AFTER`] attempts (still retrying, unless
+    /// the hub refused this operator for good); `detail` says why.
     Offline,
+}
+
+/// Failed attempts in a row after which the link is called offline.
+pub const OFFLINE_AFTER: u32 = 4;
+
+impl LinkState {
+    /// Not live after `attempt` failures: still (re)connecting, or offline.
+    fn after_failures(attempt: u32, was_live: bool) -> LinkState {
+        match (attempt >= OFFLINE_AFTER, was_live) {
+            (true, _) => LinkState::Offline,
+            (false, true) => LinkState::Reconnecting,
+            (false, false) => LinkState::Connecting,
+        }
+    }
 }
 
 pub trait Sink: Send + Sync + 'static {
@@ -54,6 +88,44 @@ pub trait Sink: Send + Sync + 'static {
     fn new_holds(&self, items: Vec<ApprovalItem>);
     /// A swarm helper changed (spawned, state, stale, stop ordered, retired, reaped).
     fn helper_changed(&self, helper: &gatehouse_protocol::wire::HelperView);
+    /// An action's trace changed (proposed, held, decided, extended,
+    /// expired, evidence attached): views of traces ask again.
+    fn trace_changed(&self, action_id: &str);
+    /// A principal was added or its capabilities granted or revoked: views
+    /// of principals ask again.
+    fn principals_changed(&self);
+}
+
+/// Which of the views fed by a hub request (not by the queue) a feed event changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touches {
+    /// The trace of the event's subject (an action id).
+    Trace,
+    Principals,
+    Nothing,
+}
+
+/// Every kind is named: a new one must say which views it changes.
+fn touches(d: &FeedData) -> Touches {
+    match d {
+        FeedData::ActionProposed { .. }
+        | FeedData::HoldCreated { .. }
+        | FeedData::HoldDecided { .. }
+        | FeedData::HoldExtended { .. }
+        | FeedData::HoldExpired { .. }
+        | FeedData::EvidenceAttached { .. } => Touches::Trace,
+        FeedData::PrincipalCreated { .. } | FeedData::CapabilityGranted { .. } | FeedData::CapabilityRevoked { .. } => Touches::Principals,
+        // A refusal is kept on the principal's own chain: no action, no trace,
+        // no change to its capabilities. Helpers have their own signal.
+        FeedData::ActionRefused { .. }
+        | FeedData::HelperSpawned { .. }
+        | FeedData::HelperState { .. }
+        | FeedData::HelperRetired { .. }
+        | FeedData::HelperReaped { .. }
+        | FeedData::HelperStopOrdered { .. }
+        | FeedData::HelperStale { .. }
+        | FeedData::Unknown { .. } => Touches::Nothing,
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,6 +165,26 @@ pub struct DecisionRequest {
     pub shown_digest: Option<String>,
     #[cfg_attr(feature = "ts", ts(optional))]
     pub confirmation: Option<Confirmation>,
+}
+
+/// One action of a batch decision, as the face showed it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BatchItem {
+    pub action_id: String,
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub shown_digest: Option<String>,
+}
+
+/// How one action of a batch went.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BatchResult {
+    pub action_id: String,
+    pub outcome: BatchOutcome,
+    pub message: String,
 }
 
 /// A trace bundle with the result of verifying it here.
@@ -140,7 +232,7 @@ impl ConsoleCore {
             store: Arc::new(store),
             queue: Mutex::new(Queue::default()),
             loading_total: Mutex::new(None),
-            conn: Mutex::new(Connection { state: LinkState::Reconnecting, detail: None, outbox_pending: 0 }),
+            conn: Mutex::new(Connection { state: LinkState::Connecting, detail: None, attempt: 0, next_retry_at: None, last_live_at: None, outbox_pending: 0 }),
             pending_grants: Mutex::new(Default::default()),
             me: me.clone(),
             sink: std::sync::OnceLock::new(),
@@ -177,12 +269,33 @@ impl ConsoleCore {
         c
     }
 
-    fn set_conn(&self, sink: &dyn Sink, state: LinkState, detail: Option<String>) {
-        {
-            let mut c = self.conn.lock().unwrap();
-            c.state = state;
-            c.detail = detail;
-        }
+    /// The feed is followed.
+    fn link_live(&self, sink: &dyn Sink) {
+        self.update_conn(sink, |c| {
+            c.state = LinkState::Live;
+            c.detail = None;
+            c.attempt = 0;
+            c.next_retry_at = None;
+        });
+    }
+
+    /// Attempt `attempt` failed with `error`; the next starts in `retry_in`
+    /// (None: no more attempts).
+    fn link_failed(&self, sink: &dyn Sink, attempt: u32, error: String, retry_in: Option<Duration>) {
+        self.update_conn(sink, |c| {
+            let was_live = c.state == LinkState::Live || c.last_live_at.is_some();
+            if c.state == LinkState::Live {
+                c.last_live_at = Some(time::format(&time::now()));
+            }
+            c.state = if retry_in.is_none() { LinkState::Offline } else { LinkState::after_failures(attempt, was_live) };
+            c.detail = Some(error);
+            c.attempt = attempt;
+            c.next_retry_at = retry_in.map(|d| time::format(&(time::now() + chrono::Duration::from_std(d).unwrap_or_default())));
+        });
+    }
+
+    fn update_conn(&self, sink: &dyn Sink, f: impl FnOnce(&mut Connection)) {
+        f(&mut self.conn.lock().unwrap());
         sink.connection_changed(&self.connection());
     }
 
@@ -199,16 +312,20 @@ impl ConsoleCore {
         let follower = Follower::new(&self.client).with_store(&self.store);
         let mut face = Face { core: &self, sink, batch: Arc::default(), fills: Arc::new(tokio::sync::Semaphore::new(FILLS_AT_ONCE)) };
         // The starting point: the queue and the feed position it reflects.
+        let mut attempt = 0u32;
         let start = loop {
             match follower.position(Start::Now, &mut face).await {
                 Ok(seq) => {
                     *self.loading_total.lock().unwrap() = None;
                     face.sink.queue_changed();
+                    face.announce_waiting();
                     break seq;
                 }
                 Err(e) => {
-                    self.set_conn(face.sink.as_ref(), LinkState::Offline, Some(e.to_string()));
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    attempt = attempt.saturating_add(1);
+                    let wait = crate::feed::backoff(attempt);
+                    self.link_failed(face.sink.as_ref(), attempt, e.to_string(), Some(wait));
+                    tokio::time::sleep(wait).await;
                 }
             }
         };
@@ -228,6 +345,23 @@ impl ConsoleCore {
         let (action_id, verdict) = (ask.action_id.to_owned(), ask.verdict);
         let out = decide::decide(&self.client, &self.store, ask).await;
         self.settle_outcome(&action_id, verdict, out).await
+    }
+
+    /// Decide several actions alike, one signed envelope each, in order; one
+    /// failing does not stop the rest. Each carries the digest the face
+    /// showed for it, checked as for a single decision.
+    pub async fn decide_batch(&self, items: &[BatchItem], verdict: Verdict, reason: Option<&str>) -> Vec<BatchResult> {
+        let mut results = Vec::with_capacity(items.len());
+        for it in items {
+            let ask = Ask { shown_digest: it.shown_digest.as_deref(), ..Ask::new(&it.action_id, verdict, reason) };
+            let (outcome, message) = match self.decide_with(ask).await {
+                Ok(r) if r.queued => (BatchOutcome::Queued, r.message),
+                Ok(r) => (BatchOutcome::Applied, r.message),
+                Err(e) => (BatchOutcome::of_error(&e), e.to_string()),
+            };
+            results.push(BatchResult { action_id: it.action_id.clone(), outcome, message });
+        }
+        results
     }
 
     /// Deliver a scheduled outbox entry when its undo window closes.
@@ -271,7 +405,7 @@ impl ConsoleCore {
                     undo: Some(UndoWindow { outbox_id, action_id: action_id.to_owned(), send_at }),
                 })
             }
-            Err(e @ OpError::Hub { status: 409, .. }) => {
+            Err(e) if e.hold_closed() => {
                 // Someone else decided first (or the hold expired): refresh the item.
                 if let Ok((item, _)) = self.client.action(action_id).await {
                     self.queue.lock().unwrap().upsert(item);
@@ -286,6 +420,18 @@ impl ConsoleCore {
     /// Withdraw a decision inside its undo window: nothing is sent.
     pub fn undo_decision(&self, outbox_id: i64) -> Result<(), OpError> {
         self.store.cancel(outbox_id).map(|_| ())
+    }
+
+    /// Extend a hold's deadline `by` an amount such as `30m`, with a reason
+    /// (signed here; checked against the hub's rules and the content the face
+    /// showed, `shown_digest`, before anything is signed). The item as the
+    /// hub now has it, with its new deadline.
+    pub async fn extend(&self, action_id: &str, by: &str, reason: &str, shown_digest: Option<&str>) -> Result<ApprovalItem, OpError> {
+        let ask = crate::extend::ExtendAsk { action_id, by, reason, shown_digest };
+        let out = crate::extend::extend(&self.client, ask).await?;
+        self.queue.lock().unwrap().upsert(out.item.clone());
+        self.changed();
+        Ok(out.item)
     }
 
     /// One page of traces matching `filter`.
@@ -312,6 +458,19 @@ impl ConsoleCore {
 
     pub async fn helpers(&self) -> Result<Vec<gatehouse_protocol::wire::HelperView>, OpError> {
         self.client.helpers().await
+    }
+
+    /// Order a helper to stop, signed with the operator's key as `gatehouse
+    /// helpers stop` does, with that command's default grace.
+    pub async fn stop_helper(&self, id: &str, reason: &str) -> Result<gatehouse_protocol::wire::HelperView, OpError> {
+        self.client.stop_helper(id, reason, STOP_GRACE_SECONDS).await
+    }
+
+    /// Add a principal (admins), as `gatehouse principals add` does. Without
+    /// a public key the hub issues an API token: it is in the answer, once,
+    /// and kept nowhere here.
+    pub async fn add_principal(&self, id: &str, org: &str, public_key: Option<&str>) -> Result<gatehouse_protocol::wire::PrincipalCreated, OpError> {
+        crate::capabilities::add_principal(&self.client, id, org, public_key).await
     }
 
     pub async fn principals(&self) -> Result<Vec<gatehouse_protocol::wire::PrincipalView>, OpError> {
@@ -375,8 +534,8 @@ const FILL_ATTEMPTS: u32 = 6;
 struct Face<'c> {
     core: &'c ConsoleCore,
     sink: Arc<dyn Sink>,
-    /// New holds not notified yet; the first one starts the window's timer.
-    batch: Arc<Mutex<Vec<ApprovalItem>>>,
+    /// New holds not notified yet.
+    batch: Arc<Mutex<Batch>>,
     /// Turns for [`Face::fill_in`].
     fills: Arc<tokio::sync::Semaphore>,
 }
@@ -409,18 +568,68 @@ impl Face<'_> {
         });
     }
 
+    /// A new hold for the notifications: the first of a quiet spell at
+    /// once, on its own; those that follow inside [`GROUP_WINDOW`] together
+    /// when it ends (each still waiting then), the window running on while
+    /// holds keep coming.
     fn notify_soon(&self, item: ApprovalItem) {
         let mut batch = self.batch.lock().unwrap();
-        batch.push(item);
-        if batch.len() == 1 {
-            let (batch, sink) = (self.batch.clone(), self.sink.clone());
-            tokio::spawn(async move {
+        if batch.open {
+            batch.items.push(item);
+            return;
+        }
+        batch.open = true;
+        drop(batch);
+        self.sink.new_holds(vec![item]);
+        let (batch, sink, core) = (self.batch.clone(), self.sink.clone(), self.core.me.clone());
+        tokio::spawn(async move {
+            loop {
                 tokio::time::sleep(GROUP_WINDOW).await;
-                let items = std::mem::take(&mut *batch.lock().unwrap());
-                sink.new_holds(items);
-            });
+                let items = {
+                    let mut b = batch.lock().unwrap();
+                    let items = std::mem::take(&mut b.items);
+                    if items.is_empty() {
+                        b.open = false;
+                        return;
+                    }
+                    items
+                };
+                // Decided or expired meanwhile (a feed replayed after an outage
+                // brings both the hold and its decision): not worth a word.
+                let Some(core) = core.upgrade() else { return };
+                let waiting: Vec<_> =
+                    items.into_iter().filter(|i| core.queue_item(&i.action.action_id).is_some_and(|q| crate::queue::is_pending(&q))).collect();
+                if !waiting.is_empty() {
+                    sink.new_holds(waiting);
+                }
+            }
+        });
+    }
+
+    /// The queue is loaded: holds already waiting are told in one
+    /// notification (the newest few named, the count the queue's).
+    fn announce_waiting(&self) {
+        let newest = {
+            let queue = self.core.queue.lock().unwrap();
+            let pending = queue.pending();
+            let q = QueueQuery { sort: QueueSort::Age, offset: pending.saturating_sub(ANNOUNCED) as u32, limit: ANNOUNCED as u32, ..QueueQuery::default() };
+            queue.page(&q).items
+        };
+        if !newest.is_empty() {
+            self.sink.new_holds(newest);
         }
     }
+}
+
+/// Holds named when the queue is loaded with holds already waiting.
+const ANNOUNCED: usize = 5;
+
+/// New holds gathered for the notifications (see [`Face::notify_soon`]).
+#[derive(Default)]
+struct Batch {
+    /// A window is running: holds wait in `items` until it ends.
+    open: bool,
+    items: Vec<ApprovalItem>,
 }
 
 impl FeedSink for Face<'_> {
@@ -445,8 +654,10 @@ impl FeedSink for Face<'_> {
 
     fn on_state(&mut self, state: &ConnState) -> Result<(), OpError> {
         match state {
-            ConnState::Live => self.core.set_conn(self.sink.as_ref(), LinkState::Live, None),
-            ConnState::Reconnecting { error, .. } => self.core.set_conn(self.sink.as_ref(), LinkState::Reconnecting, Some(error.clone())),
+            ConnState::Live => self.core.link_live(self.sink.as_ref()),
+            ConnState::Reconnecting { attempt, error, retry_in_ms } => {
+                self.core.link_failed(self.sink.as_ref(), *attempt, error.clone(), Some(Duration::from_millis(*retry_in_ms)))
+            }
         }
         Ok(())
     }
@@ -465,6 +676,11 @@ impl FeedSink for Face<'_> {
             self.sink.helper_changed(h);
             return Ok(Flow::Continue);
         }
+        match touches(&e.data) {
+            Touches::Trace => self.sink.trace_changed(&e.subject),
+            Touches::Principals => self.sink.principals_changed(),
+            Touches::Nothing => {}
+        }
         let change = self.core.queue.lock().unwrap().apply(e);
         match change {
             Some(Change::Held(item)) => {
@@ -482,6 +698,66 @@ impl FeedSink for Face<'_> {
     }
 
     fn on_stopped(&mut self, e: &OpError) {
-        self.core.set_conn(self.sink.as_ref(), LinkState::Offline, Some(e.to_string()));
+        self.core.link_failed(self.sink.as_ref(), u32::MAX, e.to_string(), None);
+    }
+}
+
+#[cfg(test)]
+mod live_view_tests {
+    use super::*;
+    use gatehouse_protocol::wire::{ActionStatus, HelperView, Via};
+    use serde_json::json;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Sink for Recorder {
+        fn queue_changed(&self) {}
+        fn connection_changed(&self, _: &Connection) {}
+        fn new_holds(&self, _: Vec<ApprovalItem>) {}
+        fn helper_changed(&self, h: &HelperView) {
+            self.0.lock().unwrap().push(format!("helper {}", h.id));
+        }
+        fn trace_changed(&self, action_id: &str) {
+            self.0.lock().unwrap().push(format!("trace {action_id}"));
+        }
+        fn principals_changed(&self) {
+            self.0.lock().unwrap().push("principals".into());
+        }
+    }
+
+    fn event(seq: i64, subject: &str, data: FeedData) -> FeedEvent {
+        FeedEvent { seq, subject: subject.into(), at: "2025-01-01T00:00:00Z".into(), data }
+    }
+
+    #[test]
+    fn each_feed_kind_names_the_views_it_changes() {
+        let decided = FeedData::HoldDecided { hold: None, decision: None, status: ActionStatus::Approved };
+        let expired = FeedData::HoldExpired { hold: None, status: ActionStatus::Expired };
+        let evidence = FeedData::EvidenceAttached { evidence: json!({}), principal: None, via: Via::DevOpen };
+        for d in [decided, expired, evidence] {
+            assert_eq!(touches(&d), Touches::Trace, "{}", d.kind());
+        }
+        let created = FeedData::PrincipalCreated { id: "p".into(), org: "o".into(), public_key: None, by: "op".into() };
+        assert_eq!(touches(&created), Touches::Principals);
+        let refused = FeedData::ActionRefused { action_id: "a".into(), action_type: "t".into(), code: "authority_denied".into() };
+        assert_eq!(touches(&refused), Touches::Nothing);
+        assert_eq!(touches(&FeedData::Unknown { kind: "x.y".into(), data: json!({}) }), Touches::Nothing);
+    }
+
+    #[tokio::test]
+    async fn the_face_tells_the_sink_which_trace_and_when_principals_changed() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-console-test-{}", uuid::Uuid::new_v4()));
+        let client = HubClient::new("http://127.0.0.1:9", "op", Arc::new(gatehouse_protocol::SigningKey::generate())).unwrap();
+        let core = ConsoleCore::new(client, LocalStore::open_in(&dir).unwrap());
+        let recorder = Arc::new(Recorder::default());
+        let mut face = Face { core: &core, sink: recorder.clone(), batch: Arc::default(), fills: Arc::new(tokio::sync::Semaphore::new(FILLS_AT_ONCE)) };
+        let evidence = FeedData::EvidenceAttached { evidence: json!({"ok": true}), principal: None, via: Via::DevOpen };
+        face.on_event(&event(1, "act-1", evidence)).unwrap();
+        face.on_event(&event(2, "principal:bot", FeedData::PrincipalCreated { id: "bot".into(), org: "o".into(), public_key: None, by: "op".into() })).unwrap();
+        let refused = FeedData::ActionRefused { action_id: "act-2".into(), action_type: "t".into(), code: "authority_denied".into() };
+        face.on_event(&event(3, "principal:bot", refused)).unwrap();
+        assert_eq!(*recorder.0.lock().unwrap(), ["trace act-1", "principals"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

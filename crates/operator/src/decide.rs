@@ -16,7 +16,8 @@ use crate::outbox::{self, DeliveryResult, Pace};
 use crate::store::LocalStore;
 use gatehouse_protocol::lodestar::{self, ResolutionKind};
 use gatehouse_protocol::wire::{confirm_token, ApprovalItem, ConfirmMode, DecisionOutcome, FeedData, HoldKind};
-use gatehouse_protocol::{action_digest, rules, time, DecisionBody, ErrorBody, Verdict};
+use gatehouse_protocol::{action_digest, rules, time, DecisionBody, Verdict};
+use serde::Serialize;
 use serde_json::Value;
 
 /// The deliberate step a `confirm:` rule demands before approving.
@@ -77,8 +78,41 @@ async fn find_item(client: &HubClient, store: &LocalStore, action_id: &str) -> R
     }
 }
 
+/// How one action of a batch decision went (each action is its own signed
+/// envelope; one failing does not stop the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum BatchOutcome {
+    /// Signed and applied by the hub.
+    Applied,
+    /// Signed; waits in the outbox (hub unreachable, or the rule's undo window).
+    Queued,
+    /// Someone else decided it first: the message says who.
+    DecidedElsewhere,
+    /// Its deadline passed.
+    Expired,
+    /// Its rule asks for a deliberate approval, one at a time.
+    NeedsConfirmation,
+    /// Anything else; the message says what.
+    Failed,
+}
+
+impl BatchOutcome {
+    /// The outcome of a decision that failed with `e`.
+    pub fn of_error(e: &OpError) -> BatchOutcome {
+        match e.code().as_str() {
+            "already_decided" => BatchOutcome::DecidedElsewhere,
+            "hold_expired" => BatchOutcome::Expired,
+            "confirmation_required" | "confirmation_mismatch" => BatchOutcome::NeedsConfirmation,
+            _ => BatchOutcome::Failed,
+        }
+    }
+}
+
+/// Found here, before anything was signed: not the hub's refusal.
 fn conflict(code: &str, message: String) -> OpError {
-    OpError::Hub { status: 409, body: ErrorBody::new(code, message) }
+    OpError::Conflict(code.to_owned(), message)
 }
 
 /// The digest of the proposal the operator is deciding on, computed from the
@@ -259,6 +293,7 @@ mod tests {
             confirm,
             confirm_token: None,
             undo_seconds: None,
+            max_deadline: None,
         };
         let policy = PolicyOutcome { rule_id: None, mode: None, status: ActionStatus::RequiresApproval, require: vec![], principal: None };
         let proposed = FeedData::ActionProposed { action: action.clone(), policy, request };

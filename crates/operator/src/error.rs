@@ -17,9 +17,6 @@ pub enum OpError {
     Unreachable { url: String, detail: String },
     #[error("hub refused ({status}): {}", body.message)]
     Hub { status: u16, body: ErrorBody },
-    /// A mesa server's error, with mesa's own code.
-    #[error("mesa refused ({status}): {}", body.message)]
-    Mesa { status: u16, body: ErrorBody },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -59,7 +56,7 @@ impl OpError {
             OpError::KeyExists(_) => "key_exists".into(),
             OpError::Keyring(_) => "keyring".into(),
             OpError::Unreachable { .. } => "hub_unreachable".into(),
-            OpError::Hub { body, .. } | OpError::Mesa { body, .. } => body.code.clone(),
+            OpError::Hub { body, .. } => body.code.clone(),
             OpError::NotFound(_) => "not_found".into(),
             OpError::Invalid(_) => "invalid".into(),
             OpError::Conflict(code, _) => code.clone(),
@@ -75,7 +72,7 @@ impl OpError {
             OpError::KeyExists(_) | OpError::Conflict(..) => exit::CONFLICT,
             OpError::Unreachable { .. } => exit::UNREACHABLE,
             OpError::NotFound(_) => exit::NOT_FOUND,
-            OpError::Hub { status, .. } | OpError::Mesa { status, .. } => match status {
+            OpError::Hub { status, .. } => match status {
                 404 => exit::NOT_FOUND,
                 409 => exit::CONFLICT,
                 400..=499 => exit::REFUSED,
@@ -83,6 +80,12 @@ impl OpError {
             },
             OpError::Store(_) | OpError::Protocol(_) => exit::INTERNAL,
         }
+    }
+
+    /// The hold can no longer be decided (someone decided it, it expired),
+    /// as the hub or this machine found.
+    pub fn hold_closed(&self) -> bool {
+        matches!(self, OpError::Hub { status: 409, .. } | OpError::Conflict(..)) && gatehouse_protocol::rules::Closed::CODES.contains(&self.code().as_str())
     }
 
     pub fn body(&self) -> ErrorBody {

@@ -19,7 +19,18 @@ use tokio::sync::mpsc;
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum ConnState {
     Live,
-    Reconnecting { attempt: u32, error: String },
+    /// Attempt `attempt` failed with `error`; the next starts in `retry_in_ms`.
+    Reconnecting {
+        attempt: u32,
+        error: String,
+        retry_in_ms: u64,
+    },
+}
+
+/// How long to wait before reconnecting after `attempt` failures: 400 ms,
+/// doubling, at most 5 s.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((200u64 << attempt.min(5)).min(5_000))
 }
 
 // Nearly every message is an event: boxing it would only add an allocation each.
@@ -78,11 +89,12 @@ pub async fn follow(client: HubClient, mut after: i64, tx: mpsc::Sender<FeedMsg>
                 return;
             }
         }
-        attempt += 1;
-        if tx.send(FeedMsg::State(ConnState::Reconnecting { attempt, error: err.to_string() })).await.is_err() {
+        attempt = attempt.saturating_add(1);
+        let wait = backoff(attempt);
+        let state = ConnState::Reconnecting { attempt, error: err.to_string(), retry_in_ms: wait.as_millis() as u64 };
+        if tx.send(FeedMsg::State(state)).await.is_err() {
             return;
         }
-        let backoff = Duration::from_millis((200u64 << attempt.min(5)).min(5_000));
-        tokio::time::sleep(backoff).await;
+        tokio::time::sleep(wait).await;
     }
 }

@@ -1,6 +1,6 @@
 //! HTTP client for one hub, as one operator. Reads are signed per request
-//! (see `gatehouse_protocol::request_auth`); decisions carry their own
-//! signed envelope.
+//! (see `gatehouse_protocol::request_auth`); decisions and deadline
+//! extensions carry their own signed envelope.
 
 use crate::error::OpError;
 use gatehouse_protocol::grant::SignedGrant;
@@ -159,8 +159,14 @@ impl HubClient {
         self.get_json("/operator/helpers").await
     }
 
-    /// Order a helper to stop (a signed request); it must comply within `grace_seconds`.
+    /// Order a helper to stop (a signed request, `gatehouse helpers stop` and
+    /// the console's Stop alike); it must comply within `grace_seconds`. The
+    /// reason is required and kept with the order.
     pub async fn stop_helper(&self, id: &str, reason: &str, grace_seconds: i64) -> Result<gatehouse_protocol::wire::HelperView, OpError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(OpError::Invalid("a stop order needs a reason".into()));
+        }
         self.signed_post(&format!("/operator/helpers/{}/stop", urlencode(id)), &serde_json::json!({"reason": reason, "graceSeconds": grace_seconds})).await
     }
 
@@ -199,6 +205,16 @@ impl HubClient {
             Ok(resp) => self.answer(resp).await,
             Err(e) => Answer::Transient { error: self.unreachable(e), retry_after: None },
         }
+    }
+
+    /// Send a signed deadline extension for `action_id` (once: an extension
+    /// does not wait in the outbox; a failure is the operator's to retry).
+    pub async fn post_extension(
+        &self,
+        action_id: &str,
+        signed: &gatehouse_protocol::SignedExtension,
+    ) -> Result<gatehouse_protocol::extension::ExtensionOutcome, OpError> {
+        self.post_envelope(&format!("/operator/actions/{}/extend", urlencode(action_id)), signed).await
     }
 
     /// Open the SSE feed after `after` (or from now). The caller reads the body stream.

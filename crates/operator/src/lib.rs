@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod decide;
 pub mod error;
+pub mod extend;
 pub mod feed;
 pub mod follow;
 pub mod hub_client;

@@ -29,9 +29,9 @@ pub enum QueueShow {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum QueueSort {
     /// Oldest first.
-    #[default]
     Age,
     /// Soonest deadline first; no deadline last.
+    #[default]
     Deadline,
     /// By agent (the proven principal, else the claimed name), oldest first.
     Agent,
@@ -174,6 +174,12 @@ impl Queue {
                 self.items.insert(e.subject.clone(), item.clone());
                 return Some(Change::Held(item));
             }
+            FeedData::HoldExtended { hold, .. } => {
+                // A new deadline; the action still waits.
+                let item = self.items.get_mut(&e.subject)?;
+                item.hold = Some(hold.clone());
+                return Some(Change::Updated(item.clone()));
+            }
             FeedData::HoldDecided { hold, decision, status } => (hold, decision.as_ref(), *status),
             FeedData::HoldExpired { hold, status } => (hold, None, *status),
             _ => return None,
@@ -235,6 +241,37 @@ mod tests {
         }
         assert_eq!(q.apply(&ev(3, "evidence.attached", "a", json!({"evidence": {}, "principal": null, "via": "token"}))), None);
         assert_eq!(q.apply(&ev(4, "hold.decided", "unknown", json!({"hold": hold("unknown", "approved"), "decision": null, "status": "approved"}))), None);
+    }
+
+    #[test]
+    fn an_extended_hold_keeps_waiting_with_its_new_deadline() {
+        let mut q = Queue::default();
+        held(&mut q, "a", "2026-11-21T10:00:01.000Z", "bot", Some("2026-11-21T10:30:00.000Z"));
+        held(&mut q, "b", "2026-11-21T10:00:02.000Z", "bot", Some("2026-11-21T10:40:00.000Z"));
+        let mut hold: gatehouse_protocol::wire::HoldView = serde_json::from_value(hold("a", "pending")).unwrap();
+        hold.deadline = Some("2026-11-21T10:30:00.000Z".into());
+        let body = gatehouse_protocol::ExtensionBody::new(&hold, &"a".repeat(64), "ann", chrono::Duration::minutes(30), "later", chrono::Utc::now());
+        hold.deadline = Some(body.deadline.clone());
+        let extension = gatehouse_protocol::ExtensionView {
+            operator_id: "ann".into(),
+            reason: "later".into(),
+            previous_deadline: body.previous_deadline.clone(),
+            deadline: body.deadline.clone(),
+            by_seconds: 1800,
+            extended_at: "2026-11-21T10:05:00.000Z".into(),
+            public_key: "00".into(),
+            envelope: gatehouse_protocol::SignedExtension { extension: body, signature: "00".into() },
+        };
+        let data = FeedData::HoldExtended { hold, extension };
+        let c = q.apply(&FeedEvent { seq: 9, subject: "a".into(), at: "t".into(), data });
+        match c {
+            Some(Change::Updated(i)) => assert_eq!(i.hold.and_then(|h| h.deadline).as_deref(), Some("2026-11-21T11:00:00.000Z")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(q.pending(), 2, "still waiting");
+        let view = QueueQuery { show: QueueShow::Pending, sort: QueueSort::Deadline, text: None, offset: 0, limit: 10 };
+        let ids: Vec<_> = q.page(&view).items.into_iter().map(|i| i.action.action_id).collect();
+        assert_eq!(ids, ["b", "a"], "a's deadline is now the later one");
     }
 
     fn held(q: &mut Queue, id: &str, at: &str, agent: &str, deadline: Option<&str>) {

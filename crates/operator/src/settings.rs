@@ -33,6 +33,44 @@ pub struct Resolved {
     pub hub: HubChoice,
     pub operator: String,
     pub data_dir: PathBuf,
+    pub hub_from: Source,
+    pub operator_from: Source,
+}
+
+/// Where a value in use comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum Source {
+    /// The environment (`GATEHOUSE_HUB`, `GATEHOUSE_OPERATOR`): it wins over Settings.
+    Environment,
+    /// Saved in Settings.
+    Settings,
+    /// Neither: the embedded hub, the OS user name.
+    Default,
+}
+
+/// What the Settings panel shows: what is saved, and what is in use and why.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SettingsView {
+    pub saved: Settings,
+    /// The hub in use: its URL, None for the embedded hub.
+    pub hub: Option<String>,
+    pub hub_from: Source,
+    pub operator: String,
+    pub operator_from: Source,
+}
+
+impl SettingsView {
+    pub fn of(saved: Settings, r: &Resolved) -> Self {
+        let hub = match &r.hub {
+            HubChoice::Remote(url) => Some(url.clone()),
+            HubChoice::Embedded => None,
+        };
+        Self { saved, hub, hub_from: r.hub_from, operator: r.operator.clone(), operator_from: r.operator_from }
+    }
 }
 
 fn file(dir: &Path) -> PathBuf {
@@ -60,10 +98,17 @@ pub fn resolve() -> Result<Resolved, OpError> {
     let data_dir = config::data_dir();
     let saved = load(&data_dir);
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-    let hub = match env(ENV_HUB).or(saved.hub) {
+    let pick = |env_value: Option<String>, saved: Option<String>| match (env_value, saved) {
+        (Some(v), _) => (Some(v), Source::Environment),
+        (None, Some(v)) => (Some(v), Source::Settings),
+        (None, None) => (None, Source::Default),
+    };
+    let (hub, hub_from) = pick(env(ENV_HUB), saved.hub);
+    let hub = match hub {
         Some(url) => HubChoice::Remote(config::normalize_hub(&url)?),
         None => HubChoice::Embedded,
     };
-    let operator = env(ENV_OPERATOR).or(saved.operator).or_else(|| env("USER")).unwrap_or_else(|| "operator".to_owned());
-    Ok(Resolved { hub, operator: config::validate_operator_id(&operator)?, data_dir })
+    let (operator, operator_from) = pick(env(ENV_OPERATOR), saved.operator);
+    let operator = operator.or_else(|| env("USER")).unwrap_or_else(|| "operator".to_owned());
+    Ok(Resolved { hub, operator: config::validate_operator_id(&operator)?, data_dir, hub_from, operator_from })
 }

@@ -52,7 +52,14 @@ confirmToken?: string,
 /**
  * Seconds a decision waits in the outbox, undoable, before it is sent.
  */
-undoSeconds?: number, };
+undoSeconds?: number, 
+/**
+ * The latest deadline an approver may extend the hold to (its rule's
+ * `maxHoldFor` from its creation; see [`crate::extension`]). Absent on
+ * holds without a deadline, Lodestar holds, and holds recorded before
+ * extensions (which get the default cap).
+ */
+maxDeadline?: string, };
 
 export type ResolutionKind = "granted" | "denied";
 
@@ -74,9 +81,26 @@ export type DecisionView = { operatorId: string, verdict: Verdict, reason: strin
 
 export type ApprovalItem = { action: ActionDetail, hold: HoldView | null, decision?: DecisionView | null, };
 
-export type LinkState = "live" | "reconnecting" | "offline";
+export type LinkState = "connecting" | "live" | "reconnecting" | "offline";
 
-export type Connection = { state: LinkState, detail: string | null, outboxPending: number, };
+export type Connection = { state: LinkState, 
+/**
+ * The last error, while not live.
+ */
+detail: string | null, 
+/**
+ * Failed attempts in a row.
+ */
+attempt: number, 
+/**
+ * When the next attempt starts (RFC 3339), while one is planned.
+ */
+nextRetryAt: string | null, 
+/**
+ * When the feed was last followed (RFC 3339): what the queue shows is
+ * the queue as of then while not live. None before the first connection.
+ */
+lastLiveAt: string | null, outboxPending: number, };
 
 export type DecisionResult = { item: ApprovalItem | null, queued: boolean, message: string, 
 /**
@@ -92,6 +116,12 @@ export type DecisionRequest = { actionId: string, verdict: Verdict | null, reaso
  */
 shownDigest?: string, confirmation?: Confirmation, };
 
+export type BatchItem = { actionId: string, shownDigest?: string, };
+
+export type BatchOutcome = "applied" | "queued" | "decided_elsewhere" | "expired" | "needs_confirmation" | "failed";
+
+export type BatchResult = { actionId: string, outcome: BatchOutcome, message: string, };
+
 export type Confirmation = { "kind": "typed", "token": string } | { "kind": "held" };
 
 export type Settings = { 
@@ -103,6 +133,14 @@ hub: string | null, operator: string | null,
  * A mesa server to manage (its admin token is in the keyring).
  */
 mesaUrl: string | null, };
+
+export type Source = "environment" | "settings" | "default";
+
+export type SettingsView = { saved: Settings, 
+/**
+ * The hub in use: its URL, None for the embedded hub.
+ */
+hub: string | null, hubFrom: Source, operator: string, operatorFrom: Source, };
 
 export type TraceSummary = { actionId: string, type: string, agent: string, target: string | null, status: ActionStatus, receivedAt: string, ruleId: string | null, decidedBy: string | null, };
 
@@ -179,6 +217,8 @@ export type CapabilityView = { capability: string, expiresAt: string | null, gra
 
 export type PrincipalView = { id: string, org: string, publicKey: string | null, hasToken: boolean, createdAt: string, createdBy: string, capabilities: Array<CapabilityView>, };
 
+export type PrincipalCreated = { principal: PrincipalView, token: string | null, };
+
 export type GrantRecord = { grantId: string, op: GrantOp, principalId: string, capabilities: Array<string>, expiresAt: string | null, reason: string, operatorId: string, issuedAt: string, receivedAt: string, };
 
 export type MesaPrincipal = { id: string, org: string, public_key: string, capabilities: Array<string>, created_at: string, };
@@ -237,6 +277,8 @@ export type ConsoleState = {
 phase: string, info: Info | null, error: ErrorBody | null, queue: QueueSignal | null, connection: Connection | null, };
 
 export type Focus = { actionId: string | null, reject: boolean, };
+
+export type DecisionError = { actionId: string, error: ErrorBody, };
 
 /** Every helper state (HelperStatus::ALL). */
 export const HELPER_STATUSES: readonly HelperStatus[] = ["running", "idle", "blocked", "sleeping", "stopped", "retired"];

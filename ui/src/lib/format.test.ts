@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countdown, duration, pretty } from "./format";
+import { countdown, duration, emptyQueueText, linkLabel, pretty } from "./format";
 
 describe("format", () => {
   it("formats durations", () => {
@@ -16,5 +16,27 @@ describe("format", () => {
   });
   it("pretty-prints params without evaluating them", () => {
     expect(pretty({ a: "<script>alert(1)</script>" })).toContain("<script>alert(1)</script>");
+  });
+});
+
+describe("the link to the hub", () => {
+  const base = { detail: null, attempt: 0, nextRetryAt: null, lastLiveAt: null, outboxPending: 0 };
+  const now = Date.parse("2026-11-22T10:00:00Z");
+  it("never says nothing is waiting unless live", () => {
+    expect(emptyQueueText({ ...base, state: "live" })).toBe("Nothing is waiting for you.");
+    expect(emptyQueueText(null)).toMatch(/^Not connected to the hub yet/);
+    expect(emptyQueueText({ ...base, state: "connecting" })).not.toMatch(/Nothing is waiting/);
+    const off = emptyQueueText({ ...base, state: "offline", lastLiveAt: "2026-11-22T09:41:00Z" });
+    expect(off).toMatch(/last known queue, as of \d\d:41/);
+    expect(emptyQueueText({ ...base, state: "reconnecting", lastLiveAt: "2026-11-22T09:41:00Z" })).not.toMatch(/Nothing is waiting/);
+  });
+  it("says the attempt and when the next one starts", () => {
+    expect(linkLabel(null, now)).toBe("Connecting…");
+    expect(linkLabel({ ...base, state: "live" }, now)).toBe("Live");
+    const r = { ...base, state: "reconnecting" as const, attempt: 2, detail: "connection refused", nextRetryAt: "2026-11-22T10:00:03Z" };
+    expect(linkLabel(r, now)).toBe("Reconnecting… (attempt 2, next try in 3s)");
+    expect(linkLabel({ ...r, state: "offline", attempt: 5 }, now)).toBe("Offline — next try in 3s");
+    expect(linkLabel({ ...r, state: "offline", nextRetryAt: null }, now)).toBe("Offline");
+    expect(linkLabel({ ...base, state: "connecting", attempt: 1, nextRetryAt: "2026-11-22T10:00:01Z" }, now)).toBe("Connecting… (attempt 1 failed, next try in 1s)");
   });
 });

@@ -1,3 +1,4 @@
+import type { Connection } from "./types";
 // Time formatting for the queue: how long an action has waited, and how
 // long until its hold's deadline.
 export function duration(ms: number): string {
@@ -28,4 +29,36 @@ export function pretty(v: unknown): string {
   } catch {
     return String(v);
   }
+}
+
+/** HH:MM of an RFC 3339 time, in local time. */
+export function clock(at: string): string {
+  const t = new Date(at);
+  return Number.isNaN(t.getTime()) ? "?" : `${String(t.getHours()).padStart(2, "0")}:${String(t.getMinutes()).padStart(2, "0")}`;
+}
+
+/** The indicator's words for the link to the hub. */
+export function linkLabel(c: Connection | null, now: number): string {
+  const next = c?.nextRetryAt ? Math.max(0, Math.ceil((Date.parse(c.nextRetryAt) - now) / 1000)) : null;
+  const retry = next === null ? "" : next > 0 ? `, next try in ${next}s` : ", trying now";
+  switch (c?.state ?? "connecting") {
+    case "live":
+      return "Live";
+    case "connecting":
+      return c && c.attempt > 0 ? `Connecting… (attempt ${c.attempt} failed${retry})` : "Connecting…";
+    case "reconnecting":
+      return `Reconnecting… (attempt ${c?.attempt ?? 0}${retry})`;
+    case "offline":
+      return next === null ? "Offline" : `Offline${retry.replace(/^, /, " — ")}`;
+  }
+}
+
+/**
+ * What an empty waiting queue says: only a live console may say nothing
+ * is waiting; otherwise it says what it knows and since when.
+ */
+export function emptyQueueText(c: Connection | null): string {
+  if (c?.state === "live") return "Nothing is waiting for you.";
+  if (c?.lastLiveAt) return `Not connected to the hub: this is the last known queue, as of ${clock(c.lastLiveAt)}.`;
+  return "Not connected to the hub yet: the queue shows once it answers.";
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { HelperStatus, HelperView } from "./bindings";
-import { countStates, flatten, HelperIndex, isLive, matches, type Row, SHOWN_STATES, shownState } from "./helpers";
+import { canStop, countStates, flatten, HelperIndex, isLive, matches, type Row, SHOWN_STATES, shownState } from "./helpers";
 
 let seq = 0;
 function helper(over: Partial<HelperView> = {}): HelperView {
@@ -31,6 +31,13 @@ describe("helper states", () => {
     for (const s of ["running", "idle", "blocked", "sleeping"] as HelperStatus[]) expect(isLive(helper({ status: s }))).toBe(true);
     expect(isLive(retired())).toBe(false);
     expect(isLive(helper({ status: "stopped" }))).toBe(false);
+  });
+  it("offers a stop order for live helpers not yet ordered to stop", () => {
+    expect(canStop(helper())).toBe(true);
+    expect(canStop(helper({ status: "idle", stale: true }))).toBe(true);
+    expect(canStop(helper({ desiredState: "stopped", stopReason: "r", stopBy: "op" }))).toBe(false);
+    expect(canStop(helper({ status: "stopped" }))).toBe(false);
+    expect(canStop(retired())).toBe(false);
   });
   it("lists stale after the live states", () => {
     expect(SHOWN_STATES).toEqual(["running", "idle", "blocked", "sleeping", "stale", "stopped", "retired"]);

@@ -13,6 +13,9 @@ export const SHOWN_STATES: readonly string[] = [...LIVE, "stale", ...HELPER_STAT
 /** Live: reporting heartbeats (HelperStatus::is_live); retired and stopped helpers are not. */
 export const isLive = (h: HelperView): boolean => h.status !== "retired" && LIVE.includes(h.status);
 
+/** A stop order can be given: the helper is live and none was given yet. */
+export const canStop = (h: HelperView): boolean => isLive(h) && h.desiredState !== "stopped";
+
 /** The state shown: stale wins over the reported one while a helper is live (HelperView::shown_state). */
 export const shownState = (h: HelperView): string => (h.stale && isLive(h) ? "stale" : h.status);
 

@@ -58,6 +58,19 @@ pub enum Cmd {
         #[arg(long)]
         reason: String,
     },
+    /// Give a held action more time: move its deadline later by an amount
+    /// (signed with your keyring key), up to its rule's `maxHoldFor` from
+    /// when it was held. Lodestar holds cannot be extended (the gate owns
+    /// their deadline).
+    Extend {
+        action_id: String,
+        /// How much later: 15m, 30m, 1h, 4h, 1h30m, ...
+        #[arg(long)]
+        by: String,
+        /// Why the action may wait longer (recorded, signed, in its trace).
+        #[arg(long)]
+        reason: String,
+    },
     /// Show one action: its hold, decision and event trace.
     Show { action_id: String },
     /// Follow the hub's live feed.

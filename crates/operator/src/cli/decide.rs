@@ -1,5 +1,6 @@
-//! The queue and deciding on it: `approvals`, `approve`, `reject`, and the
-//! outbox that holds signed decisions until the hub has them.
+//! The queue and deciding on it: `approvals`, `approve`, `reject`, `extend`
+//! (a hold's deadline), and the outbox that holds signed decisions until the
+//! hub has them.
 
 use super::args::OutboxCmd;
 use super::context::{out, CmdResult, Ctx};
@@ -130,6 +131,30 @@ pub async fn decide(ctx: &Ctx, ask: Ask<'_>) -> CmdResult {
             Ok(exit::QUEUED)
         }
     }
+}
+
+/// `gatehouse extend ID --by 30m --reason T`: sign and send a deadline
+/// extension; prints the new deadline.
+pub async fn extend(ctx: &Ctx, action_id: &str, by: &str, reason: &str) -> CmdResult {
+    let client = ctx.client()?;
+    let ask = gatehouse_operator::extend::ExtendAsk { action_id, by, reason, shown_digest: None };
+    let o = gatehouse_operator::extend::extend(&client, ask).await?;
+    let x = &o.extension;
+    ctx.print(
+        || {
+            format!(
+                "extended {} by {}: deadline now {} (was {}), signed by {}{}",
+                gatehouse_protocol::display::escape(action_id),
+                gatehouse_protocol::extension::format_amount(x.by_seconds),
+                x.deadline,
+                x.previous_deadline,
+                gatehouse_protocol::display::escape(&x.operator_id),
+                if o.outcome == "already_applied" { " [already applied]" } else { "" }
+            )
+        },
+        serde_json::to_value(&o).expect("serialises"),
+    )?;
+    Ok(exit::OK)
 }
 
 /// `gatehouse outbox [list|flush|cancel]`.

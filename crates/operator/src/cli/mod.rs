@@ -30,6 +30,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> CmdResult {
             decide::decide(ctx, ask).await
         }
         Cmd::Reject { action_id, reason } => decide::decide(ctx, Ask::new(&action_id, Verdict::Reject, Some(&reason))).await,
+        Cmd::Extend { action_id, by, reason } => decide::extend(ctx, &action_id, &by, &reason).await,
         Cmd::Outbox { cmd } => decide::outbox(ctx, cmd.unwrap_or(OutboxCmd::List)).await,
         Cmd::Show { action_id } => trace::show(ctx, &action_id).await,
         Cmd::Trace { action_id } => trace::trace(ctx, &action_id).await,

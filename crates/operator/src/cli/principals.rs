@@ -7,7 +7,6 @@ use super::render;
 use gatehouse_operator::capabilities;
 use gatehouse_operator::error::exit;
 use gatehouse_protocol::grant::GrantOp;
-use gatehouse_protocol::wire::NewPrincipal;
 
 /// `gatehouse principals [list|add|history]`.
 pub async fn principals(ctx: &Ctx, cmd: PrincipalsCmd) -> CmdResult {
@@ -21,7 +20,7 @@ pub async fn principals(ctx: &Ctx, cmd: PrincipalsCmd) -> CmdResult {
             )?;
         }
         PrincipalsCmd::Add { id, org, public_key } => {
-            let created = client.add_principal(&NewPrincipal { id, org, public_key }).await?;
+            let created = capabilities::add_principal(&client, &id, &org, public_key.as_deref()).await?;
             if ctx.json {
                 out(serde_json::to_value(&created).expect("serialises"))?;
             } else {

@@ -30,6 +30,26 @@ pub fn submitter(data: &FeedData) -> Option<String> {
     }
 }
 
+/// Who extended a hold's deadline, by how much, to when, and why.
+pub fn extension(data: &FeedData) -> Option<String> {
+    match data {
+        FeedData::HoldExtended { extension: x, .. } => Some(format!(
+            "extended by {}: +{} to {} \u{2014} \u{201c}{}\u{201d}",
+            display::escape(&x.operator_id),
+            gatehouse_protocol::extension::format_amount(x.by_seconds),
+            display::escape(&x.deadline),
+            display::escape(&x.reason)
+        )),
+        _ => None,
+    }
+}
+
+/// What a trace line adds to an event: an evidence submitter, or who
+/// extended the deadline and why.
+pub fn note(data: &FeedData) -> Option<String> {
+    submitter(data).or_else(|| extension(data))
+}
+
 /// A trace event's typed payload (`Unknown` for what this build cannot read).
 pub fn typed(kind: &str, data: &serde_json::Value) -> FeedData {
     FeedData::from_parts(kind, data.clone()).unwrap_or_else(|_| FeedData::Unknown { kind: kind.to_owned(), data: data.clone() })
@@ -83,6 +103,9 @@ pub fn item(item: &ApprovalItem) -> String {
         }
         if let Some(d) = &h.deadline {
             s.push_str(&format!(", deadline {d}"));
+            if let Some(max) = h.max_deadline.as_deref().filter(|_| h.status == gatehouse_protocol::wire::HoldStatus::Pending) {
+                s.push_str(&format!(" (extendable to {max} with `gatehouse extend`)"));
+            }
         }
     }
     if let Some(d) = &item.decision {
@@ -152,7 +175,7 @@ pub fn event(e: &FeedEvent) -> String {
             format!("{} by {}", status.as_str(), display::escape(decision.as_ref().map(|d| d.operator_id.as_str()).unwrap_or("")))
         }
         FeedData::ActionProposed { action, .. } => format!("{} ({})", display::escape(&action.action_type), action.status.as_str()),
-        other => submitter(other).unwrap_or_default(),
+        other => note(other).unwrap_or_default(),
     };
     format!("#{} {} {} {} {}", e.seq, e.at, display::escape(&e.data.kind()), display::escape(&e.subject), detail)
 }
@@ -221,7 +244,7 @@ pub fn shown(item: &ApprovalItem, events: &serde_json::Value) -> String {
     for e in events.as_array().into_iter().flatten() {
         let kind = e["kind"].as_str().unwrap_or("");
         s.push_str(&format!("\n  #{} {} {}", e["seq"], e["at"].as_str().unwrap_or(""), display::escape(kind)));
-        if let Some(by) = submitter(&typed(kind, &e["data"])) {
+        if let Some(by) = note(&typed(kind, &e["data"])) {
             s.push_str(&format!(" ({by})"));
         }
     }

@@ -27,7 +27,7 @@ pub async fn trace(ctx: &Ctx, action_id: &str) -> CmdResult {
         out(serde_json::to_string_pretty(&bundle).expect("serialises"))?;
     } else {
         for e in &bundle.events {
-            let by = render::submitter(&render::typed(&e.kind, &e.data)).map(|b| format!(" {b}")).unwrap_or_default();
+            let by = render::note(&render::typed(&e.kind, &e.data)).map(|b| format!(" {b}")).unwrap_or_default();
             out(format_args!("#{} {} {} {}{by}", e.seq, e.at, display::escape(&e.kind), &e.hash[..12]))?;
         }
         if report.valid {
@@ -52,6 +52,14 @@ pub fn verify(ctx: &Ctx, bundle: &Path, extra: &[String]) -> CmdResult {
     let keys = trust::trusted(&ctx.store()?, own.as_ref().map(|(id, k)| (id.as_str(), *k)), &extra)?;
     let report = gatehouse_protocol::trace::verify(&b, &keys);
     if report.valid {
+        if !ctx.json {
+            // Who gave the action more time, and why: signed, and now verified.
+            for e in b.events.iter().filter(|e| e.kind == "hold.extended") {
+                if let Some(x) = render::extension(&render::typed(&e.kind, &e.data)) {
+                    out(format_args!("#{} {} hold.extended {x}", e.seq, e.at))?;
+                }
+            }
+        }
         ctx.print(|| report.summary(), serde_json::to_value(&report).expect("serialises"))?;
         return Ok(exit::OK);
     }

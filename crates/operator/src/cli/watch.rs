@@ -48,9 +48,10 @@ impl FeedSink for Terminal<'_> {
     fn on_state(&mut self, state: &ConnState) -> Result<(), CliError> {
         match state {
             ConnState::Live => eprintln!("feed: live"),
-            ConnState::Reconnecting { attempt, error } => {
+            ConnState::Reconnecting { attempt, error, retry_in_ms } => {
                 let pending = self.store.count_pending(self.hub).unwrap_or(0);
-                eprintln!("feed: reconnecting (attempt {attempt}, {pending} decision(s) in outbox): {error}");
+                let secs = *retry_in_ms as f64 / 1000.0;
+                eprintln!("feed: reconnecting (attempt {attempt} failed, next in {secs:.1}s, {pending} decision(s) in outbox): {error}");
             }
         }
         Ok(())
