@@ -202,10 +202,17 @@ pub fn get_settings() -> Result<SettingsView, ErrorBody> {
 /// Save settings and apply them in place: the core reconnects to the hub
 /// now configured (the window and the process stay).
 #[tauri::command]
-pub async fn save_settings(app: tauri::AppHandle, hub: Option<String>, operator: Option<String>) -> Result<SettingsView, ErrorBody> {
+pub async fn save_settings(
+    app: tauri::AppHandle,
+    hub: Option<String>,
+    operator: Option<String>,
+    sound: bool,
+    muted_agents: Vec<String>,
+) -> Result<SettingsView, ErrorBody> {
     let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let dir = gatehouse_operator::config::data_dir();
-    let s = settings::Settings { hub: clean(hub), operator: clean(operator), ..settings::load(&dir) };
+    let muted_agents = muted_agents.into_iter().filter_map(|m| clean(Some(m))).collect();
+    let s = settings::Settings { hub: clean(hub), operator: clean(operator), sound, muted_agents, ..settings::load(&dir) };
     settings::save(&dir, &s).map_err(|e| e.body())?;
     crate::startup::start(app).await;
     get_settings()

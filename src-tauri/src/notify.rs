@@ -22,6 +22,7 @@
 
 use gatehouse_operator::console::ConsoleCore;
 use gatehouse_operator::queue::is_pending;
+use gatehouse_operator::settings::Settings;
 use gatehouse_protocol::display;
 use gatehouse_protocol::wire::ApprovalItem;
 use gatehouse_protocol::Verdict;
@@ -57,10 +58,12 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(app: AppHandle, core: Arc<ConsoleCore>) -> Self {
+        // Sound and muted agents, as saved (Settings restart the core, and so this).
+        let prefs = gatehouse_operator::settings::load(&gatehouse_operator::config::data_dir());
         let (tx, rx) = mpsc::channel();
         let paused: Arc<Pause> = Arc::default();
         let (own, shared) = (tx.clone(), paused.clone());
-        let spawned = std::thread::Builder::new().name("notify".into()).spawn(move || Worker::start(app, core, rx, own, shared));
+        let spawned = std::thread::Builder::new().name("notify".into()).spawn(move || Worker::start(app, core, rx, own, shared, prefs));
         if let Err(e) = spawned {
             tracing::warn!("desktop notifications are off: {e}");
         }
@@ -93,7 +96,8 @@ impl Notifier {
         let _ = self.tx.send(Event::QueueChanged);
     }
 
-    /// New holds, as the core groups them. Never blocks: the worker shows them.
+    /// New holds, as the core groups them (muted agents' left out). Never
+    /// blocks: the worker shows them.
     pub fn new_holds(&self, items: Vec<ApprovalItem>) {
         if !items.is_empty() {
             // Fails only when notifications are off (already said so).
@@ -191,6 +195,8 @@ struct Shown {
     body: String,
     actions: Vec<&'static str>,
     about: About,
+    /// Ask for the desktop's sound (a new popup, with the setting on).
+    sound: bool,
 }
 
 /// What a notification of ours is about, for its actions.
@@ -215,6 +221,7 @@ fn single(item: &ApprovalItem) -> Shown {
         body: hold_lines(item),
         actions,
         about: About::Hold(item.action.action_id.clone()),
+        sound: false,
     }
 }
 
@@ -226,7 +233,13 @@ fn summary(pending: i64, recent: &VecDeque<ApprovalItem>) -> Shown {
         lines.push(format!("{}: {}", inert(&newest.action.action_type, display::NAME_MAX), hold_lines(newest)));
     }
     lines.extend(recent.iter().skip(1).map(hold_line));
-    Shown { summary: format!("{pending} actions need a decision"), body: lines.join("\n"), actions: vec!["default", "Open"], about: About::Summary }
+    Shown {
+        summary: format!("{pending} actions need a decision"),
+        body: lines.join("\n"),
+        actions: vec!["default", "Open"],
+        about: About::Summary,
+        sound: false,
+    }
 }
 
 enum Event {
@@ -262,7 +275,11 @@ struct Bus {
 
 impl Server for Bus {
     fn notify(&mut self, replaces_id: u32, shown: &Shown) -> Option<u32> {
-        let hints: HashMap<&str, zbus::zvariant::Value<'_>> = HashMap::new();
+        let mut hints: HashMap<&str, zbus::zvariant::Value<'_>> = HashMap::new();
+        if shown.sound {
+            // The freedesktop sound theme's name for a new message.
+            hints.insert("sound-name", zbus::zvariant::Value::from("message-new-instant"));
+        }
         // expire_timeout -1: the server's default.
         let args = (APP_NAME, replaces_id, "", shown.summary.as_str(), shown.body.as_str(), shown.actions.as_slice(), hints, -1i32);
         let reply = self.conn.call_method(Some(DEST), PATH, Some(DEST), "Notify", &args).and_then(|m| m.body().deserialize::<u32>());
@@ -305,11 +322,13 @@ struct Policy {
     counted: Option<(i64, Instant)>,
     /// A recount is owed (holds were decided since the last one).
     recount_at: Option<Instant>,
+    /// New popups ask for the desktop's sound.
+    sound: bool,
 }
 
 impl Policy {
     fn new() -> Self {
-        Self { open: None, last_popup: None, held: Vec::new(), recent: VecDeque::new(), about: VecDeque::new(), counted: None, recount_at: None }
+        Self { open: None, last_popup: None, held: Vec::new(), recent: VecDeque::new(), about: VecDeque::new(), counted: None, recount_at: None, sound: false }
     }
 
     /// When the held holds, or an owed recount, are due.
@@ -408,7 +427,8 @@ impl Policy {
         }
         self.recent.clear();
         self.note_recent(&items);
-        let shown = if items.len() == 1 { single(&items[0]) } else { summary(pending.max(items.len() as i64), &self.recent) };
+        let mut shown = if items.len() == 1 { single(&items[0]) } else { summary(pending.max(items.len() as i64), &self.recent) };
+        shown.sound = self.sound;
         self.last_popup = Some(now);
         self.show(server, 0, &shown, pending, now);
     }
@@ -430,16 +450,12 @@ struct Worker {
     paused: Arc<Pause>,
     /// Holds that came during a pause, newest last (a few).
     missed: Vec<ApprovalItem>,
+    /// Muted agents.
+    prefs: Settings,
 }
 
 impl Worker {
-    fn start(
-        app: AppHandle,
-        core: Arc<ConsoleCore>,
-        rx: Receiver<Event>,
-        tx: Sender<Event>,
-        paused: Arc<Pause>,
-    ) {
+    fn start(app: AppHandle, core: Arc<ConsoleCore>, rx: Receiver<Event>, tx: Sender<Event>, paused: Arc<Pause>, prefs: Settings) {
         let signals = tx.clone();
         let conn = match zbus::blocking::Connection::session() {
             Ok(c) => c,
@@ -458,7 +474,9 @@ impl Worker {
             }
             Err(e) => tracing::warn!("notification actions are off: {e}"),
         }
-        Worker { app, core, bus: Bus { conn, failing: false }, policy: Policy::new(), tx, paused, missed: Vec::new() }.run(rx);
+        let mut policy = Policy::new();
+        policy.sound = prefs.sound;
+        Worker { app, core, bus: Bus { conn, failing: false }, policy, tx, paused, missed: Vec::new(), prefs }.run(rx);
     }
 
     fn run(mut self, rx: Receiver<Event>) {
@@ -469,7 +487,7 @@ impl Worker {
                 self.pause_ended();
             }
             let due = [self.policy.due(), pause_end].into_iter().flatten().min();
-            let event = match due {
+            let mut event = match due {
                 Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
                     Ok(e) => e,
                     Err(RecvTimeoutError::Timeout) => {
@@ -483,6 +501,13 @@ impl Worker {
                     Err(_) => return,
                 },
             };
+            // Muted agents' holds stay in the queue, out of notifications.
+            if let Event::Holds(items) = &mut event {
+                items.retain(|i| !self.prefs.muted(&i.action.actor.name, i.action.principal_id.as_deref()));
+                if items.is_empty() {
+                    continue;
+                }
+            }
             match event {
                 Event::Holds(items) if paused_now(&self.paused).is_some() => {
                     self.missed.extend(items);
@@ -532,7 +557,7 @@ impl Worker {
     /// Say who closed the hold, in place of the notification whose Approve
     /// came too late, with no actions left.
     fn stale(&mut self, id: u32, message: &str) {
-        let shown = Shown { summary: "Already decided".into(), body: markup(message), actions: vec![], about: About::Summary };
+        let shown = Shown { summary: "Already decided".into(), body: markup(message), actions: vec![], about: About::Summary, sound: false };
         if let Some(new_id) = self.bus.notify(id, &shown) {
             self.policy.remember(new_id, About::Summary);
         }
@@ -666,6 +691,27 @@ mod tests {
         let last = s.calls.last().unwrap();
         assert_eq!((last.0, last.1.as_str()), (0, "Approval needed: send_email"));
         assert_eq!(p.about(3), Some(&About::Hold("c1".into())));
+    }
+
+    #[test]
+    fn with_the_sound_setting_a_new_popup_asks_for_the_sound_and_updates_do_not() {
+        #[derive(Default)]
+        struct Sounds(Vec<(u32, bool)>);
+        impl Server for Sounds {
+            fn notify(&mut self, replaces_id: u32, shown: &Shown) -> Option<u32> {
+                self.0.push((replaces_id, shown.sound));
+                Some(if replaces_id == 0 { 7 } else { replaces_id })
+            }
+            fn close(&mut self, _id: u32) {}
+        }
+        let (mut p, mut s, t0) = (Policy::new(), Sounds::default(), Instant::now());
+        p.sound = true;
+        p.holds(&mut s, vec![hold("a1")], 1, t0);
+        p.holds(&mut s, vec![hold("a2")], 2, t0 + Duration::from_millis(300));
+        assert_eq!(s.0, [(0, true), (7, false)]);
+        let (mut quiet, mut s2) = (Policy::new(), Sounds::default());
+        quiet.holds(&mut s2, vec![hold("b1")], 1, t0);
+        assert_eq!(s2.0, [(0, false)], "off by default");
     }
 
     #[test]

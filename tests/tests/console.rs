@@ -359,6 +359,16 @@ async fn evidence_view_browses_10000_traces_virtualized_and_verifies_one_here() 
     wait_attr(&c, "[data-testid=trace-total]", "data-total", "10001").await;
     let rendered = c.find_all(Locator::Css("[data-testid=trace-row]")).await.unwrap().len();
     assert!(rendered > 5 && rendered < 100, "a virtualized list renders only what is visible, not {rendered} rows");
+    // Every row is as tall as its two lines: nothing (a descender) is cut off.
+    let clipped = c
+        .execute(
+            "return [...document.querySelectorAll('[data-testid=trace-row]')].filter(r => { const b = r.getBoundingClientRect().bottom; \
+             return [...r.querySelectorAll('span')].some(s => s.getBoundingClientRect().bottom > b - 1 || s.scrollHeight > s.clientHeight + 1); }).length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(clipped, json!(0), "rows whose text reaches past the row's edge");
 
     // Scroll to the very end: pages load as needed and the last row appears.
     let deadline = Instant::now() + Duration::from_secs(60);

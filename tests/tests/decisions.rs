@@ -188,3 +188,40 @@ fn reads_need_credentials() {
     // The agent's own token works.
     assert_eq!(status(&hub.url, "secret-1", resp["statusToken"].as_str().unwrap())["status"], "requires_approval");
 }
+
+/// `gatehouse approve A B C` and `reject A D --reason`: each action its own
+/// signed decision, one failing does not stop the rest, and the failure
+/// names its action and sets the exit code.
+#[test]
+fn the_cli_decides_several_actions_each_with_its_own_envelope() {
+    require_keyring();
+    let hub = Hub::start();
+    let cli = Cli::new(&hub.url, &unique("mira"));
+    let pk = cli.key_init();
+    hub.enrol(&cli.operator, &pk, "approver");
+    for id in ["many-1", "many-2", "many-3", "many-4"] {
+        held_action(&hub.url, id);
+    }
+    let r = cli.run(&["approve", "many-1", "many-2", "many-3"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stdout.lines().filter(|l| l.starts_with("approved many-")).count(), 3, "{}", r.stdout);
+    let reader = op(&hub, &unique("reader"));
+    let mut ids = std::collections::HashSet::new();
+    for id in ["many-1", "many-2", "many-3"] {
+        let v = op_get(&hub.url, &reader, &format!("/operator/actions/{id}"));
+        assert_eq!(v["item"]["action"]["status"], "approved", "{v}");
+        // Its own envelope: signed for this action, by this operator.
+        let d = &v["item"]["decision"];
+        assert_eq!(d["operatorId"], cli.operator.as_str());
+        assert_eq!(d["envelope"]["decision"]["action_id"], id, "signed for this action: {d}");
+        assert!(ids.insert(d["envelope"]["signature"].as_str().unwrap().to_owned()), "one signature per action");
+    }
+
+    // many-1 is decided already: it fails (and says so), many-4 is still rejected.
+    let r = cli.run(&["reject", "many-1", "many-4", "--reason", "not today"]);
+    assert_eq!(r.code, 4, "the first failure's code: {}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("many-1") && r.stderr.contains("already approved"), "{}", r.stderr);
+    assert!(!r.stderr.contains("hub refused"), "found before anything was signed: {}", r.stderr);
+    assert_eq!(status_of(&hub, &reader, "many-4"), "rejected");
+    assert_eq!(status_of(&hub, &reader, "many-1"), "approved");
+}

@@ -20,6 +20,22 @@ pub struct Settings {
     /// A mesa server to manage (its admin token is in the keyring).
     #[serde(default)]
     pub mesa_url: Option<String>,
+    /// Ask the desktop to play its sound with a new notification.
+    #[serde(default)]
+    pub sound: bool,
+    /// Agents (principal ids or claimed names) whose holds make no
+    /// notification; they still show in the queue.
+    #[serde(default)]
+    pub muted_agents: Vec<String>,
+}
+
+impl Settings {
+    /// Whether holds from this agent are muted: its proven principal, else
+    /// its claimed name, matched exactly.
+    pub fn muted(&self, actor_name: &str, principal_id: Option<&str>) -> bool {
+        let who = principal_id.unwrap_or(actor_name);
+        self.muted_agents.iter().any(|m| m == who)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,4 +127,21 @@ pub fn resolve() -> Result<Resolved, OpError> {
     let (operator, operator_from) = pick(env(ENV_OPERATOR), saved.operator);
     let operator = operator.or_else(|| env("USER")).unwrap_or_else(|| "operator".to_owned());
     Ok(Resolved { hub, operator: config::validate_operator_id(&operator)?, data_dir, hub_from, operator_from })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_muted_agent_is_its_proven_principal_else_its_claimed_name() {
+        let s = Settings { muted_agents: vec!["noisy-bot".into()], ..Settings::default() };
+        assert!(s.muted("noisy-bot", None));
+        assert!(s.muted("anything", Some("noisy-bot")), "the proven principal counts");
+        assert!(!s.muted("noisy-bot", Some("mail-bot")), "a claim does not mute a proven principal");
+        assert!(!s.muted("noisy-bot-2", None), "exact match");
+        // Old settings files have neither field.
+        let old: Settings = serde_json::from_str(r#"{"hub": null}"#).unwrap();
+        assert!(!old.sound && old.muted_agents.is_empty());
+    }
 }

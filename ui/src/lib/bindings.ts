@@ -132,7 +132,16 @@ hub: string | null, operator: string | null,
 /**
  * A mesa server to manage (its admin token is in the keyring).
  */
-mesaUrl: string | null, };
+mesaUrl: string | null, 
+/**
+ * Ask the desktop to play its sound with a new notification.
+ */
+sound: boolean, 
+/**
+ * Agents (principal ids or claimed names) whose holds make no
+ * notification; they still show in the queue.
+ */
+mutedAgents: Array<string>, };
 
 export type Source = "environment" | "settings" | "default";
 

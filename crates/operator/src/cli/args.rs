@@ -42,9 +42,11 @@ pub enum Cmd {
         #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
     },
-    /// Approve a held action (signed with your keyring key).
+    /// Approve held actions (each signed with your keyring key, its own
+    /// envelope); with several ids, one result line each.
     Approve {
-        action_id: String,
+        #[arg(required = true, value_name = "ACTION_ID")]
+        action_ids: Vec<String>,
         #[arg(long)]
         reason: Option<String>,
         /// For a hold whose rule says `confirm: typed` (or `hold`): the token
@@ -52,9 +54,10 @@ pub enum Cmd {
         #[arg(long)]
         confirm: Option<String>,
     },
-    /// Reject a held action; a reason is required.
+    /// Reject held actions; a reason is required (one for all).
     Reject {
-        action_id: String,
+        #[arg(required = true, value_name = "ACTION_ID")]
+        action_ids: Vec<String>,
         #[arg(long)]
         reason: String,
     },

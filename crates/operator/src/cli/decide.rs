@@ -3,9 +3,9 @@
 //! hub has them.
 
 use super::args::OutboxCmd;
-use super::context::{out, CmdResult, Ctx};
+use super::context::{out, CliError, CmdResult, Ctx};
 use super::render;
-use gatehouse_operator::decide::{self, Ask, DecideOutcome};
+use gatehouse_operator::decide::{self, Ask, BatchOutcome, DecideOutcome};
 use gatehouse_operator::error::exit;
 use gatehouse_operator::hub_client::HubClient;
 use gatehouse_operator::outbox::{self, FlushReport, Pace};
@@ -84,7 +84,38 @@ pub fn report_flush(r: &FlushReport) {
     }
 }
 
-/// `gatehouse approve` and `gatehouse reject`.
+/// `gatehouse approve ID...` and `gatehouse reject ID...`: each action its
+/// own signed decision, in order; one failing does not stop the rest. With
+/// one id, exactly [`decide`]. With several, a failure is said on stderr
+/// (naming its action) as it happens, and the exit code is the first
+/// failure's (0 when every one was applied).
+pub async fn decide_each<'a>(ctx: &Ctx, ids: &'a [String], ask: impl Fn(&'a str) -> Ask<'a>) -> CmdResult {
+    if let [one] = ids {
+        return decide(ctx, ask(one)).await;
+    }
+    let mut first_failure = None;
+    for id in ids {
+        let code = match decide(ctx, ask(id)).await {
+            Ok(code) => code,
+            Err(CliError::Op(e)) => {
+                let outcome = BatchOutcome::of_error(&e);
+                if ctx.json {
+                    eprintln!("{}", json!({"actionId": id, "outcome": outcome, "error": e.body()}));
+                } else {
+                    eprintln!("{}: {e}", gatehouse_protocol::display::escape(id));
+                }
+                e.exit_code()
+            }
+            Err(e) => return Err(e),
+        };
+        if code != exit::OK {
+            first_failure.get_or_insert(code);
+        }
+    }
+    Ok(first_failure.unwrap_or(exit::OK))
+}
+
+/// `gatehouse approve` and `gatehouse reject`, one action.
 pub async fn decide(ctx: &Ctx, ask: Ask<'_>) -> CmdResult {
     let (client, store) = (ctx.client()?, ctx.store()?);
     let (action_id, verdict) = (ask.action_id, ask.verdict);

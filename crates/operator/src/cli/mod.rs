@@ -24,12 +24,15 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> CmdResult {
     match cmd {
         Cmd::Key { cmd } => keys::key(ctx, cmd),
         Cmd::Approvals { all, status, sort, limit } => decide::approvals(ctx, decide::Listing { every_page: all, status: &status, sort: &sort, limit }).await,
-        Cmd::Approve { action_id, reason, confirm } => {
-            let mut ask = Ask::new(&action_id, Verdict::Approve, reason.as_deref());
-            ask.confirmation = confirm.map(Confirmation::Typed);
-            decide::decide(ctx, ask).await
+        Cmd::Approve { action_ids, reason, confirm } => {
+            decide::decide_each(ctx, &action_ids, |id| {
+                let mut ask = Ask::new(id, Verdict::Approve, reason.as_deref());
+                ask.confirmation = confirm.clone().map(Confirmation::Typed);
+                ask
+            })
+            .await
         }
-        Cmd::Reject { action_id, reason } => decide::decide(ctx, Ask::new(&action_id, Verdict::Reject, Some(&reason))).await,
+        Cmd::Reject { action_ids, reason } => decide::decide_each(ctx, &action_ids, |id| Ask::new(id, Verdict::Reject, Some(&reason))).await,
         Cmd::Extend { action_id, by, reason } => decide::extend(ctx, &action_id, &by, &reason).await,
         Cmd::Outbox { cmd } => decide::outbox(ctx, cmd.unwrap_or(OutboxCmd::List)).await,
         Cmd::Show { action_id } => trace::show(ctx, &action_id).await,
