@@ -92,6 +92,18 @@ async fn closing_the_window_keeps_the_console_at_work_in_the_tray() {
     tray.click("Open Gatehouse");
     wait_window("Gatehouse (2)", "mapped").await;
     wait_css(&c, &row(&id2)).await;
+
+    // A second launch on the same data hands over and exits; the first comes forward.
+    close_window("Gatehouse");
+    wait_window("Gatehouse", "unmapped").await;
+    let second = Command::new(bin("gatehouse-console"))
+        .env("GATEHOUSE_DATA_DIR", s.cli.data.path())
+        .env("GATEHOUSE_OPERATOR", &s.cli.operator)
+        .env("GATEHOUSE_HUB", &s.hub.url)
+        .output()
+        .expect("a second console");
+    assert!(second.status.success(), "the second launch exits cleanly: {}", String::from_utf8_lossy(&second.stderr));
+    wait_window("Gatehouse (2)", "mapped").await;
     kill_all(&mut [a1, a2]);
     c.close().await.unwrap();
 }
