@@ -401,25 +401,9 @@ pub fn format_amount(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::HoldStatus;
 
     fn hold(kind: HoldKind, deadline: Option<&str>, max_deadline: Option<&str>) -> HoldView {
-        HoldView {
-            hold_id: "h1".into(),
-            action_id: "a1".into(),
-            kind,
-            status: HoldStatus::Pending,
-            created_at: "2026-11-21T10:00:00.000Z".into(),
-            deadline: deadline.map(str::to_owned),
-            reason: None,
-            request_id: None,
-            project_id: None,
-            required_authority: None,
-            confirm: None,
-            confirm_token: None,
-            undo_seconds: None,
-            max_deadline: max_deadline.map(str::to_owned),
-        }
+        HoldView { kind, max_deadline: max_deadline.map(str::to_owned), ..HoldView::for_test(deadline) }
     }
 
     fn at(s: &str) -> Timestamp {

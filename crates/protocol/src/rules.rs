@@ -106,7 +106,6 @@ pub fn check_open(hold: &HoldView, decided: Option<&DecisionView>, now: Timestam
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::HoldKind;
 
     #[test]
     fn lengths_count_characters_not_bytes() {
@@ -122,22 +121,7 @@ mod tests {
     }
 
     fn hold(status: HoldStatus, deadline: Option<&str>) -> HoldView {
-        HoldView {
-            hold_id: "h".into(),
-            action_id: "a".into(),
-            kind: HoldKind::Trace,
-            status,
-            created_at: "2026-11-21T10:00:00.000Z".into(),
-            deadline: deadline.map(str::to_owned),
-            reason: None,
-            request_id: None,
-            project_id: None,
-            required_authority: None,
-            confirm: None,
-            confirm_token: None,
-            undo_seconds: None,
-            max_deadline: None,
-        }
+        HoldView { status, ..HoldView::for_test(deadline) }
     }
 
     #[test]

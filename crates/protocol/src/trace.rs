@@ -331,20 +331,9 @@ mod tests {
     fn extended_chain(key: &SigningKey, from: &str, by: i64) -> TraceBundle {
         let created = "2026-11-21T10:00:00.000Z";
         let hold = |deadline: &str| crate::wire::HoldView {
-            hold_id: "h1".into(),
-            action_id: "a1".into(),
-            kind: crate::wire::HoldKind::Trace,
-            status: crate::wire::HoldStatus::Pending,
             created_at: created.into(),
-            deadline: Some(deadline.into()),
-            reason: None,
-            request_id: None,
-            project_id: None,
-            required_authority: None,
-            confirm: None,
-            confirm_token: None,
-            undo_seconds: None,
             max_deadline: Some("2026-11-21T12:00:00.000Z".into()),
+            ..crate::wire::HoldView::for_test(Some(deadline))
         };
         let digest = crate::decision::action_digest(&request());
         let ext = crate::extension::ExtensionBody::new(

@@ -204,6 +204,30 @@ pub struct HoldView {
     pub max_deadline: Option<String>,
 }
 
+#[cfg(test)]
+impl HoldView {
+    /// For tests: pending trace hold `h1` of action `a1`, created
+    /// 2026-11-21T10:00:00.000Z, with this deadline and nothing else set.
+    pub(crate) fn for_test(deadline: Option<&str>) -> HoldView {
+        HoldView {
+            hold_id: "h1".into(),
+            action_id: "a1".into(),
+            kind: HoldKind::Trace,
+            status: HoldStatus::Pending,
+            created_at: "2026-11-21T10:00:00.000Z".into(),
+            deadline: deadline.map(str::to_owned),
+            reason: None,
+            request_id: None,
+            project_id: None,
+            required_authority: None,
+            confirm: None,
+            confirm_token: None,
+            undo_seconds: None,
+            max_deadline: None,
+        }
+    }
+}
+
 /// How a high-stakes hold must be approved (policy `confirm:`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
