@@ -248,6 +248,21 @@ pub fn load_decision(conn: &Connection, hold_id: &str) -> ApiResult<Option<Decis
     Ok(Some(DecisionView { operator_id, verdict: envelope.decision.verdict, reason, decided_at, public_key, envelope }))
 }
 
+/// The hold an envelope (`what`: "decision", "extension") names, which must
+/// be a hold of the action it names; and that action's proposal digest, which
+/// the envelope must be bound to.
+pub fn bound_hold(conn: &Connection, what: &str, action_id: &str, hold_id: &str) -> ApiResult<(HoldView, String)> {
+    let hold = load_hold(conn, hold_id)?.ok_or_else(|| ApiError::not_found("unknown_hold", format!("no hold with id {hold_id:?}")))?;
+    if hold.action_id != action_id {
+        return Err(ApiError::unprocessable(
+            "binding_mismatch",
+            format!("the {what} is for action {action_id:?} but hold {hold_id:?} belongs to action {:?}", hold.action_id),
+        ));
+    }
+    let digest: String = conn.query_row("SELECT request_digest FROM actions WHERE id = ?1", [action_id], |r| r.get(0))?;
+    Ok((hold, digest))
+}
+
 pub fn load_hold(conn: &Connection, hold_id: &str) -> ApiResult<Option<HoldView>> {
     Ok(conn.prepare_cached(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.id = ?1"))?.query_row([hold_id], |r| row_to_hold(r, 0)).optional()?)
 }

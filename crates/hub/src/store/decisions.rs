@@ -27,9 +27,7 @@ pub enum Applied {
 
 pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) -> ApiResult<Applied> {
     let d = &signed.decision;
-    let op = operators::get_active(conn, &d.operator_id)?
-        .ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {:?} is not enrolled on this hub", d.operator_id)))?;
-    let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
+    let (_, key) = operators::signer(conn, &d.operator_id)?;
     let (issued, expires) = signed.verify(&key).map_err(|e| match e {
         DecisionError::Key(KeyError::BadSignature) | DecisionError::Key(KeyError::BadSignatureEncoding) => {
             ApiError::unauthorized("invalid_signature", format!("the signature does not verify against {}'s enrolled key", d.operator_id))
@@ -43,14 +41,7 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
     if issued > now + chrono::Duration::milliseconds(MAX_SKEW_MS) {
         return Err(ApiError::unprocessable("decision_from_future", "the decision was issued in the future; check the operator's clock"));
     }
-    let hold = actions::load_hold(conn, &d.hold_id)?.ok_or_else(|| ApiError::not_found("unknown_hold", format!("no hold with id {:?}", d.hold_id)))?;
-    if hold.action_id != d.action_id {
-        return Err(ApiError::unprocessable(
-            "binding_mismatch",
-            format!("the decision is for action {:?} but hold {:?} belongs to action {:?}", d.action_id, d.hold_id, hold.action_id),
-        ));
-    }
-    let stored_digest: String = conn.query_row("SELECT request_digest FROM actions WHERE id = ?1", [&d.action_id], |r| r.get(0))?;
+    let (hold, stored_digest) = actions::bound_hold(conn, "decision", &d.action_id, &d.hold_id)?;
     match d.action_digest.as_deref() {
         None => {
             return Err(ApiError::unprocessable(

@@ -19,8 +19,8 @@ use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::extension::{check_extension, codes, ExtensionError, ExtensionView, SignedExtension, EXTENSION_VALIDITY_SECS};
 use gatehouse_protocol::keys::KeyError;
 use gatehouse_protocol::request_auth::MAX_SKEW_MS;
+use gatehouse_protocol::time;
 use gatehouse_protocol::wire::{ApprovalItem, FeedData};
-use gatehouse_protocol::{time, PublicKey};
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub enum Extended {
@@ -36,9 +36,7 @@ pub fn extend(conn: &Connection, action_id: &str, signed: &SignedExtension, now:
     if x.action_id != action_id {
         return Err(ApiError::unprocessable("binding_mismatch", format!("the extension is for action {:?}, not {action_id:?}", x.action_id)));
     }
-    let op = operators::get_active(conn, &x.operator_id)?
-        .ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {:?} is not enrolled on this hub", x.operator_id)))?;
-    let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
+    let (op, key) = operators::signer(conn, &x.operator_id)?;
     let times = signed.verify(&key).map_err(|e| match e {
         ExtensionError::Key(KeyError::BadSignature) | ExtensionError::Key(KeyError::BadSignatureEncoding) => {
             ApiError::unauthorized("invalid_signature", format!("the signature does not verify against {}'s enrolled key", x.operator_id))
@@ -54,14 +52,7 @@ pub fn extend(conn: &Connection, action_id: &str, signed: &SignedExtension, now:
             format!("the extension was issued at {}, more than {} minutes ago; sign it again", x.issued_at, EXTENSION_VALIDITY_SECS / 60),
         ));
     }
-    let hold = actions::load_hold(conn, &x.hold_id)?.ok_or_else(|| ApiError::not_found("unknown_hold", format!("no hold with id {:?}", x.hold_id)))?;
-    if hold.action_id != x.action_id {
-        return Err(ApiError::unprocessable(
-            "binding_mismatch",
-            format!("the extension is for action {:?} but hold {:?} belongs to action {:?}", x.action_id, x.hold_id, hold.action_id),
-        ));
-    }
-    let stored_digest: String = conn.query_row("SELECT request_digest FROM actions WHERE id = ?1", [&x.action_id], |r| r.get(0))?;
+    let (hold, stored_digest) = actions::bound_hold(conn, "extension", &x.action_id, &x.hold_id)?;
     if x.action_digest != stored_digest {
         return Err(ApiError::conflict(
             "digest_mismatch",

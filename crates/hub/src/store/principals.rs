@@ -5,8 +5,8 @@ use super::{events, operators};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::grant::{capability_allows, GrantOp, SignedGrant};
 use gatehouse_protocol::names::fold_name;
+use gatehouse_protocol::time;
 use gatehouse_protocol::wire::{CapabilityView, FeedData, GrantRecord, PrincipalView};
-use gatehouse_protocol::{time, PublicKey};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
@@ -116,9 +116,7 @@ pub fn allows(conn: &Connection, principal: &str, action_type: &str, now: &str) 
 /// principal, fresh id. Returns the principal after the change.
 pub fn apply(conn: &Connection, signed: &SignedGrant, now: time::Timestamp) -> ApiResult<PrincipalView> {
     let g = &signed.grant;
-    let op = operators::get_active(conn, &g.operator_id)?
-        .ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {:?} is not enrolled on this hub", g.operator_id)))?;
-    let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
+    let (op, key) = operators::signer(conn, &g.operator_id)?;
     signed.verify(&key).map_err(|e| match e {
         gatehouse_protocol::grant::GrantError::Key(_) => {
             ApiError::unauthorized("invalid_signature", format!("the grant's signature does not verify against {}'s enrolled key", g.operator_id))
