@@ -21,7 +21,6 @@
 //! worker, which dispatches them by notification id.
 
 use gatehouse_operator::console::ConsoleCore;
-use gatehouse_operator::queue::is_pending;
 use gatehouse_operator::settings::Settings;
 use gatehouse_protocol::display;
 use gatehouse_protocol::wire::ApprovalItem;
@@ -532,7 +531,7 @@ impl Worker {
     /// owed recount.
     fn flush(&mut self) {
         let core = &self.core;
-        self.policy.held.retain(|i| core.queue_item(&i.action.action_id).is_some_and(|q| is_pending(&q)));
+        self.policy.held.retain(|i| core.is_waiting(&i.action.action_id));
         let pending = core.queue_signal().pending;
         let now = Instant::now();
         if self.policy.held.is_empty() || self.policy.last_popup.is_some_and(|t| now.duration_since(t) < POPUP_WINDOW) {
@@ -547,7 +546,7 @@ impl Worker {
     fn pause_ended(&mut self) {
         let core = &self.core;
         let mut missed = std::mem::take(&mut self.missed);
-        missed.retain(|i| core.queue_item(&i.action.action_id).is_some_and(|q| is_pending(&q)));
+        missed.retain(|i| core.is_waiting(&i.action.action_id));
         if !missed.is_empty() {
             let pending = core.queue_signal().pending;
             self.policy.holds(&mut self.bus, missed, pending, Instant::now());
@@ -565,7 +564,7 @@ impl Worker {
 
     fn queue_changed(&mut self) {
         let core = &self.core;
-        let waiting = |id: &str| core.queue_item(id).is_some_and(|q| is_pending(&q));
+        let waiting = |id: &str| core.is_waiting(id);
         self.policy.queue_changed(&mut self.bus, core.queue_signal().pending, &waiting, Instant::now());
     }
 

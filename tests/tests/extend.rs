@@ -47,6 +47,7 @@ fn extended_from_the_cli_the_agent_sees_the_later_deadline_and_the_trace_names_w
     let r = cli.run(&["extend", &id, "--by", "30m", "--reason", "another while"]);
     assert_eq!(r.code, 5, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("error[extension_too_long]") && r.stderr.contains("nothing was signed"), "{}", r.stderr);
+    assert!(!r.stderr.contains("hub refused"), "found here, before anything was sent: {}", r.stderr);
     assert_eq!(status(&hub.url, &id, &token)["deadline"].as_str(), Some(new.as_str()), "unchanged");
     // Within it, as JSON: the hub's answer.
     let r = cli.run(&["--json", "extend", &id, "--by", "20m", "--reason", "one more reply"]);

@@ -249,6 +249,12 @@ impl ConsoleCore {
         self.queue.lock().unwrap().get(action_id)
     }
 
+    /// Whether this action still waits for a decision, as the queue has it
+    /// (what a notification about it checks before it is shown or kept).
+    pub fn is_waiting(&self, action_id: &str) -> bool {
+        self.queue.lock().unwrap().is_waiting(action_id)
+    }
+
     pub fn queue_signal(&self) -> QueueSignal {
         let pending = self.queue.lock().unwrap().pending() as i64;
         match *self.loading_total.lock().unwrap() {
@@ -597,8 +603,7 @@ impl Face<'_> {
                 // Decided or expired meanwhile (a feed replayed after an outage
                 // brings both the hold and its decision): not worth a word.
                 let Some(core) = core.upgrade() else { return };
-                let waiting: Vec<_> =
-                    items.into_iter().filter(|i| core.queue_item(&i.action.action_id).is_some_and(|q| crate::queue::is_pending(&q))).collect();
+                let waiting: Vec<_> = items.into_iter().filter(|i| core.is_waiting(&i.action.action_id)).collect();
                 if !waiting.is_empty() {
                     sink.new_holds(waiting);
                 }

@@ -24,6 +24,10 @@ pub enum OpError {
     /// A local conflict (not the hub's word): code, message.
     #[error("{1}")]
     Conflict(String, String),
+    /// Refused here by one of the hub's own rules, before anything was
+    /// signed or sent (not the hub's word): code, message.
+    #[error("{1}")]
+    Refused(String, String),
     #[error("local store error: {0}")]
     Store(String),
     #[error("unexpected answer from hub: {0}")]
@@ -59,7 +63,7 @@ impl OpError {
             OpError::Hub { body, .. } => body.code.clone(),
             OpError::NotFound(_) => "not_found".into(),
             OpError::Invalid(_) => "invalid".into(),
-            OpError::Conflict(code, _) => code.clone(),
+            OpError::Conflict(code, _) | OpError::Refused(code, _) => code.clone(),
             OpError::Store(_) => "local_store".into(),
             OpError::Protocol(_) => "protocol".into(),
         }
@@ -70,6 +74,7 @@ impl OpError {
             OpError::NoOperator | OpError::Invalid(_) => exit::USAGE,
             OpError::NoKey(_) | OpError::Keyring(_) => exit::KEYRING,
             OpError::KeyExists(_) | OpError::Conflict(..) => exit::CONFLICT,
+            OpError::Refused(..) => exit::REFUSED,
             OpError::Unreachable { .. } => exit::UNREACHABLE,
             OpError::NotFound(_) => exit::NOT_FOUND,
             OpError::Hub { status, .. } => match status {

@@ -9,7 +9,7 @@ use crate::decide::proposal_digest;
 use crate::error::OpError;
 use crate::hub_client::HubClient;
 use gatehouse_protocol::extension::{self, parse_amount, ExtensionBody, ExtensionOutcome, Refusal};
-use gatehouse_protocol::{time, ErrorBody};
+use gatehouse_protocol::time;
 
 /// One extension to make: `by` an amount such as `30m`, with a reason.
 #[derive(Debug, Clone)]
@@ -21,10 +21,15 @@ pub struct ExtendAsk<'a> {
     pub shown_digest: Option<&'a str>,
 }
 
-/// A refusal by the hub's rules, as the hub itself would answer it.
+/// A refusal by the hub's rules, found here: the hub's code and exit
+/// status, but not called the hub's answer.
 fn refused(r: Refusal) -> OpError {
-    let status = if r.is_conflict() { 409 } else { 422 };
-    OpError::Hub { status, body: ErrorBody::new(r.code(), format!("{r}; nothing was signed")) }
+    let message = format!("{r}; nothing was signed");
+    if r.is_conflict() {
+        OpError::Conflict(r.code().to_owned(), message)
+    } else {
+        OpError::Refused(r.code().to_owned(), message)
+    }
 }
 
 pub async fn extend(client: &HubClient, ask: ExtendAsk<'_>) -> Result<ExtensionOutcome, OpError> {

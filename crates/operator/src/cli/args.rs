@@ -181,7 +181,7 @@ pub enum HelpersCmd {
         #[arg(long)]
         reason: String,
         /// Seconds the helper has to comply.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = gatehouse_operator::console::STOP_GRACE_SECONDS)]
         grace: i64,
     },
 }
