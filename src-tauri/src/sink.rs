@@ -6,7 +6,7 @@ use crate::notify::Notifier;
 use gatehouse_operator::console::{Connection, ConsoleCore, QueueSignal, Sink};
 use gatehouse_protocol::wire::{ApprovalItem, HelperView};
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};
@@ -33,6 +33,8 @@ pub struct TauriSink {
     notifier: Arc<Notifier>,
     /// A queue signal is scheduled.
     queue_due: Arc<AtomicBool>,
+    /// The count the title and the tray show (-1: none yet).
+    shown_count: Arc<AtomicI64>,
     traces: Arc<Mutex<TraceBatch>>,
     /// A principals signal is scheduled.
     principals_due: Arc<AtomicBool>,
@@ -43,25 +45,37 @@ impl TauriSink {
         let notifier = Arc::new(Notifier::new(app.clone(), core.clone()));
         crate::tray::attach(&app, notifier.clone());
         let traces = Arc::new(Mutex::new(TraceBatch { scheduled: false, ids: Some(BTreeSet::new()) }));
-        Self { app, core, notifier, queue_due: Arc::default(), traces, principals_due: Arc::default() }
+        Self { app, core, notifier, queue_due: Arc::default(), shown_count: Arc::new(AtomicI64::new(-1)), traces, principals_due: Arc::default() }
     }
+}
+
+/// Run `then` once, `every` from now, however often this is called meanwhile
+/// (`due` says one is scheduled).
+fn coalesced(due: &Arc<AtomicBool>, every: Duration, then: impl FnOnce() + Send + 'static) {
+    if due.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let due = due.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(every).await;
+        due.store(false, Ordering::Release);
+        then();
+    });
 }
 
 impl Sink for TauriSink {
     fn queue_changed(&self) {
-        if self.queue_due.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (app, core, due, notifier) = (self.app.clone(), self.core.clone(), self.queue_due.clone(), self.notifier.clone());
-        tauri::async_runtime::spawn(async move {
-            tokio::time::sleep(QUEUE_SIGNAL_EVERY).await;
-            due.store(false, Ordering::Release);
+        let (app, core, notifier, shown) = (self.app.clone(), self.core.clone(), self.notifier.clone(), self.shown_count.clone());
+        coalesced(&self.queue_due, QUEUE_SIGNAL_EVERY, move || {
             let signal: QueueSignal = core.queue_signal();
-            // The count where the desktop shows windows (task bar, switcher) and in the tray.
-            if let Some(w) = app.get_webview_window("main") {
-                let _ = w.set_title(&if signal.pending > 0 { format!("Gatehouse ({})", signal.pending) } else { "Gatehouse".to_owned() });
+            // The count where the desktop shows windows (task bar, switcher)
+            // and in the tray, when it changed.
+            if shown.swap(signal.pending, Ordering::AcqRel) != signal.pending {
+                if let Some(w) = app.get_webview_window("main") {
+                    let _ = w.set_title(&if signal.pending > 0 { format!("Gatehouse ({})", signal.pending) } else { "Gatehouse".to_owned() });
+                }
+                crate::tray::show_count(&app, signal.pending);
             }
-            crate::tray::show_count(&app, signal.pending);
             let _ = app.emit("queue", signal);
             notifier.queue_changed();
         });
@@ -108,13 +122,8 @@ impl Sink for TauriSink {
     }
 
     fn principals_changed(&self) {
-        if self.principals_due.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (app, due) = (self.app.clone(), self.principals_due.clone());
-        tauri::async_runtime::spawn(async move {
-            tokio::time::sleep(VIEW_SIGNAL_EVERY).await;
-            due.store(false, Ordering::Release);
+        let app = self.app.clone();
+        coalesced(&self.principals_due, VIEW_SIGNAL_EVERY, move || {
             let _ = app.emit("principals", ());
         });
     }

@@ -43,7 +43,7 @@ pub fn install(app: &AppHandle, icon_dir: &std::path::Path) -> Option<()> {
     }
     let built = (|| -> tauri::Result<Tray> {
         let open = MenuItem::with_id(app, "open", "Open Gatehouse", true, None::<&str>)?;
-        let pause = MenuItem::with_id(app, "pause", "Pause notifications for 1 hour", true, None::<&str>)?;
+        let pause = MenuItem::with_id(app, "pause", pause_label(None), true, None::<&str>)?;
         let quit = MenuItem::with_id(app, "quit", "Quit Gatehouse", true, None::<&str>)?;
         let menu = Menu::with_items(app, &[&open, &pause, &PredefinedMenuItem::separator(app)?, &quit])?;
         let mut builder = TrayIconBuilder::with_id("main").menu(&menu).tooltip("Gatehouse").temp_dir_path(icon_dir).on_menu_event(on_menu);
@@ -85,6 +85,18 @@ pub fn show_count(app: &AppHandle, pending: i64) {
     let _ = tray.icon.set_title(Some(&title));
     let _ = tray.icon.set_tooltip(Some(if pending > 0 { format!("Gatehouse: {pending} waiting") } else { "Gatehouse".to_owned() }));
     let _ = tray.open.set_text(open);
+    // A pause that ended by itself stops saying so.
+    let notifier = tray.notifier.lock().unwrap().clone();
+    if let Some(n) = notifier {
+        let _ = tray.pause.set_text(pause_label(n.paused_until()));
+    }
+}
+
+fn pause_label(until: Option<chrono::DateTime<chrono::Local>>) -> String {
+    match until {
+        Some(at) => format!("Resume notifications (paused until {})", at.format("%H:%M")),
+        None => "Pause notifications for 1 hour".to_owned(),
+    }
 }
 
 /// Bring the window back.
@@ -108,15 +120,12 @@ fn on_menu(app: &AppHandle, event: tauri::menu::MenuEvent) {
 fn toggle_pause(app: &AppHandle) {
     let Some(tray) = app.try_state::<Tray>() else { return };
     let Some(notifier) = tray.notifier.lock().unwrap().clone() else { return };
-    let text = match notifier.paused_until() {
+    let until = match notifier.paused_until() {
         Some(_) => {
             notifier.resume();
-            "Pause notifications for 1 hour".to_owned()
+            None
         }
-        None => {
-            let until = notifier.pause(PAUSE_FOR);
-            format!("Resume notifications (paused until {})", until.format("%H:%M"))
-        }
+        None => Some(notifier.pause(PAUSE_FOR)),
     };
-    let _ = tray.pause.set_text(text);
+    let _ = tray.pause.set_text(pause_label(until));
 }
