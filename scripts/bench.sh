@@ -43,20 +43,7 @@ echo "== build ($profile)"
 flags=(--locked -p gatehouse-hub --bin gatehouse-hub --example bench_suite)
 if [ "$profile" = release ]; then flags+=(--release); fi
 cargo build "${flags[@]}"
-target_dir=${CARGO_TARGET_DIR:-target}
-bin_dir="$target_dir/$([ "$profile" = release ] && echo release || echo debug)"
-
-base=${BENCH_TMP:-/var/tmp}
-dir=$(mktemp -d "$base/gatehouse-bench.XXXXXX")
-cleanup() { [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$dir"; }
-trap cleanup EXIT
-fstype=$(stat -f -c %T "$dir")
-case "$fstype" in
-  tmpfs | ramfs)
-    echo "bench: $dir is on $fstype; durability is the point, so the databases must be on a real disk (set BENCH_TMP)" >&2
-    exit 2
-    ;;
-esac
+bench_dir bench
 
 # Run copies: a build elsewhere in the same target directory must not swap
 # the binaries in the middle of the run.

@@ -37,20 +37,7 @@ bash scripts/ui.sh
 flags=(--locked -p gatehouse-console -p gatehouse-hub -p gatehouse-operator -p gatehouse-tests --bins --example console_scale)
 if [ "$profile" = release ]; then flags+=(--release); fi
 cargo build "${flags[@]}"
-target_dir=${CARGO_TARGET_DIR:-target}
-bin_dir="$target_dir/$([ "$profile" = release ] && echo release || echo debug)"
-
-base=${BENCH_TMP:-/var/tmp}
-dir=$(mktemp -d "$base/gatehouse-bench-console.XXXXXX")
-cleanup() { [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$dir"; }
-trap cleanup EXIT
-fstype=$(stat -f -c %T "$dir")
-case "$fstype" in
-  tmpfs | ramfs)
-    echo "bench_console: $dir is on $fstype; the hub's database belongs on a real disk (set BENCH_TMP)" >&2
-    exit 2
-    ;;
-esac
+bench_dir bench-console
 
 # Run copies, laid out as the support crate looks for them (the program's
 # directory's parent holds the binaries): a build elsewhere in the same

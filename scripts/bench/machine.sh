@@ -6,6 +6,11 @@
 #                          (default 900); sets busy_start and load_start
 #   describe_machine       sets cores cpu mem virt kernel os commit dirty rustc_v
 #   machine_load_end       sets busy_end and load_end
+#   bench_dir NAME         sets bin_dir (the $profile build's binaries) and
+#                          dir, a fresh directory under BENCH_TMP (default
+#                          /var/tmp) removed at exit unless BENCH_KEEP=1; refuses
+#                          tmpfs (the hub's database must be on a real disk for
+#                          durable writes to mean anything); sets fstype
 
 others() { { pgrep -x 'cargo|rustc|rustdoc|cc|cc1|cc1plus|ld|ld.lld|clang' 2>/dev/null || true; } | wc -l; }
 
@@ -36,4 +41,18 @@ describe_machine() {
 machine_load_end() {
   busy_end=$(others)
   load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+}
+
+bench_dir() {
+  local target_dir=${CARGO_TARGET_DIR:-target}
+  bin_dir="$target_dir/$([ "$profile" = release ] && echo release || echo debug)"
+  dir=$(mktemp -d "${BENCH_TMP:-/var/tmp}/gatehouse-$1.XXXXXX")
+  trap '[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$dir"' EXIT
+  fstype=$(stat -f -c %T "$dir")
+  case "$fstype" in
+    tmpfs | ramfs)
+      echo "$1: $dir is on $fstype; the hub's database must be on a real disk (set BENCH_TMP)" >&2
+      exit 2
+      ;;
+  esac
 }

@@ -30,14 +30,14 @@
 //!   (Element Send Keys on `body`, as the tests do; more WebDriver overhead)
 
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
-use gatehouse_tests::desktop::{notify_calls, NotifyCall};
+use fantoccini::{elements::Element, Client, Locator};
+use gatehouse_tests::desktop::{driver, notify_calls, open_app, NotifyCall};
 use gatehouse_tests::{bearer_post, bin, held_action_body, unique, Cli, Hub};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -308,55 +308,7 @@ impl Idle {
 
 // ---------------------------------------------------------------- WebDriver
 
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// tauri-driver with the console's environment (as tests/tests/console.rs).
-fn driver(cli: &Cli) -> Driver {
-    let (port, native) = (free_port(), free_port());
-    let child = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()))
-        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-        .env("GATEHOUSE_OPERATOR", &cli.operator)
-        .env("GATEHOUSE_DATA_DIR", cli.data.path())
-        .env("GATEHOUSE_HUB", &cli.hub)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tauri-driver on PATH (cargo install tauri-driver)");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tauri-driver did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Driver { child, port }
-}
-
-async fn open_app(d: &Driver) -> Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let caps = json!({"tauri:options": {"application": bin("gatehouse-console")}});
-    let mut last = None;
-    for _ in 0..10 {
-        match ClientBuilder::rustls().unwrap().capabilities(caps.as_object().unwrap().clone()).connect(&format!("http://127.0.0.1:{}", d.port)).await {
-            Ok(c) => return c,
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("WebDriver session with the console: {last:?}")
-}
+// The driver and the session are the desktop harness's (gatehouse_tests::desktop).
 
 async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script failed ({e}): {script}"))

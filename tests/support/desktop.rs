@@ -210,10 +210,34 @@ pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new
 pub fn setup() -> Setup {
     require_desktop();
     let hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("carol"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, pk) = hub.operator("carol", "approver");
     Setup { hub, cli, pk }
+}
+
+/// The app launched for `s`'s operator on its hub, once it follows the
+/// feed. Keep the driver: dropping it ends the app.
+pub async fn live_console(s: &Setup) -> (Driver, Client) {
+    let d = driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    (d, c)
+}
+
+/// Blocking work (a CLI run, an HTTP call) off the async workers.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+/// Poll `f` until it gives a value (30 s at most; `what` names it when not).
+pub async fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what} never happened");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
 }
 
 pub fn spawn_agent(s: &Setup, ty: &str, params: &str) -> (Child, BufReader<std::process::ChildStdout>, String) {

@@ -137,6 +137,15 @@ impl Hub {
         self.spawn(port);
     }
 
+    /// A new operator (`name-…`) with its key created in the keyring, its
+    /// CLI on this hub, enrolled here with `role`; and its public key.
+    pub fn operator(&self, name: &str, role: &str) -> (Cli, String) {
+        let cli = Cli::new(&self.url, &unique(name));
+        let pk = cli.key_init();
+        self.enrol(&cli.operator, &pk, role);
+        (cli, pk)
+    }
+
     pub fn enrol(&self, id: &str, public_key_hex: &str, role: &str) {
         let out = Command::new(bin("gatehouse-hub"))
             .args(["operators", "add", "--db"])

@@ -9,9 +9,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 fn admin(hub: &Hub) -> Cli {
-    let cli = Cli::new(&hub.url, &unique("ada"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "admin");
+    let (cli, _) = hub.operator("ada", "admin");
     cli
 }
 

@@ -50,9 +50,7 @@ fn hub_admin_commands_exit_zero_into_a_closed_pipe() {
 fn cli_commands_exit_zero_into_a_closed_pipe() {
     require_keyring();
     let hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("pia"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, _) = hub.operator("pia", "approver");
     let id = unique("pipe");
     held_action(&hub.url, &id);
 
@@ -78,9 +76,7 @@ fn watch_read_for_one_line_then_closed_exits_zero() {
     // goes; the next event ends the watch, successfully.
     require_keyring();
     let hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("pia"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, _) = hub.operator("pia", "approver");
     held_action(&hub.url, &unique("first"));
 
     let mut child = cli.command().args(["watch", "--after", "0"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();

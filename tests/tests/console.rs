@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 async fn held_action_appears_notifies_and_is_approved_or_rejected_by_click() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
 
     // Approve by click.
     let mark = notifications().len();
@@ -93,9 +91,7 @@ async fn hostile_params_are_shown_as_text_and_nothing_runs() {
 async fn hub_killed_and_restarted_while_the_console_is_open() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     let (mut agent1, _out1, id1) = spawn_agent(&s, "send_email", r#"{"n": 1}"#);
     let _ = agent1.kill(); // its long-poll would fail while the hub is down
     wait_css(&c, &row(&id1)).await.click().await.unwrap();
@@ -125,9 +121,7 @@ async fn hub_killed_and_restarted_while_the_console_is_open() {
 async fn notification_approve_action_signs_and_screenshot_of_the_queue() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     // Several holds for the screenshot.
     for (ty, p) in [("merge_pr", r#"{"title": "Bump deps", "files": 12}"#), ("payment.refund", r#"{"amount_usd": 129}"#)] {
         let (mut a, _o, id) = spawn_agent(&s, ty, p);
@@ -201,9 +195,7 @@ async fn notification_approve_action_signs_and_screenshot_of_the_queue() {
 async fn a_stream_of_holds_is_one_notification_updated_in_place() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     let (calls_mark, shown_mark) = (notify_calls().len(), notifications().len());
 
     // The first hold of a quiet period pops up at once, on its own, with Approve.
@@ -306,9 +298,7 @@ async fn first_run_without_a_hub_embeds_one_creates_and_enrols_the_key() {
 async fn lodestar_hold_shows_reason_authority_deadline_and_a_click_signs_the_resolution() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     let deadline = gatehouse_protocol::time::format(&(gatehouse_protocol::time::now() + chrono::Duration::minutes(3)));
     let url = s.hub.url.clone();
     let body = json!({
@@ -410,10 +400,6 @@ async fn evidence_view_browses_10000_traces_virtualized_and_verifies_one_here() 
     c.close().await.unwrap();
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
-}
-
 async fn fill_grant(c: &Client, principal: &str, caps: &str, expiry: Option<(&str, &str)>, reason: &str) {
     if !principal.is_empty() {
         wait_css(c, "[data-testid=grant-principal]").await.send_keys(principal).await.unwrap();
@@ -453,9 +439,7 @@ async fn capabilities_granted_from_the_form_are_enforced_until_they_expire_or_ar
     let _one = ONE_AT_A_TIME.lock().await;
     require_desktop();
     let hub = Hub::start_with(None, &[]); // credentials required
-    let cli = Cli::new(&hub.url, &unique("root"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "admin");
+    let (cli, _) = hub.operator("root", "admin");
     let token = cli.run(&["principals", "add", "mail-bot", "--org", "acme"]).stdout.trim().lines().last().unwrap().to_owned();
     let url = hub.url.clone();
     let propose_with = move |t: String| {
@@ -636,9 +620,7 @@ async fn helpers_view_shows_a_swarm_live_stale_reaped_and_retired() {
     let _one = ONE_AT_A_TIME.lock().await;
     require_desktop();
     let hub = Hub::start_with(None, &["--heartbeat-timeout", "4s", "--helper-cap", "60"]);
-    let cli = Cli::new(&hub.url, &unique("hal"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "admin");
+    let (cli, _) = hub.operator("hal", "admin");
     let token = cli.run(&["principals", "add", "orchestrator", "--org", "acme"]).stdout.trim().lines().last().unwrap().to_owned();
     let d = driver(&cli);
     let c = open_app(&d).await;
@@ -704,9 +686,7 @@ const DELIBERATE_POLICY: &str = "rules:
 fn deliberate_setup() -> Setup {
     require_desktop();
     let hub = Hub::start_with_policy(Some(DELIBERATE_POLICY));
-    let cli = Cli::new(&hub.url, &unique("dina"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, pk) = hub.operator("dina", "approver");
     Setup { hub, cli, pk }
 }
 
@@ -720,9 +700,7 @@ fn action_status(cli: &Cli, id: &str) -> (String, usize) {
 async fn a_typed_confirmation_hold_takes_no_key_and_no_notification_approve() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = deliberate_setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     assert!(Command::new("dunstctl").arg("close-all").status().unwrap().success());
     let mark = notifications().len();
     let (mut agent, mut out, id) = spawn_agent(&s, "payment.send", r#"{"eur": 9000}"#);
@@ -775,9 +753,7 @@ async fn a_typed_confirmation_hold_takes_no_key_and_no_notification_approve() {
 async fn undo_inside_the_window_sends_nothing_then_one_decision_arrives() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = deliberate_setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     let (mut agent, mut out, id) = spawn_agent(&s, "send_email", r#"{"subject": "Contract"}"#);
     wait_css(&c, &row(&id)).await.click().await.unwrap();
     wait_css(&c, "[data-testid=undo-hint]").await;
@@ -809,9 +785,7 @@ async fn undo_inside_the_window_sends_nothing_then_one_decision_arrives() {
 async fn hostile_agent_text_is_escaped_and_flagged_in_the_row_detail_and_notification() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     let hostile = [
         (
             "disp-bidi",
@@ -924,9 +898,7 @@ async fn the_queue_shows_the_proven_principal_apart_from_the_claimed_actor() {
     require_desktop();
     let (hub, cli, id) = blocking(|| {
         let hub = Hub::start_with(None, &[]); // credentials required
-        let cli = Cli::new(&hub.url, &unique("erin"));
-        let pk = cli.key_init();
-        hub.enrol(&cli.operator, &pk, "admin");
+        let (cli, _) = hub.operator("erin", "admin");
         let add = cli.run(&["principals", "add", "mail-bot", "--org", "acme"]);
         assert_eq!(add.code, 0, "{}", add.stderr);
         let token = add.stdout.trim().lines().last().unwrap().to_owned();
@@ -1013,9 +985,7 @@ async fn the_helpers_view_at_600_helpers_keeps_the_dom_small() {
     let _one = ONE_AT_A_TIME.lock().await;
     require_desktop();
     let hub = Hub::start_with(None, &["--helper-cap", "1000"]);
-    let cli = Cli::new(&hub.url, &unique("hal"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "admin");
+    let (cli, _) = hub.operator("hal", "admin");
     let token = cli.run(&["principals", "add", "orchestrator", "--org", "acme"]).stdout.trim().lines().last().unwrap().to_owned();
     let url = hub.url.clone();
     blocking(move || {
@@ -1058,9 +1028,7 @@ async fn evidence_and_capabilities_follow_the_feed_in_place() {
     let _one = ONE_AT_A_TIME.lock().await;
     require_desktop();
     let hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("lena"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "admin");
+    let (cli, _) = hub.operator("lena", "admin");
     let seeded = Command::new(bin("gatehouse-hub")).args(["seed", "--count", "300", "--db"]).arg(hub.db()).output().unwrap();
     assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
     let d = driver(&cli);
@@ -1131,9 +1099,7 @@ async fn a_principal_added_from_the_console_shows_its_token_once_and_the_token_w
     let _one = ONE_AT_A_TIME.lock().await;
     require_desktop();
     let hub = Hub::start_with(None, &[]); // credentials required
-    let cli = Cli::new(&hub.url, &unique("root"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "admin");
+    let (cli, _) = hub.operator("root", "admin");
     let d = driver(&cli);
     let c = open_app(&d).await;
     wait_css(&c, "[data-testid=tab-capabilities]").await.click().await.unwrap();
@@ -1177,9 +1143,7 @@ async fn stop_from_the_helpers_view_is_an_order_signed_by_the_operator_with_the_
     let _one = ONE_AT_A_TIME.lock().await;
     require_desktop();
     let hub = Hub::start_with(None, &[]);
-    let cli = Cli::new(&hub.url, &unique("hal"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "admin");
+    let (cli, _) = hub.operator("hal", "admin");
     let token = cli.run(&["principals", "add", "orchestrator", "--org", "acme"]).stdout.trim().lines().last().unwrap().to_owned();
     let url = hub.url.clone();
     let id = blocking(move || {
@@ -1229,9 +1193,7 @@ async fn stop_from_the_helpers_view_is_an_order_signed_by_the_operator_with_the_
 async fn a_hold_extended_from_the_detail_pane_gives_the_agent_a_later_deadline() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     let id = unique("ext");
     let (url, agent_id) = (s.hub.url.clone(), id.clone());
     let (token, before) = blocking(move || {

@@ -36,21 +36,6 @@ fn close_window(title: &str) {
     assert!(st.success(), "closing {title:?}");
 }
 
-async fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what} never happened");
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
-}
-
 fn kill_all(agents: &mut [Child]) {
     for a in agents {
         let _ = a.kill();
@@ -64,9 +49,7 @@ async fn closing_the_window_keeps_the_console_at_work_in_the_tray() {
     // A panel on the bus before the app starts, as on a desktop.
     let tray = TrayHost::start();
     let s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     let (a1, _o1, id1) = spawn_agent(&s, "send_email", r#"{"n": 1}"#);
     wait_css(&c, &row(&id1)).await;
     // The count in the window's title and beside the tray icon.
@@ -120,9 +103,7 @@ async fn holds_waiting_at_start_are_one_summary_closed_when_others_decide_them()
         ids.push(id);
     }
     let (since, shown_mark) = (notify_calls().len(), notifications().len());
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     let summary = wait_notify_call(since, |c| c.summary == "3 actions need a decision").await;
     assert_eq!(summary.replaces_id, 0);
     assert!(summary.body.contains(&ids[2][..8]), "the newest is named: {summary:?}");
@@ -132,9 +113,7 @@ async fn holds_waiting_at_start_are_one_summary_closed_when_others_decide_them()
     assert_eq!(calls.len(), 1, "one notification for what was waiting: {calls:#?}");
 
     // Another operator decides them: the summary goes.
-    let other = Cli::new(&s.hub.url, &unique("dave"));
-    let pk = other.key_init();
-    s.hub.enrol(&other.operator, &pk, "approver");
+    let (other, _) = s.hub.operator("dave", "approver");
     for id in &ids {
         assert_eq!(other.run(&["approve", id]).code, 0);
     }
@@ -163,9 +142,7 @@ async fn check_row(c: &Client, id: &str, shift: bool) {
 async fn bulk_approve_signs_each_hold_and_a_decision_moves_to_the_next() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     // Oldest first, so the rows' order is the agents' order.
     c.find(Locator::Css("[data-testid=sort]")).await.unwrap().select_by_value("age").await.unwrap();
     let mut agents = Vec::new();
@@ -199,6 +176,8 @@ async fn bulk_approve_signs_each_hold_and_a_decision_moves_to_the_next() {
     wait_attr(&c, &row(fourth), "aria-selected", "true").await;
     wait_css(&c, "[data-testid=approve]").await.click().await.unwrap();
     wait_attr(&c, &row(fifth), "aria-selected", "true").await;
+    // The fourth's "approved — signed by" belongs to the fourth, not here.
+    assert!(c.find(Locator::Css("[data-testid=notice]")).await.is_err(), "a notice about another hold shows under this one");
     let (mut a4, mut out4, _) = agents.remove(3);
     assert_eq!(read_json_line(&mut out4)["final"]["status"], "approved");
     let _ = a4.wait();
@@ -210,9 +189,7 @@ async fn bulk_approve_signs_each_hold_and_a_decision_moves_to_the_next() {
 async fn a_dead_hub_is_reconnecting_then_offline_and_never_nothing_waiting() {
     let _one = ONE_AT_A_TIME.lock().await;
     let mut s = setup();
-    let d = driver(&s.cli);
-    let c = open_app(&d).await;
-    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let (_d, c) = live_console(&s).await;
     let empty = wait_css(&c, "[data-testid=queue-empty]").await.text().await.unwrap();
     assert_eq!(empty, "Nothing is waiting for you.");
 
@@ -251,9 +228,7 @@ async fn settings_switch_hubs_in_place_under_run_sh() {
     require_desktop();
     let first = Hub::start();
     let second = Hub::start();
-    let cli = Cli::new(&first.url, &unique("erin"));
-    let pk = cli.key_init();
-    first.enrol(&cli.operator, &pk, "approver");
+    let (cli, pk) = first.operator("erin", "approver");
     second.enrol(&cli.operator, &pk, "approver");
     // A remote hub saved in Settings: run.sh must neither wait for 8787 nor exit.
     std::fs::write(cli.data.path().join("settings.json"), json!({"hub": first.url, "operator": cli.operator}).to_string()).unwrap();
@@ -297,5 +272,51 @@ async fn settings_switch_hubs_in_place_under_run_sh() {
     assert_eq!(op, cli.operator);
     // The WebDriver session is still the first: the app never restarted.
     assert!(c.find(Locator::Css("[data-testid=connection]")).await.is_ok());
+    c.close().await.unwrap();
+}
+
+/// The contrast ratio (WCAG) of an element's text on its background, and
+/// how many elements of the queue are Tab stops, measured in the page.
+const MEASURE: &str = r#"
+const rgb = (c) => c.match(/[\d.]+/g).slice(0, 3).map(Number);
+const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+const bg = (el) => { for (let e = el; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor;
+  if (!c.startsWith("rgba") || !c.endsWith(", 0)")) return c; } return "rgb(255, 255, 255)"; };
+const ratio = (el) => { const [a, b] = [lum(getComputedStyle(el).color), lum(bg(el))].sort((x, y) => y - x); return (a + 0.05) / (b + 0.05); };
+const q = document.querySelector("[data-testid=queue-scroll]");
+const stops = [...q.querySelectorAll("button, input, select, textarea, a[href], [tabindex]")].filter((e) => e.tabIndex >= 0 && !e.disabled).length;
+return {
+  stops,
+  approve: ratio(document.querySelector("[data-testid=approve]")),
+  keys: ratio(document.querySelector(".keys")),
+  actor: ratio(document.querySelector("[data-testid=approval-row] [data-testid=actor]")),
+  decided: ratio(document.querySelector("[data-testid=approval-row].decided .type")),
+};
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_is_one_tab_stop_and_its_text_reads_at_aa_contrast() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    let (_d, c) = live_console(&s).await;
+    for n in 0..4 {
+        let (url, id) = (s.hub.url.clone(), format!("{}-{n}", unique("tab")));
+        blocking(move || held_action(&url, &id)).await;
+    }
+    // One decided, shown beside the waiting ones.
+    let first = wait_css(&c, "[data-testid=approval-row]").await;
+    let decided = first.attr("data-action-id").await.unwrap().unwrap();
+    assert_eq!(s.cli.run(&["approve", &decided]).code, 0);
+    c.find(Locator::Css("[data-testid=status-filter]")).await.unwrap().select_by_value("all").await.unwrap();
+    wait_css(&c, "[data-testid=approval-row].decided").await;
+    wait_css(&c, "[data-testid=approval-row]:not(.decided)").await.click().await.unwrap();
+    wait_css(&c, "[data-testid=approve]").await;
+    let m = c.execute(MEASURE, vec![]).await.unwrap();
+    assert_eq!(m["stops"], 1, "the queue is one Tab stop, not one per row: {m}");
+    for what in ["approve", "keys", "actor", "decided"] {
+        let r = m[what].as_f64().unwrap();
+        assert!(r >= 4.5, "{what}: contrast {r:.2}:1 is below WCAG AA (4.5:1): {m}");
+    }
     c.close().await.unwrap();
 }

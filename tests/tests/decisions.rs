@@ -196,9 +196,7 @@ fn reads_need_credentials() {
 fn the_cli_decides_several_actions_each_with_its_own_envelope() {
     require_keyring();
     let hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("mira"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, _) = hub.operator("mira", "approver");
     for id in ["many-1", "many-2", "many-3", "many-4"] {
         held_action(&hub.url, id);
     }

@@ -17,9 +17,7 @@ const POLICY: &str = "rules:
 fn setup() -> (Hub, Cli, String) {
     require_keyring();
     let hub = Hub::start_with_policy(Some(POLICY));
-    let cli = Cli::new(&hub.url, &unique("dora"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, pk) = hub.operator("dora", "approver");
     (hub, cli, pk)
 }
 

@@ -10,9 +10,7 @@ use serde_json::{json, Value};
 const RAW: [char; 5] = ['\u{202E}', '\u{200B}', '\0', '\u{2066}', '\u{1b}'];
 
 fn operator(hub: &Hub, role: &str) -> Cli {
-    let cli = Cli::new(&hub.url, &unique("dora"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, role);
+    let (cli, _) = hub.operator("dora", role);
     cli
 }
 

@@ -17,9 +17,7 @@ struct Exported {
 fn export() -> Exported {
     require_keyring();
     let mut hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("eve"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, pk) = hub.operator("eve", "approver");
     let resp = propose(
         &hub.url,
         json!({"id": "ev-1", "type": "send_email", "actor": {"kind": "agent", "name": "mail-bot"},

@@ -15,9 +15,7 @@ const GATE_TOKEN: &str = "gate-token";
 fn setup() -> (Hub, Cli, String) {
     require_keyring();
     let hub = Hub::start_with(Some(POLICY), &["--dev-open", "--lodestar-token", GATE_TOKEN]);
-    let cli = Cli::new(&hub.url, &unique("xena"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, pk) = hub.operator("xena", "approver");
     (hub, cli, pk)
 }
 

@@ -49,9 +49,7 @@ fn request(request_id: &str, deadline: Option<String>) -> Value {
 fn setup() -> (Hub, Cli, String, Gate) {
     require_keyring();
     let hub = Hub::start_with(None, &["--lodestar-token", TOKEN]);
-    let cli = Cli::new(&hub.url, &unique("lena"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, _) = hub.operator("lena", "approver");
     let pem = cli.run(&["key", "show", "--format", "spki-pem"]).stdout;
     assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
     let gate = Gate { http: reqwest::blocking::Client::new(), base: hub.url.clone() };

@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 fn hub_sigkilled_with_a_decision_in_the_outbox_delivers_exactly_once() {
     require_keyring();
     let mut hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("olga"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, _) = hub.operator("olga", "approver");
     let resp = held_action(&hub.url, "out-1");
     let token = resp["statusToken"].as_str().unwrap().to_owned();
 
@@ -64,9 +62,7 @@ fn decision_lost_in_flight_is_recognised_on_resend() {
     // resend of the identical envelope is acknowledged, not applied again.
     require_keyring();
     let hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("olga"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, _) = hub.operator("olga", "approver");
     held_action(&hub.url, "lost-1");
     assert_eq!(cli.run(&["approve", "lost-1"]).code, 0);
     let outbox = cli.run(&["--json", "outbox"]).json();

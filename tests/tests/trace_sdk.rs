@@ -8,9 +8,7 @@ use std::io::BufReader;
 fn operator() -> (Hub, Cli, String) {
     require_keyring();
     let hub = Hub::start();
-    let cli = Cli::new(&hub.url, &unique("alice"));
-    let pk = cli.key_init();
-    hub.enrol(&cli.operator, &pk, "approver");
+    let (cli, pk) = hub.operator("alice", "approver");
     (hub, cli, pk)
 }
 
