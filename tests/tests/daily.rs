@@ -71,9 +71,23 @@ async fn closing_the_window_keeps_the_console_at_work_in_the_tray() {
     wait_for("the tray label 2", || (tray.label() == "2").then_some(())).await;
     assert_eq!(window_state("Gatehouse (2)"), "unmapped", "the hidden window's title keeps the count");
 
+    // Paused from the tray: a hold makes no notification until the pause
+    // is lifted, and then it is told.
+    tray.click("Pause notifications");
+    wait_for("the menu saying it is paused", || tray.menu().into_iter().find(|e| e.label.starts_with("Resume notifications"))).await;
+    let since = notify_calls().len();
+    let (url, id3) = (s.hub.url.clone(), unique("paused"));
+    let i = id3.clone();
+    blocking(move || held_action(&url, &i)).await;
+    wait_for("the tray label 3", || (tray.label() == "3").then_some(())).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(notify_calls().iter().skip(since).all(|c| !c.body.contains(&id3[..8])), "no notification while paused");
+    tray.click("Resume notifications");
+    wait_notify_call(since, |c| c.body.contains(&id3[..8])).await;
+
     // The tray's Open brings it back, with the new hold in the queue.
     tray.click("Open Gatehouse");
-    wait_window("Gatehouse (2)", "mapped").await;
+    wait_window("Gatehouse (3)", "mapped").await;
     wait_css(&c, &row(&id2)).await;
 
     // A second launch on the same data hands over and exits; the first comes forward.
@@ -86,7 +100,7 @@ async fn closing_the_window_keeps_the_console_at_work_in_the_tray() {
         .output()
         .expect("a second console");
     assert!(second.status.success(), "the second launch exits cleanly: {}", String::from_utf8_lossy(&second.stderr));
-    wait_window("Gatehouse (2)", "mapped").await;
+    wait_window("Gatehouse (3)", "mapped").await;
     kill_all(&mut [a1, a2]);
     c.close().await.unwrap();
 }
