@@ -182,6 +182,9 @@ async fn bulk_approve_signs_each_hold_and_a_decision_moves_to_the_next() {
         assert!(Instant::now() < deadline, "three results, each applied");
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
+    // The three leave the waiting view; click only once the rows stopped
+    // moving, or the click lands where the fourth row was a moment ago.
+    wait_attr(&c, "[data-testid=queue-total]", "data-total", "2").await;
 
     // A single decision: the next waiting hold is selected.
     let (_, _, fourth) = &agents[3];
