@@ -208,12 +208,17 @@ pub async fn save_settings(
     operator: Option<String>,
     sound: bool,
     muted_agents: Vec<String>,
+    autostart: bool,
 ) -> Result<SettingsView, ErrorBody> {
     let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let dir = gatehouse_operator::config::data_dir();
     let muted_agents = muted_agents.into_iter().filter_map(|m| clean(Some(m))).collect();
     let s = settings::Settings { hub: clean(hub), operator: clean(operator), sound, muted_agents, ..settings::load(&dir) };
     settings::save(&dir, &s).map_err(|e| e.body())?;
+    if autostart != gatehouse_operator::autostart::enabled() {
+        let program = gatehouse_operator::autostart::program().map_err(|e| e.body())?;
+        gatehouse_operator::autostart::set(autostart, &program).map_err(|e| e.body())?;
+    }
     crate::startup::start(app).await;
     get_settings()
 }

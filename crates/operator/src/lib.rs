@@ -4,6 +4,7 @@
 //! that delivers signed decisions exactly once, the feed subscriber and the
 //! follower every face (console, `gatehouse watch`) reports through.
 
+pub mod autostart;
 pub mod capabilities;
 pub mod config;
 pub mod console;

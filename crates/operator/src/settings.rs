@@ -77,6 +77,9 @@ pub struct SettingsView {
     pub hub_from: Source,
     pub operator: String,
     pub operator_from: Source,
+    /// The console starts at login, hidden in the tray (its XDG autostart
+    /// entry is there; see [`crate::autostart`]).
+    pub autostart: bool,
 }
 
 impl SettingsView {
@@ -85,7 +88,7 @@ impl SettingsView {
             HubChoice::Remote(url) => Some(url.clone()),
             HubChoice::Embedded => None,
         };
-        Self { saved, hub, hub_from: r.hub_from, operator: r.operator.clone(), operator_from: r.operator_from }
+        Self { saved, hub, hub_from: r.hub_from, operator: r.operator.clone(), operator_from: r.operator_from, autostart: crate::autostart::enabled() }
     }
 }
 

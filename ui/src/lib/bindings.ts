@@ -149,7 +149,12 @@ export type SettingsView = { saved: Settings,
 /**
  * The hub in use: its URL, None for the embedded hub.
  */
-hub: string | null, hubFrom: Source, operator: string, operatorFrom: Source, };
+hub: string | null, hubFrom: Source, operator: string, operatorFrom: Source, 
+/**
+ * The console starts at login, hidden in the tray (its XDG autostart
+ * entry is there; see [`crate::autostart`]).
+ */
+autostart: boolean, };
 
 export type TraceSummary = { actionId: string, type: string, agent: string, target: string | null, status: ActionStatus, receivedAt: string, ruleId: string | null, decidedBy: string | null, };
 

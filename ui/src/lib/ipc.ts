@@ -46,8 +46,8 @@ export const mesaConnect = (url: string, token: string) => invoke<MesaPrincipal[
 export const mesaPrincipals = () => invoke<MesaPrincipal[]>("mesa_principals");
 export const mesaSetCapabilities = (id: string, capabilities: string[]) =>
   invoke<MesaPrincipal>("mesa_set_capabilities", { id, capabilities });
-export const saveSettings = (hub: string | null, operator: string | null, sound: boolean, mutedAgents: string[]) =>
-  invoke<SettingsView>("save_settings", { hub, operator, sound, mutedAgents });
+export const saveSettings = (hub: string | null, operator: string | null, sound: boolean, mutedAgents: string[], autostart: boolean) =>
+  invoke<SettingsView>("save_settings", { hub, operator, sound, mutedAgents, autostart });
 
 export interface Handlers {
   /** The queue changed: its headline numbers; ask again for the rows shown. */
