@@ -5,6 +5,7 @@
 #   scripts/deps.sh test   # what the test suite needs
 #   scripts/deps.sh run    # what running Gatehouse needs
 #   scripts/deps.sh bench  # what the benchmark suite needs (scripts/bench.sh)
+#   scripts/deps.sh package # what scripts/package.sh needs (the tests package too)
 set -euo pipefail
 what=${1:-test}
 cd "$(dirname "$0")/.."
@@ -14,6 +15,10 @@ pkgs=(ca-certificates curl pkg-config build-essential python3 python3-venv dbus 
       libayatana-appindicator3-1)
 # The tests also drive the real console under Xvfb with a real notification server.
 [ "$what" = test ] && pkgs+=(xvfb x11-utils dunst webkit2gtk-driver)
+# Packaging: the tray library the bundler looks up, the AppImage's file
+# system, and the checks the tests run on the
+# packages (desktop-file-validate, systemd-analyze verify).
+[ "$what" = package ] || [ "$what" = test ] && pkgs+=(squashfs-tools desktop-file-utils systemd libayatana-appindicator3-dev)
 # The benchmark suite's load generator.
 [ "$what" = bench ] && pkgs+=(wrk)
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)

@@ -17,6 +17,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== build"
 cargo build --locked --workspace --bins --tests
 
+echo "== packages: release build, .deb and AppImage (scripts/package.sh; tests/tests/packaging.rs installs them)"
+bash scripts/package.sh
+
 echo "== tests (private D-Bus session: gnome-keyring, Xvfb, dunst)"
 log=target/test-output.log
 set +e

@@ -41,16 +41,23 @@ pub fn driver(cli: &Cli) -> Driver {
 }
 
 pub fn driver_with(cli: &Cli, hub: Option<&str>, env: &[(&str, &str)]) -> Driver {
+    let data = cli.data.path().to_string_lossy().into_owned();
+    let mut set = vec![("GATEHOUSE_OPERATOR", cli.operator.as_str()), ("GATEHOUSE_DATA_DIR", data.as_str())];
+    set.extend(hub.map(|h| ("GATEHOUSE_HUB", h)));
+    set.extend(env.iter().copied());
+    driver_env(&set, if hub.is_some() { &[] } else { &["GATEHOUSE_HUB"] })
+}
+
+/// tauri-driver (and so the app it launches) with these variables set and
+/// those removed from the test's environment.
+pub fn driver_env(set: &[(&str, &str)], remove: &[&str]) -> Driver {
     let (port, native) = (free_port(), free_port());
     let mut cmd = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()));
-    cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-        .env("GATEHOUSE_OPERATOR", &cli.operator)
-        .env("GATEHOUSE_DATA_DIR", cli.data.path())
-        .envs(env.iter().copied());
-    match hub {
-        Some(h) => cmd.env("GATEHOUSE_HUB", h),
-        None => cmd.env_remove("GATEHOUSE_HUB"),
-    };
+    cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()]);
+    for k in remove {
+        cmd.env_remove(k);
+    }
+    cmd.envs(set.iter().copied());
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("tauri-driver on PATH (cargo install tauri-driver)");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
