@@ -11,31 +11,6 @@ use serde_json::json;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// The console's top-level window as the X server has it: "mapped",
-/// "unmapped" or "absent" (tests/desktop/window.py), by title prefix.
-fn window_state(title: &str) -> String {
-    let out = Command::new(python()).arg(repo_root().join("tests/desktop/window.py")).args(["state", title]).output().expect("window.py");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-async fn wait_window(title: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = window_state(title);
-        if got == want {
-            return;
-        }
-        assert!(Instant::now() < deadline, "window {title:?} is {got}, never {want}");
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
-/// Close the window as a window manager's close button does.
-fn close_window(title: &str) {
-    let st = Command::new(python()).arg(repo_root().join("tests/desktop/window.py")).args(["close", title]).status().expect("window.py");
-    assert!(st.success(), "closing {title:?}");
-}
-
 fn kill_all(agents: &mut [Child]) {
     for a in agents {
         let _ = a.kill();

@@ -6,6 +6,7 @@
 
 use fantoccini::Locator;
 use gatehouse_tests::desktop::*;
+use gatehouse_tests::tray::TrayHost;
 use gatehouse_tests::*;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -257,11 +258,41 @@ async fn the_installed_console_starts_from_a_fresh_home_on_its_embedded_hub_and_
     wait_css(&c, "[data-testid=settings-save]").await.click().await.unwrap();
     let entry_path = home.path().join(".config/autostart/gatehouse-console.desktop");
     let entry = wait_for("the autostart entry", || std::fs::read_to_string(&entry_path).ok()).await;
-    assert_eq!(desktop_key(&entry, "Exec"), Some("\"/usr/bin/gatehouse-console\" --hidden"), "{entry}");
+    let exec = desktop_key(&entry, "Exec").unwrap().to_owned();
+    assert_eq!(exec, "\"/usr/bin/gatehouse-console\" --hidden", "{entry}");
     validate_desktop_file(&entry_path);
     wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
     wait_css(&c, "[data-testid=settings-autostart]").await.click().await.unwrap();
     wait_css(&c, "[data-testid=settings-save]").await.click().await.unwrap();
     wait_for("the entry removed", || (!entry_path.exists()).then_some(())).await;
     c.close().await.unwrap();
+    drop(d);
+    wait_for("the console to quit", || (!console_running()).then_some(())).await;
+
+    // Login: a panel is up, the session runs the entry's command line. The
+    // console starts in the tray, its window hidden, and the tray opens it.
+    let tray = TrayHost::start();
+    let argv: Vec<String> = exec.split(' ').map(|w| w.trim_matches('"').to_owned()).collect();
+    let mut login = Command::new(&argv[0]);
+    login.args(&argv[1..]).env("HOME", &home_dir).env("USER", &user).env("GATEHOUSE_LISTEN", &listen).stdout(Stdio::null()).stderr(Stdio::null());
+    for k in ["GATEHOUSE_DATA_DIR", "GATEHOUSE_HUB", "GATEHOUSE_OPERATOR", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"] {
+        login.env_remove(k);
+    }
+    let mut app = login.spawn().unwrap();
+    wait_for("the tray item", || tray.menu().into_iter().find(|e| e.label.starts_with("Open Gatehouse"))).await;
+    // Hidden: never shown yet, so no X window at all ("absent"), or unmapped.
+    let state = window_state("Gatehouse");
+    assert!(state == "absent" || state == "unmapped", "started hidden, yet the window is {state}");
+    tray.click("Open Gatehouse");
+    wait_window("Gatehouse", "mapped").await;
+    let _ = app.kill();
+    let _ = app.wait();
+}
+
+/// Whether an installed console runs (any process whose program it is).
+fn console_running() -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|p| std::fs::read_link(p.path().join("exe")).is_ok_and(|e| e == Path::new("/usr/bin/gatehouse-console")))
 }
