@@ -70,6 +70,7 @@ fn the_console_deb_holds_the_binary_a_valid_desktop_entry_icons_and_its_dependen
     for path in [
         "usr/bin/gatehouse-console",
         "usr/share/applications/gatehouse-console.desktop",
+        "usr/share/doc/gatehouse-console/copyright",
         "usr/share/icons/hicolor/16x16/apps/gatehouse-console.png",
         "usr/share/icons/hicolor/32x32/apps/gatehouse-console.png",
         "usr/share/icons/hicolor/48x48/apps/gatehouse-console.png",
@@ -261,6 +262,8 @@ async fn the_installed_console_starts_from_a_fresh_home_on_its_embedded_hub_and_
     let exec = desktop_key(&entry, "Exec").unwrap().to_owned();
     assert_eq!(exec, "\"/usr/bin/gatehouse-console\" --hidden", "{entry}");
     validate_desktop_file(&entry_path);
+    // Saving also re-applies the hub settings; Save is disabled until done.
+    wait_css(&c, "[data-testid=settings-saved]").await;
     wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
     wait_css(&c, "[data-testid=settings-autostart]").await.click().await.unwrap();
     wait_css(&c, "[data-testid=settings-save]").await.click().await.unwrap();
