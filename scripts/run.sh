@@ -49,6 +49,11 @@ listen=${GATEHOUSE_LISTEN:-127.0.0.1:8787}
 hub_url=http://$listen
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+# The trap cannot run if this script is SIGKILLed (WebDriver ends the
+# "application" it launched that way): the children then get SIGTERM from
+# the kernel instead of living on as orphans (util-linux setpriv).
+child=()
+setpriv --help 2>/dev/null | grep -q -- --pdeathsig && child=(setpriv --pdeathsig TERM)
 
 wait_for_hub() {
   for _ in $(seq 300); do curl -sf "$hub_url/health" >/dev/null && return 0; sleep 0.1; done
@@ -65,7 +70,7 @@ remote_hub() {
 if [ "$mode" = console ]; then
   # The operator id is the console's to choose (Settings, else
   # GATEHOUSE_OPERATOR, else the user name): none is forced here.
-  GATEHOUSE_LISTEN=$listen "$bin/gatehouse-console" "$@" &
+  GATEHOUSE_LISTEN=$listen "${child[@]}" "$bin/gatehouse-console" "$@" &
   console_pid=$!
   pids+=($console_pid)
   remote=$(remote_hub || true)
@@ -74,7 +79,7 @@ if [ "$mode" = console ]; then
   elif wait_for_hub; then
     # The console started its embedded hub on $listen, created the operator
     # key in the keyring and enrolled it.
-    "$bin/gatehouse-hub" demo --hub "$hub_url" >"$data/demo.log" 2>&1 &
+    "${child[@]}" "$bin/gatehouse-hub" demo --hub "$hub_url" >"$data/demo.log" 2>&1 &
     pids+=($!)
     echo "Gatehouse console is running; agents use $hub_url (demo agents propose actions and run helper swarms; log: $data/demo.log)."
   else
@@ -91,10 +96,10 @@ db=$data/hub.db
 pk=$("$bin/gatehouse" key show 2>/dev/null || "$bin/gatehouse" key init)
 "$bin/gatehouse-hub" operators list --db "$db" 2>/dev/null | grep -q "^$GATEHOUSE_OPERATOR	" \
   || "$bin/gatehouse-hub" operators add --db "$db" --id "$GATEHOUSE_OPERATOR" --public-key "$pk" --role admin
-"$bin/gatehouse-hub" serve --listen "$listen" --db "$db" --dev-open >"$data/hub.out" 2>"$data/hub.log" &
+"${child[@]}" "$bin/gatehouse-hub" serve --listen "$listen" --db "$db" --dev-open >"$data/hub.out" 2>"$data/hub.log" &
 pids+=($!)
 wait_for_hub
-"$bin/gatehouse-hub" demo --hub "$hub_url" >"$data/demo.log" 2>&1 &
+"${child[@]}" "$bin/gatehouse-hub" demo --hub "$hub_url" >"$data/demo.log" 2>&1 &
 pids+=($!)
 cat <<MSG
 Gatehouse hub:   $hub_url   (agents point TraceClient(endpoint=...) here)

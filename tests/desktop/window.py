@@ -3,10 +3,12 @@
     window.py close NAME    ask the window titled NAME... to close, as a
                             window manager's close button does
                             (WM_PROTOCOLS / WM_DELETE_WINDOW)
-    window.py state NAME    print "mapped", "unmapped" or "absent"
+    window.py state NAME [PID]
+                            print "mapped", "unmapped" or "absent"
 
 NAME matches the start of the window's title ("Gatehouse" matches
-"Gatehouse (3)"). Needs DISPLAY.
+"Gatehouse (3)"); with PID, only that process's windows (_NET_WM_PID).
+Needs DISPLAY.
 """
 import sys
 
@@ -36,20 +38,30 @@ def title(d, w):
         return None
 
 
-def find(d, name):
+def pid_of(d, w):
+    try:
+        p = w.get_full_property(d.intern_atom("_NET_WM_PID"), X.AnyPropertyType)
+        return int(p.value[0]) if p is not None and len(p.value) else None
+    except Exception:
+        return None
+
+
+def find(d, name, pid=None):
     # Top-level client windows carry WM_PROTOCOLS; GTK's helper windows do not.
     protocols = d.intern_atom("WM_PROTOCOLS")
     for w in windows(d):
         t = title(d, w)
         if t is not None and t.startswith(name) and w.get_full_property(protocols, X.AnyPropertyType) is not None:
-            return w
+            if pid is None or pid_of(d, w) == pid:
+                return w
     return None
 
 
 def main():
     what, name = sys.argv[1], sys.argv[2]
+    pid = int(sys.argv[3]) if len(sys.argv) > 3 else None
     d = display.Display()
-    w = find(d, name)
+    w = find(d, name, pid)
     if what == "state":
         if w is None:
             print("absent")

@@ -259,20 +259,47 @@ pub fn spawn_agent(s: &Setup, ty: &str, params: &str) -> (Child, BufReader<std::
 /// The console's top-level window as the X server has it: "mapped",
 /// "unmapped" or "absent" (tests/desktop/window.py), by title prefix.
 pub fn window_state(title: &str) -> String {
-    let out = Command::new(python()).arg(repo_root().join("tests/desktop/window.py")).args(["state", title]).output().expect("window.py");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    window_state_of(title, None)
+}
+
+/// The same, among one process's windows only (another console may be up).
+pub fn window_state_of(title: &str, pid: Option<u32>) -> String {
+    let mut cmd = Command::new(python());
+    cmd.arg(repo_root().join("tests/desktop/window.py")).args(["state", title]).args(pid.map(|p| p.to_string()));
+    String::from_utf8_lossy(&cmd.output().expect("window.py").stdout).trim().to_owned()
 }
 
 pub async fn wait_window(title: &str, want: &str) {
+    wait_window_of(title, None, want).await
+}
+
+pub async fn wait_window_of(title: &str, pid: Option<u32>, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let got = window_state(title);
+        let got = window_state_of(title, pid);
         if got == want {
             return;
         }
         assert!(Instant::now() < deadline, "window {title:?} is {got}, never {want}");
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
+}
+
+/// Processes running `exe` (and, if given, with `env` among their
+/// environment's `KEY=value` entries): consoles a test started, to see
+/// that they are gone.
+pub fn processes_of(exe: &std::path::Path, env: Option<&str>) -> Vec<u32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else { return Vec::new() };
+    procs
+        .filter_map(Result::ok)
+        .filter_map(|p| Some((p.file_name().to_str()?.parse::<u32>().ok()?, p.path())))
+        .filter(|(_, dir)| std::fs::read_link(dir.join("exe")).is_ok_and(|e| e == exe))
+        .filter(|(_, dir)| match env {
+            None => true,
+            Some(want) => std::fs::read(dir.join("environ")).is_ok_and(|all| all.split(|b| *b == 0).any(|kv| kv == want.as_bytes())),
+        })
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 /// Close the window as a window manager's close button does.

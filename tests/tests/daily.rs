@@ -265,6 +265,10 @@ async fn settings_switch_hubs_in_place_under_run_sh() {
     // The WebDriver session is still the first: the app never restarted.
     assert!(c.find(Locator::Css("[data-testid=connection]")).await.is_ok());
     c.close().await.unwrap();
+    // WebDriver ends run.sh with SIGKILL; its console goes with it.
+    drop(d);
+    let data = format!("GATEHOUSE_DATA_DIR={}", cli.data.path().display());
+    wait_for("run.sh's console to end with it", || processes_of(&bin("gatehouse-console"), Some(&data)).is_empty().then_some(())).await;
 }
 
 /// The contrast ratio (WCAG) of an element's text on its background, and

@@ -270,7 +270,8 @@ async fn the_installed_console_starts_from_a_fresh_home_on_its_embedded_hub_and_
     wait_for("the entry removed", || (!entry_path.exists()).then_some(())).await;
     c.close().await.unwrap();
     drop(d);
-    wait_for("the console to quit", || (!console_running()).then_some(())).await;
+    let installed = Path::new("/usr/bin/gatehouse-console");
+    wait_for("the console to quit", || processes_of(installed, None).is_empty().then_some(())).await;
 
     // Login: a panel is up, the session runs the entry's command line. The
     // console starts in the tray, its window hidden, and the tray opens it.
@@ -284,18 +285,10 @@ async fn the_installed_console_starts_from_a_fresh_home_on_its_embedded_hub_and_
     let mut app = login.spawn().unwrap();
     wait_for("the tray item", || tray.menu().into_iter().find(|e| e.label.starts_with("Open Gatehouse"))).await;
     // Hidden: never shown yet, so no X window at all ("absent"), or unmapped.
-    let state = window_state("Gatehouse");
+    let state = window_state_of("Gatehouse", Some(app.id()));
     assert!(state == "absent" || state == "unmapped", "started hidden, yet the window is {state}");
     tray.click("Open Gatehouse");
-    wait_window("Gatehouse", "mapped").await;
+    wait_window_of("Gatehouse", Some(app.id()), "mapped").await;
     let _ = app.kill();
     let _ = app.wait();
-}
-
-/// Whether an installed console runs (any process whose program it is).
-fn console_running() -> bool {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .any(|p| std::fs::read_link(p.path().join("exe")).is_ok_and(|e| e == Path::new("/usr/bin/gatehouse-console")))
 }
