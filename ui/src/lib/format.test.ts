@@ -7,12 +7,20 @@ describe("format", () => {
     expect(duration(125_000)).toBe("2m 05s");
     expect(duration(3_900_000)).toBe("1h 05m");
     expect(duration(-1)).toBe("0s");
+    // Coarse (queue rows): minutes, so the text changes once a minute.
+    expect(duration(5_000, true)).toBe("<1m");
+    expect(duration(125_000, true)).toBe("2m");
+    expect(duration(3_900_000, true)).toBe("1h 05m");
   });
   it("counts down to a deadline", () => {
     const now = Date.parse("2026-11-21T10:00:00Z");
     expect(countdown(null, now).text).toBe("no deadline");
     expect(countdown("2026-11-21T10:00:30Z", now)).toEqual({ text: "30s", urgent: true, passed: false });
     expect(countdown("2026-11-21T09:59:00Z", now).passed).toBe(true);
+    // Coarse: minutes, and seconds again in the last two minutes.
+    expect(countdown("2026-11-21T10:29:40Z", now, true).text).toBe("29m");
+    expect(countdown("2026-11-21T10:01:50Z", now, true).text).toBe("1m 50s");
+    expect(countdown("2026-11-21T10:00:30Z", now, true).text).toBe("30s");
   });
   it("pretty-prints params without evaluating them", () => {
     expect(pretty({ a: "<script>alert(1)</script>" })).toContain("<script>alert(1)</script>");

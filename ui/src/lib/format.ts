@@ -1,25 +1,31 @@
 import type { Connection } from "./types";
 // Time formatting for the queue: how long an action has waited, and how
-// long until its hold's deadline.
-export function duration(ms: number): string {
+// long until its hold's deadline. Queue rows use the coarse form (minutes;
+// seconds only in a deadline's last two minutes): the clock ticks every
+// second, and a row whose text does not change is not repainted, so an idle
+// queue costs next to nothing however recent its holds.
+export function duration(ms: number, coarse = false): string {
   const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  if (s < 60) return coarse ? "<1m" : `${s}s`;
+  if (s < 3600) return coarse ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
   const h = Math.floor(s / 3600);
   return `${h}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-export function waiting(since: string, now: number): string {
+/** Under this, a deadline is counted down in seconds even in coarse form. */
+export const SECONDS_BEFORE_DEADLINE_MS = 120_000;
+
+export function waiting(since: string, now: number, coarse = false): string {
   const t = Date.parse(since);
-  return Number.isNaN(t) ? "?" : duration(now - t);
+  return Number.isNaN(t) ? "?" : duration(now - t, coarse);
 }
 
-export function countdown(deadline: string | null, now: number): { text: string; urgent: boolean; passed: boolean } {
+export function countdown(deadline: string | null, now: number, coarse = false): { text: string; urgent: boolean; passed: boolean } {
   if (!deadline) return { text: "no deadline", urgent: false, passed: false };
   const left = Date.parse(deadline) - now;
   if (Number.isNaN(left)) return { text: "?", urgent: false, passed: false };
   if (left <= 0) return { text: "expired", urgent: true, passed: true };
-  return { text: duration(left), urgent: left < 60_000, passed: false };
+  return { text: duration(left, coarse && left >= SECONDS_BEFORE_DEADLINE_MS), urgent: left < 60_000, passed: false };
 }
 
 export function pretty(v: unknown): string {
