@@ -10,6 +10,13 @@ set -euo pipefail
 here="$(dirname "$(readlink -f "$0")")"
 tools="${1:-$here/../../target/.tauri}"
 runtime_sha256=328e0d745c5c6817048c27bc3e8314871703f8f47ffa81a37cb06cd95a94b323
+# Already seeded from these very scripts: nothing to fetch again.
+stamp="$tools/.seeded"
+want="$runtime_sha256 $(cat "$here/linuxdeploy-lite" "$here/AppRun" | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && [ -f "$tools/linuxdeploy-07333c6-x86_64.AppImage" ] && [ -f "$tools/AppRun-x86_64" ]; then
+  echo "appimage tools ready in $tools (already)"
+  exit 0
+fi
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 
 # 1. The type-2 AppImage runtime: AppImageKit release 13 (MIT), shipped as
@@ -39,4 +46,5 @@ chmod 0755 "$tools/linuxdeploy-07333c6-x86_64.AppImage"
 install -m 0755 "$here/AppRun" "$tools/AppRun-x86_64"
 # Optional download in tauri (only logged when it fails); present, it is not attempted. Unused.
 echo "placeholder: linuxdeploy-lite writes the AppImage itself" > "$tools/linuxdeploy-plugin-appimage.AppImage"
+echo "$want" > "$stamp"
 echo "appimage tools ready in $tools"

@@ -130,9 +130,8 @@ fn the_server_deb_installs_a_verified_service_whose_exec_start_serves_health_as_
     assert_eq!(text(&verify).trim(), "", "systemd-analyze verify says nothing");
     let id = text(&run(Command::new("id").arg("gatehouse")));
     assert!(id.contains("(gatehouse)"), "its own user and group: {id}");
-    let state = std::fs::metadata("/var/lib/gatehouse").unwrap();
-    let owner = text(&run(Command::new("stat").args(["-c", "%U:%G %a", "/var/lib/gatehouse"])));
-    assert!(state.is_dir() && owner.trim() == "gatehouse:gatehouse 750", "{owner}");
+    let owner = text(&run(Command::new("stat").args(["-c", "%F %U:%G %a", "/var/lib/gatehouse"])));
+    assert_eq!(owner.trim(), "directory gatehouse:gatehouse 750");
 
     // The unit's ExecStart, with the unit's EnvironmentFile, run as its user
     // (on another port: this machine may run a hub on the default one).

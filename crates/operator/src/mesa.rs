@@ -434,36 +434,32 @@ mod tests {
 
     #[tokio::test]
     async fn connect_saves_nothing_when_mesa_refuses_the_token() {
-        let dir = std::env::temp_dir().join(format!("gatehouse-mesa-test-{}", uuid::Uuid::new_v4()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let saved = Arc::new(Mutex::new(None::<String>));
+        // Stands in for the keyring: remembers the token it was given.
+        let saver = |saved: &Arc<Mutex<Option<String>>>| {
+            let s = saved.clone();
+            move |_: &str, t: &str| {
+                *s.lock().unwrap() = Some(t.to_owned());
+                Ok(())
+            }
+        };
         let (url, seen) = canned(403, ADMIN_FORBIDDEN).await;
-        let s = saved.clone();
-        let e = connect_with(&dir, &url, "wrong", move |_, t| {
-            *s.lock().unwrap() = Some(t.to_owned());
-            Ok(())
-        })
-        .await
-        .unwrap_err();
+        let e = connect_with(dir, &url, "wrong", saver(&saved)).await.unwrap_err();
         assert_eq!(e.code, "admin_forbidden");
         assert!(e.message.starts_with("mesa refused (403)"), "{}", e.message);
         assert_eq!(*saved.lock().unwrap(), None, "a refused token is never saved");
-        assert_eq!(crate::settings::load(&dir).mesa_url, None, "nor the URL");
+        assert_eq!(crate::settings::load(dir).mesa_url, None, "nor the URL");
         assert_eq!(seen.lock().unwrap().as_slice(), [format!("PUT /principals/{PROBE_ID}/capabilities HTTP/1.1")]);
 
         // Accepted (the probe's principal does not exist): saved, then listed.
         let (url, _) = canned(404, NOT_FOUND).await;
-        let s = saved.clone();
-        let e = connect_with(&dir, &url, " good ", move |_, t| {
-            *s.lock().unwrap() = Some(t.to_owned());
-            Ok(())
-        })
-        .await
-        .unwrap_err();
+        let e = connect_with(dir, &url, " good ", saver(&saved)).await.unwrap_err();
         // (The stand-in answers the listing with the same 404.)
         assert_eq!(e.message, "mesa refused (404): principal not found");
         assert_eq!(saved.lock().unwrap().as_deref(), Some("good"));
-        assert_eq!(crate::settings::load(&dir).mesa_url.as_deref(), Some(url.as_str()));
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(crate::settings::load(dir).mesa_url.as_deref(), Some(url.as_str()));
     }
 
     #[tokio::test]
