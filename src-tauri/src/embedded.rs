@@ -25,7 +25,7 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
             }
             None => {
                 let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
-                store::operators::add(&conn, operator, &public_key.to_hex(), gatehouse_protocol::wire::Role::Admin, &now)?;
+                store::operators::add(&conn, operator, &public_key.to_hex(), gatehouse_protocol::wire::Role::Admin, &[], &now)?;
             }
         }
     }

@@ -53,6 +53,7 @@ pub fn trace(policy: &Policy, req: ProposeAction, raw: Value, principal: Option<
                         confirm: m.rule.confirm,
                         undo_seconds: m.rule.undo_seconds,
                         max_deadline,
+                        team: m.rule.team(now),
                     };
                     (ActionStatus::RequiresApproval, Some(rule_id), Some("enforce"), m.rule.require.clone(), Some(hold))
                 }
@@ -81,8 +82,12 @@ pub fn trace(policy: &Policy, req: ProposeAction, raw: Value, principal: Option<
 
 /// A Lodestar announce: always held, keyed by `request_id`, until the gate's
 /// deadline. The announce carries no project id (docs/interop.md §2): the
-/// hold's project is bound when the gate first polls.
-pub fn lodestar(req: &ApprovalRequest, raw: Value, principal: Option<String>, now: Timestamp) -> ApiResult<NewAction> {
+/// hold's project is bound when the gate first polls. Who must approve it
+/// (quorum, groups, escalation) comes from the first enforce rule for
+/// [`LODESTAR_ACTION_TYPE`] from a `system` actor, if any.
+pub fn lodestar(policy: &Policy, req: &ApprovalRequest, raw: Value, principal: Option<String>, now: Timestamp) -> ApiResult<NewAction> {
+    let team =
+        policy.evaluate(LODESTAR_ACTION_TYPE, "system", principal.as_deref(), None).filter(|m| m.rule.mode == Mode::Enforce).and_then(|m| m.rule.team(now));
     let deadline = match &req.deadline {
         Some(d) => Some(time::format(
             &time::parse(d).ok_or_else(|| ApiError::unprocessable("invalid_body", format!("deadline {d:?} is not ISO 8601 with an offset")))?,
@@ -125,6 +130,7 @@ pub fn lodestar(req: &ApprovalRequest, raw: Value, principal: Option<String>, no
             undo_seconds: None,
             // The gate owns the deadline: never extended here.
             max_deadline: None,
+            team,
         }),
     })
 }
@@ -173,7 +179,7 @@ mod tests {
     fn a_lodestar_deadline_must_be_a_timestamp() {
         let raw = json!({"request_id": "r1", "action_id": "g1", "requested_at": "2026-11-22T10:00:00Z", "deadline": "soon"});
         let req: ApprovalRequest = serde_json::from_value(raw.clone()).unwrap();
-        let err = lodestar(&req, raw, None, time::now()).err().expect("refused");
+        let err = lodestar(&Policy::default(), &req, raw, None, time::now()).err().expect("refused");
         assert_eq!(err.body.code, "invalid_body");
     }
 }

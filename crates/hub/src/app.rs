@@ -119,6 +119,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/operator/traces", get(routes::operator::traces))
         .route("/operator/traces/{id}", get(routes::operator::trace_bundle))
         .route("/operator/operators", get(routes::operator::operators))
+        .route("/operator/operators/{id}/groups", get(routes::operator::group_history))
+        .route("/operator/groups", post(routes::operator::set_groups))
         .route("/operator/principals", get(routes::principals::list).post(routes::principals::create))
         .route("/operator/principals/{id}/history", get(routes::principals::history))
         .route("/operator/grants", post(routes::principals::grant))
@@ -297,6 +299,7 @@ async fn sweep_forever(store: Store, heartbeat_timeout: Duration) {
         let result = store
             .write(move |tx| {
                 crate::store::actions::expire_due(tx, &now)?;
+                crate::store::actions::escalate_due(tx, &now)?;
                 crate::store::helpers::reap(tx, &now, &stale_before, &dead_before)
             })
             .await;

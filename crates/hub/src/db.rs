@@ -19,6 +19,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0009_params_once.sql")),
         M::up(include_str!("../migrations/0010_text_index_apart.sql")),
         M::up(include_str!("../migrations/0011_extensions.sql")),
+        M::up(include_str!("../migrations/0012_teams.sql")),
     ])
 }
 

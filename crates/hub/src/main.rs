@@ -111,6 +111,11 @@ enum OperatorsCmd {
         public_key: String,
         #[arg(long, value_enum, default_value = "approver")]
         role: Role,
+        /// A group the operator belongs to (repeat for several): policy
+        /// rules' `approvers` and `escalateTo` name groups. Admins change
+        /// them later with `gatehouse operators set-groups`.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
     },
     /// List enrolled operators.
     List {
@@ -197,24 +202,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Operators { cmd: OperatorsCmd::Add { db, id, public_key, role } } => {
+        Cmd::Operators { cmd: OperatorsCmd::Add { db, id, public_key, role, groups } } => {
             let key = gatehouse_protocol::PublicKey::from_hex(&public_key).context("--public-key")?;
             if let Err(p) = gatehouse_protocol::rules::check_identifier(&id) {
                 anyhow::bail!("--id {p} (1..200 characters, no spaces or control characters)");
             }
+            gatehouse_protocol::quorum::check_groups(&groups).map_err(|e| anyhow::anyhow!("--group: {e}"))?;
             let role = match role {
                 Role::Admin => gatehouse_protocol::wire::Role::Admin,
                 Role::Approver => gatehouse_protocol::wire::Role::Approver,
             };
             let conn = gatehouse_hub::db::open(&db)?;
             let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
-            store::operators::add(&conn, &id, &key.to_hex(), role, &now).map_err(|e| match e {
+            store::operators::add(&conn, &id, &key.to_hex(), role, &groups, &now).map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                     anyhow::anyhow!("operator {id:?} or that public key is already enrolled")
                 }
                 other => other.into(),
             })?;
-            out(format_args!("enrolled operator {id} ({role})"))?;
+            match groups.as_slice() {
+                [] => out(format_args!("enrolled operator {id} ({role})"))?,
+                g => out(format_args!("enrolled operator {id} ({role}; groups {})", g.join(", ")))?,
+            }
             Ok(())
         }
         Cmd::Demo { hub, helpers, every } => demo::run(&hub, helpers, std::time::Duration::from_secs(every)).await,
@@ -228,7 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Operators { cmd: OperatorsCmd::List { db } } => {
             let conn = gatehouse_hub::db::open(&db)?;
             for op in store::operators::list(&conn)? {
-                out(format_args!("{}\t{}\t{}", op.operator_id, op.role, op.public_key))?;
+                out(format_args!("{}\t{}\t{}\t{}", op.operator_id, op.role, op.public_key, op.groups.join(",")))?;
             }
             Ok(())
         }

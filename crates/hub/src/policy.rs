@@ -54,6 +54,18 @@ pub struct Rule {
     /// Seconds a decision on this rule's holds waits, undoable, before it is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo_seconds: Option<u32>,
+    /// Distinct eligible operators who must approve (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<u32>,
+    /// Groups whose members may decide; none: every approver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// Undecided this long (a duration such as `10m`), the hold is also
+    /// routed to `escalateTo`, whose members may then decide it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_after: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalate_to: Vec<String>,
 }
 
 /// Longest undo window a rule may ask for.
@@ -82,9 +94,53 @@ impl Rule {
         self.hold_for.as_deref().and_then(|s| humantime::parse_duration(s).ok())
     }
 
+    /// What a hold of this rule records about who must approve it, created
+    /// at `now`; none for a plain one-approver rule. Recorded with the hold,
+    /// so a later policy change does not move a running hold's goalposts.
+    pub fn team(&self, now: gatehouse_protocol::time::Timestamp) -> Option<gatehouse_protocol::quorum::QuorumView> {
+        let escalate_after = self.escalate_after.as_deref().and_then(|s| humantime::parse_duration(s).ok());
+        if self.quorum.unwrap_or(1) <= 1 && self.approvers.is_empty() && escalate_after.is_none() {
+            return None;
+        }
+        let escalate_at = escalate_after.and_then(|d| chrono::Duration::from_std(d).ok()).and_then(|d| now.checked_add_signed(d));
+        Some(gatehouse_protocol::quorum::QuorumView {
+            required: self.quorum.unwrap_or(1),
+            approvers: self.approvers.clone(),
+            escalate_at: escalate_at.map(|t| gatehouse_protocol::time::format(&t)),
+            escalate_to: self.escalate_to.clone(),
+            ..Default::default()
+        })
+    }
+
     /// `maxHoldFor`, parsed (checked at load).
     pub fn max_hold_duration(&self) -> Option<Duration> {
         self.max_hold_for.as_deref().and_then(|s| humantime::parse_duration(s).ok())
+    }
+
+    /// `quorum`, `approvers`, `escalateAfter` and `escalateTo` make sense together.
+    fn check_team(&self) -> Result<(), String> {
+        use gatehouse_protocol::quorum::{check_groups, MAX_QUORUM};
+        let teamed = self.quorum.is_some() || !self.approvers.is_empty() || self.escalate_after.is_some() || !self.escalate_to.is_empty();
+        if teamed && self.mode != Mode::Enforce {
+            return Err("quorum, approvers and escalation apply only to enforce rules".into());
+        }
+        if self.quorum.is_some_and(|q| q == 0 || q > MAX_QUORUM) {
+            return Err(format!("quorum must be between 1 and {MAX_QUORUM}"));
+        }
+        check_groups(&self.approvers).map_err(|e| format!("approvers: {e}"))?;
+        check_groups(&self.escalate_to).map_err(|e| format!("escalateTo: {e}"))?;
+        match (&self.escalate_after, self.escalate_to.is_empty()) {
+            (Some(a), false) => {
+                let d = humantime::parse_duration(a).map_err(|e| format!("escalateAfter {a:?}: {e}"))?;
+                if d > MAX_HOLD_FOR {
+                    return Err(format!("escalateAfter {a:?} is longer than {}", humantime::format_duration(MAX_HOLD_FOR)));
+                }
+                Ok(())
+            }
+            (Some(_), true) => Err("escalateAfter needs escalateTo (the groups to route the hold to)".into()),
+            (None, false) => Err("escalateTo needs escalateAfter (how long before the hold escalates)".into()),
+            (None, true) => Ok(()),
+        }
     }
 
     fn matches_type(&self, action_type: &str) -> bool {
@@ -130,6 +186,7 @@ impl Policy {
             if r.undo_seconds.is_some_and(|u| u > MAX_UNDO_SECONDS) {
                 anyhow::bail!("rule {}: undoSeconds must be at most {MAX_UNDO_SECONDS}", r.rule_id(i));
             }
+            r.check_team().map_err(|e| anyhow::anyhow!("rule {}: {e}", r.rule_id(i)))?;
         }
         Ok(policy)
     }
@@ -200,5 +257,29 @@ mod tests {
         assert!(Policy::from_yaml("rules: [{mode: enforce, holdFor: 1m, maxHoldFor: later}]").is_err());
         assert!(Policy::from_yaml("rules: [{mode: enforce, holdFor: 1m, maxHoldFor: 300000years}]").is_err());
         Policy::default_embedded();
+    }
+
+    #[test]
+    fn team_rules_are_checked_at_load() {
+        let ok = Policy::from_yaml(
+            "rules:\n  - {id: pay, when: {actionType: 'payment.*'}, mode: enforce, quorum: 2, approvers: [finance], escalateAfter: 10m, escalateTo: [oncall]}\n",
+        )
+        .unwrap();
+        let now = gatehouse_protocol::time::parse("2026-11-22T10:00:00.000Z").unwrap();
+        let team = ok.rules[0].team(now).unwrap();
+        assert_eq!((team.required, team.approvers.clone(), team.escalate_at.as_deref()), (2, vec!["finance".to_string()], Some("2026-11-22T10:10:00.000Z")));
+        assert!(Policy::from_yaml("rules: [{mode: enforce}]").unwrap().rules[0].team(now).is_none());
+        for (bad, why) in [
+            ("{mode: enforce, quorum: 0}", "quorum must be between 1 and 16"),
+            ("{mode: enforce, quorum: 17}", "quorum must be between 1 and 16"),
+            ("{mode: observe, quorum: 2}", "apply only to enforce rules"),
+            ("{mode: enforce, approvers: [Finance]}", "approvers: group \"Finance\""),
+            ("{mode: enforce, escalateAfter: 10m}", "escalateAfter needs escalateTo"),
+            ("{mode: enforce, escalateTo: [oncall]}", "escalateTo needs escalateAfter"),
+            ("{mode: enforce, escalateAfter: soon, escalateTo: [oncall]}", "escalateAfter \"soon\""),
+        ] {
+            let err = Policy::from_yaml(&format!("rules: [{bad}]")).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 }

@@ -111,5 +111,6 @@ pub fn hold(id: &str, deadline: Option<String>) -> NewHold {
         confirm: None,
         undo_seconds: None,
         max_deadline: None,
+        team: None,
     }
 }

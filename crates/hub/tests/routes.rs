@@ -557,9 +557,9 @@ async fn whoami_and_operators_describe_enrolled_operators() {
     let hub = Hub::new(CLOSED).await;
     let approver = hub.enrol("ann", "approver").await;
     let me: OperatorInfo = shape(&hub.signed_get("/operator/whoami").await);
-    assert_eq!(me, OperatorInfo { operator_id: "root".into(), role: Role::Admin, public_key: hub.admin.public().to_hex() });
+    assert_eq!(me, OperatorInfo { operator_id: "root".into(), role: Role::Admin, public_key: hub.admin.public().to_hex(), groups: vec![] });
     let ann: OperatorInfo = ok(hub.send(operator_request(&approver, "ann", "GET", "/operator/whoami", b"")).await, StatusCode::OK);
-    assert_eq!(ann, OperatorInfo { operator_id: "ann".into(), role: Role::Approver, public_key: approver.public().to_hex() });
+    assert_eq!(ann, OperatorInfo { operator_id: "ann".into(), role: Role::Approver, public_key: approver.public().to_hex(), groups: vec![] });
 
     let all: Vec<OperatorInfo> = shape(&hub.signed_get("/operator/operators").await);
     assert_eq!(all, vec![ann.clone(), me], "every enrolled operator, by id");

@@ -1,11 +1,12 @@
-//! Granting and revoking capabilities: build the envelope, show exactly what
-//! will be signed, sign with the keyring key, send.
+//! Granting and revoking capabilities, and setting operators' groups: build
+//! the envelope, show exactly what will be signed, sign with the keyring key, send.
 
 use crate::error::OpError;
 use crate::hub_client::HubClient;
 use gatehouse_protocol::grant::{valid_capability, GrantBody, GrantOp};
+use gatehouse_protocol::quorum::GroupChangeBody;
 use gatehouse_protocol::time;
-use gatehouse_protocol::wire::{NewPrincipal, PrincipalCreated, PrincipalView};
+use gatehouse_protocol::wire::{NewPrincipal, OperatorInfo, PrincipalCreated, PrincipalView};
 use serde::Serialize;
 
 /// What the console previews before the operator confirms.
@@ -72,6 +73,15 @@ pub fn new_principal(id: &str, org: &str, public_key: Option<&str>) -> Result<Ne
 /// and keeps it nowhere.
 pub async fn add_principal(client: &HubClient, id: &str, org: &str, public_key: Option<&str>) -> Result<PrincipalCreated, OpError> {
     client.add_principal(&new_principal(id, org, public_key)?).await
+}
+
+/// Set operator `id`'s groups (the whole list), signed with this operator's
+/// key; the hub refuses it unless the signer is an admin.
+pub async fn set_groups(client: &HubClient, id: &str, groups: Vec<String>, reason: &str) -> Result<OperatorInfo, OpError> {
+    let groups: Vec<String> = groups.iter().map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect();
+    let signed =
+        GroupChangeBody::new(id.trim(), groups, reason, client.operator(), time::now()).sign(client.key()).map_err(|e| OpError::Invalid(e.to_string()))?;
+    client.post_group_change(&signed).await
 }
 
 /// Sign a prepared body with the operator's key and send it.

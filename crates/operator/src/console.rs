@@ -112,6 +112,8 @@ fn touches(d: &FeedData) -> Touches {
         | FeedData::HoldCreated { .. }
         | FeedData::HoldDecided { .. }
         | FeedData::HoldExtended { .. }
+        | FeedData::HoldApproval { .. }
+        | FeedData::HoldEscalated { .. }
         | FeedData::HoldExpired { .. }
         | FeedData::EvidenceAttached { .. } => Touches::Trace,
         FeedData::PrincipalCreated { .. } | FeedData::CapabilityGranted { .. } | FeedData::CapabilityRevoked { .. } => Touches::Principals,
@@ -124,6 +126,7 @@ fn touches(d: &FeedData) -> Touches {
         | FeedData::HelperReaped { .. }
         | FeedData::HelperStopOrdered { .. }
         | FeedData::HelperStale { .. }
+        | FeedData::OperatorGroups { .. }
         | FeedData::Unknown { .. } => Touches::Nothing,
     }
 }
@@ -223,6 +226,9 @@ pub struct ConsoleCore {
     me: std::sync::Weak<ConsoleCore>,
     /// The face `run` reports to.
     sink: std::sync::OnceLock<Arc<dyn Sink>>,
+    /// This operator's groups (from the hub, kept current from the feed):
+    /// which team holds are theirs to decide and be told about.
+    groups: Mutex<Vec<String>>,
 }
 
 impl ConsoleCore {
@@ -236,12 +242,23 @@ impl ConsoleCore {
             pending_grants: Mutex::new(Default::default()),
             me: me.clone(),
             sink: std::sync::OnceLock::new(),
+            groups: Mutex::new(Vec::new()),
         })
     }
 
-    /// A window of a queue view (filtered and sorted here).
+    /// Whether this operator may decide the item's hold (`quorum::QuorumView::may_decide`)
+    /// and has not already approved it. A plain hold: anyone.
+    pub fn may_decide(&self, item: &ApprovalItem) -> bool {
+        let Some(q) = item.hold.as_ref().and_then(|h| h.quorum.as_ref()) else { return true };
+        !q.approved_by.iter().any(|o| o == self.client.operator()) && q.may_decide(&self.groups.lock().unwrap())
+    }
+
+    /// A window of a queue view (filtered and sorted here), with the holds
+    /// on it that are not this operator's to decide.
     pub fn queue_page(&self, q: &QueueQuery) -> QueuePage {
-        self.queue.lock().unwrap().page(q)
+        let mut page = self.queue.lock().unwrap().page(q);
+        page.not_yours = page.items.iter().filter(|i| crate::queue::is_pending(i) && !self.may_decide(i)).map(|i| i.action.action_id.clone()).collect();
+        page
     }
 
     /// One item as the queue has it.
@@ -249,10 +266,11 @@ impl ConsoleCore {
         self.queue.lock().unwrap().get(action_id)
     }
 
-    /// Whether this action still waits for a decision, as the queue has it
-    /// (what a notification about it checks before it is shown or kept).
+    /// Whether this action still waits for a decision from this operator,
+    /// as the queue has it (what a notification about it checks before it
+    /// is shown or kept).
     pub fn is_waiting(&self, action_id: &str) -> bool {
-        self.queue.lock().unwrap().is_waiting(action_id)
+        self.queue.lock().unwrap().get(action_id).is_some_and(|i| crate::queue::is_pending(&i) && self.may_decide(&i))
     }
 
     pub fn queue_signal(&self) -> QueueSignal {
@@ -320,7 +338,15 @@ impl ConsoleCore {
         // The starting point: the queue and the feed position it reflects.
         let mut attempt = 0u32;
         let start = loop {
-            match follower.position(Start::Now, &mut face).await {
+            // Who this operator is on the hub: their groups route team holds.
+            let position = match self.client.whoami().await {
+                Ok(me) => {
+                    *self.groups.lock().unwrap() = me.groups;
+                    follower.position(Start::Now, &mut face).await
+                }
+                Err(e) => Err(e),
+            };
+            match position {
                 Ok(seq) => {
                     *self.loading_total.lock().unwrap() = None;
                     face.sink.queue_changed();
@@ -391,8 +417,8 @@ impl ConsoleCore {
             Ok(DecideOutcome::Delivered(o)) => {
                 self.queue.lock().unwrap().upsert(o.item.clone());
                 self.changed();
-                let by = o.item.decision.as_ref().map(|d| d.operator_id.clone()).unwrap_or_default();
-                Ok(DecisionResult { message: format!("{} — signed by {by}", verdict.status()), item: Some(o.item), queued: false, undo: None })
+                let message = decide::delivered_message(verdict, &o.item, self.client.operator());
+                Ok(DecisionResult { message, item: Some(o.item), queued: false, undo: None })
             }
             Ok(DecideOutcome::Queued { reason, retry_at, .. }) => Ok(DecisionResult {
                 item: None,
@@ -620,6 +646,7 @@ impl Face<'_> {
             let q = QueueQuery { sort: QueueSort::Age, offset: pending.saturating_sub(ANNOUNCED) as u32, limit: ANNOUNCED as u32, ..QueueQuery::default() };
             queue.page(&q).items
         };
+        let newest: Vec<_> = newest.into_iter().filter(|i| self.core.may_decide(i)).collect();
         if !newest.is_empty() {
             self.sink.new_holds(newest);
         }
@@ -694,10 +721,28 @@ impl FeedSink for Face<'_> {
                     // Too large for the feed: read the whole action, then show it.
                     self.fill_in(item.action.action_id.clone());
                 }
-                self.notify_soon(item);
+                // Told only to those who may decide it.
+                if self.core.may_decide(&item) {
+                    self.notify_soon(item);
+                }
+            }
+            Some(Change::Escalated(item)) => {
+                self.sink.queue_changed();
+                // Told to the escalation's groups: those it was not routed to before.
+                let before = item.hold.as_ref().and_then(|h| h.quorum.clone()).map(|q| gatehouse_protocol::quorum::QuorumView { escalated: false, ..q });
+                let was_mine = before.is_some_and(|q| q.may_decide(&self.core.groups.lock().unwrap()));
+                if !was_mine && self.core.may_decide(&item) {
+                    self.notify_soon(item);
+                }
             }
             Some(Change::Updated(_)) => self.sink.queue_changed(),
             None => {}
+        }
+        if let FeedData::OperatorGroups { envelope, .. } = &e.data {
+            if envelope.change.target_id == self.core.client.operator() {
+                *self.core.groups.lock().unwrap() = envelope.change.groups.clone();
+                self.sink.queue_changed();
+            }
         }
         Ok(Flow::Continue)
     }

@@ -177,6 +177,17 @@ fn check_confirmation(item: &ApprovalItem, mode: Option<ConfirmMode>, verdict: V
     ))
 }
 
+/// What became of a delivered decision, for people: on a team hold, whether
+/// this approval completed the quorum or how many are still needed.
+pub fn delivered_message(verdict: Verdict, item: &ApprovalItem, me: &str) -> String {
+    let quorum = item.hold.as_ref().and_then(|h| h.quorum.as_ref()).filter(|_| verdict == Verdict::Approve);
+    match (quorum, &item.decision) {
+        (Some(q), None) => q.after_approval(),
+        (Some(q), Some(d)) if d.operator_id == me && d.verdict == Verdict::Approve => format!("{} — signed by {me}; {}", verdict.status(), q.after_approval()),
+        (_, d) => format!("{} — signed by {}", verdict.status(), d.as_ref().map_or(me, |d| d.operator_id.as_str())),
+    }
+}
+
 pub async fn decide(client: &HubClient, store: &LocalStore, ask: Ask<'_>) -> Result<DecideOutcome, OpError> {
     let Ask { action_id, verdict, reason, shown_digest, confirmation } = ask;
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
@@ -191,6 +202,12 @@ pub async fn decide(client: &HubClient, store: &LocalStore, ask: Ask<'_>) -> Res
         rules::Closed::Expired { .. } => conflict(c.code(), format!("{c}; nothing was signed")),
         _ => conflict(c.code(), c.to_string()),
     })?;
+    if let Some(q) = hold.quorum.as_ref().filter(|q| q.approved_by.iter().any(|o| o == client.operator())) {
+        return Err(conflict(
+            "already_approved_by_you",
+            format!("you already approved this hold ({}); an operator counts once, nothing was signed", q.progress()),
+        ));
+    }
     if let Some(p) = store.pending_for_hold(client.base(), &hold.hold_id)? {
         return Err(OpError::Conflict("decision_pending".into(), format!("your decision for this hold already waits in the local outbox (entry {})", p.id)));
     }
@@ -294,11 +311,12 @@ mod tests {
             confirm_token: None,
             undo_seconds: None,
             max_deadline: None,
+            quorum: None,
         };
         let policy = PolicyOutcome { rule_id: None, mode: None, status: ActionStatus::RequiresApproval, require: vec![], principal: None };
         let proposed = FeedData::ActionProposed { action: action.clone(), policy, request };
         let events = json!([{"kind": proposed.kind(), "data": proposed.to_data()}]);
-        (ApprovalItem { action, hold: Some(hold), decision: None }, events)
+        (ApprovalItem { action, hold: Some(hold), decision: None, decisions: Vec::new() }, events)
     }
 
     #[test]

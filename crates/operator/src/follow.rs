@@ -266,7 +266,9 @@ fn cache(store: &LocalStore, hub: &str, items: &[ApprovalItem]) {
 /// may decide while the hub is down; a proposal that is not held is not).
 fn shown_item(data: &FeedData) -> Option<ApprovalItem> {
     match data {
-        FeedData::HoldCreated { hold, action } => Some(ApprovalItem { action: action.clone(), hold: Some(hold.clone()), decision: None }),
+        FeedData::HoldCreated { hold, action } => {
+            Some(ApprovalItem { action: action.clone(), hold: Some(hold.clone()), decision: None, decisions: Vec::new() })
+        }
         _ => None,
     }
 }

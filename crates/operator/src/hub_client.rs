@@ -151,6 +151,16 @@ impl HubClient {
         self.parse(resp).await
     }
 
+    /// An admin's signed change of an operator's groups.
+    pub async fn post_group_change(&self, c: &gatehouse_protocol::quorum::SignedGroupChange) -> Result<OperatorInfo, OpError> {
+        self.post_envelope("/operator/groups", c).await
+    }
+
+    /// An operator's group changes, oldest first.
+    pub async fn group_history(&self, id: &str) -> Result<Vec<gatehouse_protocol::quorum::GroupChangeRecord>, OpError> {
+        self.get_json(&format!("/operator/operators/{}/groups", urlencode(id))).await
+    }
+
     pub async fn post_grant(&self, g: &SignedGrant) -> Result<PrincipalView, OpError> {
         self.post_envelope("/operator/grants", g).await
     }

@@ -65,6 +65,9 @@ pub struct QueuePage {
     pub total: u32,
     pub offset: u32,
     pub items: Vec<ApprovalItem>,
+    /// Pending holds on this page that are not this operator's to decide
+    /// (another group's, or already approved by them): shown greyed.
+    pub not_yours: Vec<String>,
 }
 
 /// Waiting for a decision (not decided here or elsewhere, not expired).
@@ -130,6 +133,8 @@ pub enum Change {
     Held(ApprovalItem),
     /// An existing item changed (decided, expired, evidence).
     Updated(ApprovalItem),
+    /// A team hold escalated: tell its `escalateTo` groups.
+    Escalated(ApprovalItem),
 }
 
 impl Queue {
@@ -145,7 +150,7 @@ impl Queue {
         let total = u32::try_from(rows.len()).unwrap_or(u32::MAX);
         let offset = q.offset.min(total);
         let items = rows.into_iter().skip(offset as usize).take(q.limit.min(PAGE_MAX) as usize).cloned().collect();
-        QueuePage { total, offset, items }
+        QueuePage { total, offset, items, not_yours: Vec::new() }
     }
 
     /// One item, as the queue has it.
@@ -175,12 +180,18 @@ impl Queue {
     pub fn apply(&mut self, e: &FeedEvent) -> Option<Change> {
         let (hold, decision, status) = match &e.data {
             FeedData::HoldCreated { hold, action } => {
-                let item = ApprovalItem { action: action.clone(), hold: Some(hold.clone()), decision: None };
+                let item = ApprovalItem { action: action.clone(), hold: Some(hold.clone()), decision: None, decisions: Vec::new() };
                 self.items.insert(e.subject.clone(), item.clone());
                 return Some(Change::Held(item));
             }
-            FeedData::HoldExtended { hold, .. } => {
-                // A new deadline; the action still waits.
+            FeedData::HoldEscalated { hold } => {
+                // Routed to more groups; the action still waits.
+                let item = self.items.get_mut(&e.subject)?;
+                item.hold = Some(hold.clone());
+                return Some(Change::Escalated(item.clone()));
+            }
+            FeedData::HoldExtended { hold, .. } | FeedData::HoldApproval { hold, .. } => {
+                // A new deadline, or an approval short of the quorum; the action still waits.
                 let item = self.items.get_mut(&e.subject)?;
                 item.hold = Some(hold.clone());
                 return Some(Change::Updated(item.clone()));

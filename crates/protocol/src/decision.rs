@@ -166,12 +166,12 @@ impl DecisionBody {
 
     /// The exact bytes the signature covers.
     pub fn signing_bytes(&self) -> Vec<u8> {
-        canonical_bytes(&serde_json::to_value(self).expect("decision serialises"))
+        crate::signed::signing_bytes(self)
     }
 
     pub fn sign(self, key: &SigningKey) -> Result<SignedDecision, DecisionError> {
         self.validate()?;
-        let signature = key.sign_hex(&self.signing_bytes());
+        let signature = crate::signed::sign(&self, key);
         Ok(SignedDecision { decision: self, signature, lodestar: None })
     }
 }
@@ -186,7 +186,7 @@ impl SignedDecision {
     /// Check structure and signature against `key`.
     pub fn verify(&self, key: &PublicKey) -> Result<(Timestamp, Timestamp), DecisionError> {
         let times = self.decision.validate()?;
-        key.verify_hex(&self.decision.signing_bytes(), &self.signature)?;
+        crate::signed::verify(&self.decision, &self.signature, key)?;
         Ok(times)
     }
 }

@@ -30,7 +30,7 @@
 //! The rules here are checked by the hub and, before anything is signed, by
 //! the operator core; the codes are the ones both report.
 
-use crate::canonical::{canonical_bytes, parse_strict};
+use crate::canonical::parse_strict;
 use crate::decision::{is_digest, MAX_REASON_CHARS};
 use crate::keys::{KeyError, PublicKey, SigningKey};
 use crate::rules::{self, Closed};
@@ -202,12 +202,12 @@ impl ExtensionBody {
 
     /// The exact bytes the signature covers.
     pub fn signing_bytes(&self) -> Vec<u8> {
-        canonical_bytes(&serde_json::to_value(self).expect("extension serialises"))
+        crate::signed::signing_bytes(self)
     }
 
     pub fn sign(self, key: &SigningKey) -> Result<SignedExtension, ExtensionError> {
         self.validate()?;
-        let signature = key.sign_hex(&self.signing_bytes());
+        let signature = crate::signed::sign(&self, key);
         Ok(SignedExtension { extension: self, signature })
     }
 }
@@ -222,7 +222,7 @@ impl SignedExtension {
     /// Check structure and signature against `key`.
     pub fn verify(&self, key: &PublicKey) -> Result<ExtensionTimes, ExtensionError> {
         let times = self.extension.validate()?;
-        key.verify_hex(&self.extension.signing_bytes(), &self.signature)?;
+        crate::signed::verify(&self.extension, &self.signature, key)?;
         Ok(times)
     }
 }

@@ -56,6 +56,15 @@ pub enum FeedData {
     /// An operator's signed decision was applied.
     #[serde(rename = "hold.decided")]
     HoldDecided { hold: Option<HoldView>, decision: Option<DecisionView>, status: ActionStatus },
+    /// An eligible operator approved a quorum hold that needs more approvals
+    /// (the one that completes it is `hold.decided`). `hold.quorum` carries
+    /// the progress.
+    #[serde(rename = "hold.approval")]
+    HoldApproval { hold: HoldView, approval: DecisionView },
+    /// A quorum hold stayed undecided past its rule's `escalateAfter`: it is
+    /// now also routed to (and decidable by) `hold.quorum.escalateTo`.
+    #[serde(rename = "hold.escalated")]
+    HoldEscalated { hold: HoldView },
     /// An approver extended the hold's deadline (a signed envelope; the
     /// action still waits). `hold` carries the new deadline.
     #[serde(rename = "hold.extended")]
@@ -68,6 +77,10 @@ pub enum FeedData {
     EvidenceAttached { evidence: Value, principal: Option<String>, via: Via },
     #[serde(rename = "principal.created")]
     PrincipalCreated { id: String, org: String, public_key: Option<String>, by: String },
+    /// An admin changed an operator's groups (`envelope.change.target_id`);
+    /// `previous` were their groups before.
+    #[serde(rename = "operator.groups")]
+    OperatorGroups { envelope: crate::quorum::SignedGroupChange, previous: Vec<String> },
     #[serde(rename = "capability.granted")]
     CapabilityGranted { envelope: SignedGrant },
     #[serde(rename = "capability.revoked")]

@@ -5,7 +5,6 @@
 //! A capability is an action type (`send_email`) or a prefix pattern
 //! (`email.*` matches `email.send` and `email.bulk.send`).
 
-use crate::canonical::canonical_bytes;
 use crate::keys::{KeyError, PublicKey, SigningKey};
 use crate::time::{self, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -138,12 +137,12 @@ impl GrantBody {
 
     /// The exact bytes signed: what the console previews before signing.
     pub fn signing_bytes(&self) -> Vec<u8> {
-        canonical_bytes(&serde_json::to_value(self).expect("grant serialises"))
+        crate::signed::signing_bytes(self)
     }
 
     pub fn sign(self, key: &SigningKey) -> Result<SignedGrant, GrantError> {
         self.validate()?;
-        let signature = key.sign_hex(&self.signing_bytes());
+        let signature = crate::signed::sign(&self, key);
         Ok(SignedGrant { grant: self, signature })
     }
 }
@@ -151,7 +150,7 @@ impl GrantBody {
 impl SignedGrant {
     pub fn verify(&self, key: &PublicKey) -> Result<(), GrantError> {
         self.grant.validate()?;
-        key.verify_hex(&self.grant.signing_bytes(), &self.signature)?;
+        crate::signed::verify(&self.grant, &self.signature, key)?;
         Ok(())
     }
 }

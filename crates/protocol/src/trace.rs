@@ -143,6 +143,8 @@ pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Re
     let proposal_digest = bundle.events[0].data.get("request").filter(|r| !r.is_null()).map(crate::decision::action_digest);
     // The hold's deadline as the chain has it so far: what an extension must start from.
     let mut deadline: Option<crate::time::Timestamp> = None;
+    // The hold's quorum as its creation recorded it, and who counted so far.
+    let mut tally = Tally::default();
     for (i, e) in bundle.events.iter().enumerate() {
         if e.subject != bundle.action_id {
             push(i, e, format!("belongs to {:?}, not to action {:?}", e.subject, bundle.action_id));
@@ -165,11 +167,12 @@ pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Re
         if i == 0 && e.kind != "action.proposed" {
             push(i, e, "a trace must start with the proposal".into());
         }
-        if e.kind == "hold.decided" {
-            match check_decision(&e.data, &bundle.action_id, trusted) {
-                Ok((n, bound)) => {
-                    signatures_checked += n;
-                    match (bound, &proposal_digest) {
+        if e.kind == "hold.decided" || e.kind == "hold.approval" {
+            let member = if e.kind == "hold.approval" { "approval" } else { "decision" };
+            match check_decision(&e.data[member], &bundle.action_id, trusted) {
+                Ok(c) => {
+                    signatures_checked += c.signatures;
+                    match (&c.bound, &proposal_digest) {
                         (None, _) => warnings.push(Problem {
                             index: i,
                             seq: e.seq,
@@ -177,17 +180,24 @@ pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Re
                             message: "the decision is signed but not content-bound (its envelope predates action digests)".into(),
                         }),
                         (Some(_), None) => push(i, e, "the trace does not hold the proposal the decision is bound to".into()),
-                        (Some(d), Some(p)) if &d != p => {
+                        (Some(d), Some(p)) if d != p => {
                             push(i, e, format!("the decision is bound to other content (action_digest {d}, but the proposal's digest is {p})"))
                         }
                         _ => {}
+                    }
+                    if let Err(m) = tally.count(&c, e.kind == "hold.decided") {
+                        push(i, e, m);
                     }
                 }
                 Err(m) => push(i, e, m),
             }
         }
+        if e.kind == "hold.escalated" {
+            tally.escalated();
+        }
         if e.kind == "hold.created" {
             deadline = e.data["hold"]["deadline"].as_str().and_then(crate::time::parse);
+            tally = Tally::for_hold(&e.data["hold"]);
         }
         if e.kind == "hold.extended" {
             match check_extension(&e.data, &bundle.action_id, trusted) {
@@ -214,12 +224,23 @@ pub fn verify(bundle: &TraceBundle, trusted: &BTreeMap<String, PublicKey>) -> Re
     Report { valid: problems.is_empty(), events: bundle.events.len(), signatures_checked, problems, warnings }
 }
 
-/// Verify one decision's signatures; returns how many signatures were checked
-/// and the action digest the decision is bound to (if any).
-fn check_decision(data: &Value, action_id: &str, trusted: &BTreeMap<String, PublicKey>) -> Result<(usize, Option<String>), String> {
-    let envelope: SignedDecision = serde_json::from_value(data["decision"]["envelope"].clone()).map_err(|e| format!("decision envelope unreadable: {e}"))?;
+/// A decision (or a quorum approval) whose signatures verified.
+struct CheckedDecision {
+    signatures: usize,
+    /// The action digest it is bound to, if any.
+    bound: Option<String>,
+    operator_id: String,
+    verdict: crate::Verdict,
+    /// The signer's groups as the hub recorded them.
+    groups: Vec<String>,
+}
+
+/// Verify one decision view's signatures (the envelope, and a Lodestar
+/// resolution if it carries one).
+fn check_decision(view: &Value, action_id: &str, trusted: &BTreeMap<String, PublicKey>) -> Result<CheckedDecision, String> {
+    let envelope: SignedDecision = serde_json::from_value(view["envelope"].clone()).map_err(|e| format!("decision envelope unreadable: {e}"))?;
     let op = &envelope.decision.operator_id;
-    if data["decision"]["operatorId"].as_str() != Some(op.as_str()) {
+    if view["operatorId"].as_str() != Some(op.as_str()) {
         return Err("the decision names another operator than its envelope".into());
     }
     if envelope.decision.action_id != action_id {
@@ -227,12 +248,55 @@ fn check_decision(data: &Value, action_id: &str, trusted: &BTreeMap<String, Publ
     }
     let key = trusted.get(op).ok_or_else(|| format!("signed as {op:?}, whose key this verifier does not trust"))?;
     envelope.verify(key).map_err(|e| format!("{op}'s signature does not verify against the trusted key ({e}): re-signed or altered"))?;
-    let mut n = 1;
+    let mut signatures = 1;
     if let Some(res) = &envelope.lodestar {
         verify_resolution(res, key).map_err(|_| format!("{op}'s Lodestar resolution does not verify"))?;
-        n += 1;
+        signatures += 1;
     }
-    Ok((n, envelope.decision.action_digest.clone()))
+    let groups = serde_json::from_value(view.get("groups").cloned().unwrap_or(Value::Null)).unwrap_or_default();
+    Ok(CheckedDecision { signatures, bound: envelope.decision.action_digest.clone(), operator_id: op.clone(), verdict: envelope.decision.verdict, groups })
+}
+
+/// A hold's quorum as the chain recorded it at creation, and the eligible
+/// approvals counted so far (`crate::quorum`'s rules, re-checked offline).
+#[derive(Default)]
+struct Tally {
+    quorum: Option<crate::quorum::QuorumView>,
+    approved_by: Vec<String>,
+}
+
+impl Tally {
+    fn for_hold(hold: &Value) -> Tally {
+        let quorum = hold.get("quorum").and_then(|q| serde_json::from_value(q.clone()).ok());
+        Tally { quorum, approved_by: Vec::new() }
+    }
+
+    fn escalated(&mut self) {
+        if let Some(q) = self.quorum.as_mut() {
+            q.escalated = true;
+        }
+    }
+
+    /// Count a verified decision: its signer must be eligible and count once;
+    /// the one that resolved the hold approved must complete the quorum.
+    fn count(&mut self, d: &CheckedDecision, resolves: bool) -> Result<(), String> {
+        let Some(q) = &self.quorum else { return Ok(()) };
+        if !q.may_decide(&d.groups) {
+            let had = if d.groups.is_empty() { "none".to_owned() } else { d.groups.join(", ") };
+            return Err(format!("{} was not eligible to decide: their groups were {had}, the hold needed {}", d.operator_id, q.waiting_for()));
+        }
+        if self.approved_by.contains(&d.operator_id) {
+            return Err(format!("{} signed twice; an operator counts once", d.operator_id));
+        }
+        if d.verdict == crate::Verdict::Approve {
+            self.approved_by.push(d.operator_id.clone());
+        }
+        let have = u32::try_from(self.approved_by.len()).unwrap_or(u32::MAX);
+        if resolves && d.verdict == crate::Verdict::Approve && have < q.required {
+            return Err(format!("quorum not met: {have} of {} approvals from {} ({} missing)", q.required, q.waiting_for(), q.required - have));
+        }
+        Ok(())
+    }
 }
 
 /// A verified extension: what was signed, with its times.
@@ -436,5 +500,66 @@ mod tests {
         assert!(r.valid, "{r:?}");
         assert_eq!(r.warnings.len(), 1);
         assert!(r.summary().contains("not content-bound"));
+    }
+
+    /// A payment held for 2 of [finance]: fin-1's approval, then fin-2's,
+    /// which resolves it (the chain the hub writes).
+    fn quorum_chain(keys: &[(&str, &SigningKey, &[&str])]) -> TraceBundle {
+        let digest = crate::decision::action_digest(&request());
+        let quorum = json!({"required": 2, "approvals": 0, "approvers": ["finance"], "approvedBy": [], "escalateTo": [], "escalated": false});
+        let mut datas = vec![
+            ("action.proposed", json!({"action": {"actionId": "a1"}, "request": request()})),
+            ("hold.created", json!({"hold": {"holdId": "h1", "quorum": quorum}})),
+        ];
+        for (n, (op, key, groups)) in keys.iter().enumerate() {
+            let mut body = DecisionBody::new("a1", "h1", Verdict::Approve, op, None, time::now());
+            body.action_digest = Some(digest.clone());
+            let view = json!({"operatorId": op, "envelope": body.sign(key).unwrap(), "groups": groups});
+            datas.push(if n + 1 == keys.len() {
+                ("hold.decided", json!({"decision": view, "status": "approved"}))
+            } else {
+                ("hold.approval", json!({"approval": view, "hold": {"holdId": "h1"}}))
+            });
+        }
+        let mut events: Vec<TraceEvent> = Vec::new();
+        for (i, (kind, data)) in datas.into_iter().enumerate() {
+            let at = "2026-11-21T10:00:00.000Z".to_string();
+            events.push(TraceEvent { seq: i as i64 + 1, at, kind: kind.into(), subject: "a1".into(), data, prev_hash: String::new(), hash: String::new() });
+        }
+        let mut b = TraceBundle {
+            format: BUNDLE_FORMAT.into(),
+            action_id: "a1".into(),
+            exported_at: String::new(),
+            head: String::new(),
+            events,
+            operators: BTreeMap::new(),
+        };
+        rechain(&mut b);
+        b
+    }
+
+    #[test]
+    fn a_quorum_is_counted_from_distinct_eligible_signers() {
+        let (k1, k2, k3) = (SigningKey::generate(), SigningKey::generate(), SigningKey::generate());
+        let trusted = BTreeMap::from([("fin-1".to_string(), k1.public()), ("fin-2".to_string(), k2.public()), ("ops-1".to_string(), k3.public())]);
+        let fin: &[&str] = &["finance"];
+        let ok = quorum_chain(&[("fin-1", &k1, fin), ("fin-2", &k2, fin)]);
+        let r = verify(&ok, &trusted);
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.signatures_checked, 2);
+
+        // One of the two signatures removed (the chain rebuilt around it).
+        let one = quorum_chain(&[("fin-2", &k2, fin)]);
+        let r = verify(&one, &trusted);
+        assert_eq!(r.problems[0].message, "quorum not met: 1 of 2 approvals from finance (1 missing)", "{r:?}");
+
+        // The second signature from an operator outside the group.
+        let outsider = quorum_chain(&[("fin-1", &k1, fin), ("ops-1", &k3, &["ops"])]);
+        let r = verify(&outsider, &trusted);
+        assert_eq!(r.problems[0].message, "ops-1 was not eligible to decide: their groups were ops, the hold needed finance", "{r:?}");
+
+        // The same operator twice.
+        let twice = quorum_chain(&[("fin-1", &k1, fin), ("fin-1", &k1, fin)]);
+        assert_eq!(verify(&twice, &trusted).problems[0].message, "fin-1 signed twice; an operator counts once");
     }
 }

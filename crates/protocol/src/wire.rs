@@ -125,6 +125,11 @@ pub struct DecisionView {
     pub decided_at: String,
     pub public_key: String,
     pub envelope: SignedDecision,
+    /// The signer's groups when the hub accepted the decision: what made
+    /// them eligible for a hold that names approver groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
+    pub groups: Vec<String>,
 }
 
 /// `GET /actions/{id}`.
@@ -136,6 +141,13 @@ pub struct ActionStatusView {
     pub checks: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionView>,
+    /// Every signed decision on a quorum hold, in the order accepted
+    /// (`decision` is the one that resolved it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<DecisionView>,
+    /// What a quorum hold needs and how far it has come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<QuorumView>,
     /// The hold's deadline, as approvers' extensions have moved it (absent
     /// when the action is not held or its hold has no deadline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,6 +214,11 @@ pub struct HoldView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub max_deadline: Option<String>,
+    /// For a hold whose rule asked for a quorum, approver groups or
+    /// escalation: what it needs and how far it has come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub quorum: Option<QuorumView>,
 }
 
 #[cfg(test)]
@@ -224,6 +241,7 @@ impl HoldView {
             confirm_token: None,
             undo_seconds: None,
             max_deadline: None,
+            quorum: None,
         }
     }
 }
@@ -327,6 +345,11 @@ pub struct ApprovalItem {
     pub hold: Option<HoldView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<DecisionView>,
+    /// Every signed decision on a quorum hold, in the order accepted (on an
+    /// action's detail; the queue leaves them out and shows `hold.quorum`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<DecisionView>>", optional))]
+    pub decisions: Vec<DecisionView>,
 }
 
 /// `POST /operator/decisions` success body.
@@ -339,6 +362,7 @@ pub struct DecisionOutcome {
 }
 
 pub use crate::feed::{FeedData, FeedEvent, PolicyOutcome};
+pub use crate::quorum::QuorumView;
 pub use crate::states::{DesiredState, HelperStatus, Role, Via};
 
 /// `GET /operator/approvals`: the queue plus the feed position it reflects,
@@ -376,6 +400,9 @@ pub struct OperatorInfo {
     pub operator_id: String,
     pub role: Role,
     pub public_key: String,
+    /// The operator's groups (`crate::quorum`).
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// One row of the evidence browser.

@@ -54,7 +54,7 @@ pub async fn announce(State(s): State<AppState>, method: Method, uri: Uri, heade
     let (req, raw): (ApprovalRequest, serde_json::Value) = crate::json::parse(&body)?;
     crate::validate::text("request_id", &req.request_id)?;
     crate::validate::text("action_id", &req.action_id)?;
-    let new = crate::admission::lodestar(&req, raw, principal, time::now())?;
+    let new = crate::admission::lodestar(&s.policy, &req, raw, principal, time::now())?;
     let request_id = req.request_id.clone();
     let code = match s.store.write(move |tx| actions::propose(tx, new)).await? {
         Proposed::Created(_) => StatusCode::ACCEPTED,

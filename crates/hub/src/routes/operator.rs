@@ -9,16 +9,37 @@ use crate::error::{ApiError, ApiResult};
 use crate::json::JsonBody;
 use crate::store::actions::{self, ListFilter, ListSort};
 use crate::store::decisions::{self, Applied};
-use crate::store::events;
 use crate::store::extensions::{self, Extended};
+use crate::store::{events, operators};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use gatehouse_protocol::extension::ExtensionOutcome;
+use gatehouse_protocol::quorum::{GroupChangeRecord, SignedGroupChange};
 use gatehouse_protocol::wire::{ApprovalList, DecisionOutcome, OperatorInfo};
 use gatehouse_protocol::{time, SignedDecision, SignedExtension};
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+/// `POST /operator/groups`: an admin's signed change of an operator's groups.
+pub async fn set_groups(State(s): State<AppState>, JsonBody(signed, _): JsonBody<SignedGroupChange>) -> ApiResult<Json<OperatorInfo>> {
+    let now = time::now();
+    Ok(Json(s.store.write(move |tx| operators::set_groups(tx, &signed, now)).await?))
+}
+
+/// `GET /operator/operators/{id}/groups`: the operator's group changes, oldest first.
+pub async fn group_history(State(s): State<AppState>, _op: AuthedOperator, Path(id): Path<String>) -> ApiResult<Json<Vec<GroupChangeRecord>>> {
+    Ok(Json(
+        s.store
+            .read(move |c| {
+                if operators::get_active(c, &id)?.is_none() {
+                    return Err(ApiError::not_found("unknown_operator", format!("no operator {id:?} is enrolled")));
+                }
+                operators::group_history(c, &id)
+            })
+            .await?,
+    ))
+}
 
 pub async fn whoami(AuthedOperator(op): AuthedOperator) -> Json<OperatorInfo> {
     Json(op)

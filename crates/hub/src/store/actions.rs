@@ -10,7 +10,8 @@ use super::{events, json_col};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::feed::FEED_PARAMS_MAX;
 use gatehouse_protocol::wire::{
-    ActionDetail, ActionStatus, ActionStatusView, Actor, ApprovalItem, ConfirmMode, DecisionView, FeedData, HoldKind, HoldStatus, HoldView, PolicyOutcome, Via,
+    ActionDetail, ActionStatus, ActionStatusView, Actor, ApprovalItem, ConfirmMode, DecisionView, FeedData, HoldKind, HoldStatus, HoldView, PolicyOutcome,
+    QuorumView, Via,
 };
 use gatehouse_protocol::SignedDecision;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -51,6 +52,8 @@ pub struct NewHold {
     pub undo_seconds: Option<u32>,
     /// The latest deadline approvers may extend it to (`HoldView::max_deadline`).
     pub max_deadline: Option<String>,
+    /// Who must approve it, from its rule (`Rule::team`); none: one approval from anyone.
+    pub team: Option<QuorumView>,
 }
 
 pub enum Proposed {
@@ -103,8 +106,9 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
     if let Some(h) = &a.hold {
         // `agent` written here, so the migration's fill-in trigger has nothing to do.
         conn.prepare_cached(
-            "INSERT INTO holds (id, action_id, kind, status, created_at, deadline, reason, request_id, project_id, required_authority, confirm, undo_seconds, agent, max_deadline)
-             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            "INSERT INTO holds (id, action_id, kind, status, created_at, deadline, reason, request_id, project_id, required_authority, confirm, undo_seconds, agent, max_deadline,
+                                quorum, approvers, escalate_at, escalate_to)
+             VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?
         .execute(params![
                 h.id,
@@ -120,6 +124,11 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
                 h.undo_seconds,
                 a.actor.name,
                 h.max_deadline,
+                h.team.as_ref().map_or(1, |t| t.required),
+                // A team hold always records its approvers (`[]`: anyone), which marks it as one.
+                h.team.as_ref().map(|t| serde_json::to_string(&t.approvers).expect("groups serialise")),
+                h.team.as_ref().and_then(|t| t.escalate_at.clone()),
+                h.team.as_ref().map(|t| serde_json::to_string(&t.escalate_to).expect("groups serialise")),
         ])?;
     }
     // What was just written, as a read would return it (without the read).
@@ -154,8 +163,9 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
         confirm_token: h.confirm.map(|_| gatehouse_protocol::wire::confirm_token(&action)),
         undo_seconds: h.undo_seconds,
         max_deadline: h.max_deadline.clone(),
+        quorum: h.team.clone(),
     });
-    let item = ApprovalItem { action, hold, decision: None };
+    let item = ApprovalItem { action, hold, decision: None, decisions: Vec::new() };
     let policy = PolicyOutcome { rule_id: a.rule_id, mode: a.rule_mode, status: a.status, require: a.checks, principal: a.principal_id };
     // Large params are stored once in the log (in the verbatim request); the
     // events' action summaries leave them out (`paramsOmitted`).
@@ -206,7 +216,8 @@ fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionDetail> {
 }
 
 const HOLD_COLS: &str =
-    "h.id, h.action_id, h.kind, h.status, h.created_at, h.deadline, h.reason, h.request_id, h.project_id, h.required_authority, h.confirm, h.undo_seconds, h.max_deadline";
+    "h.id, h.action_id, h.kind, h.status, h.created_at, h.deadline, h.reason, h.request_id, h.project_id, h.required_authority, h.confirm, h.undo_seconds, h.max_deadline, \
+     h.quorum, h.approvers, h.escalate_at, h.escalate_to, h.escalated_at, h.approved_by";
 
 fn row_to_hold(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<HoldView> {
     let kind: String = r.get(o + 2)?;
@@ -231,21 +242,70 @@ fn row_to_hold(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<HoldView> {
         confirm_token: None,
         undo_seconds: r.get(o + 11)?,
         max_deadline: r.get(o + 12)?,
+        quorum: row_to_quorum(r, o + 13)?,
     })
+}
+
+/// A team hold's quorum (the columns from `h.quorum` on); none for a plain hold.
+fn row_to_quorum(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Option<QuorumView>> {
+    let Some(approvers) = r.get::<_, Option<String>>(o + 1)? else { return Ok(None) };
+    let groups = |s: Option<String>| s.and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok()).unwrap_or_default();
+    let approved_by = groups(r.get(o + 5)?);
+    Ok(Some(QuorumView {
+        required: r.get(o)?,
+        approvals: u32::try_from(approved_by.len()).unwrap_or(u32::MAX),
+        approvers: groups(Some(approvers)),
+        approved_by,
+        escalate_at: r.get(o + 2)?,
+        escalate_to: groups(r.get(o + 3)?),
+        escalated: r.get::<_, Option<String>>(o + 4)?.is_some(),
+    }))
 }
 
 pub fn load_decision(conn: &Connection, hold_id: &str) -> ApiResult<Option<DecisionView>> {
     let row = conn
-        .query_row(
-            "SELECT d.operator_id, d.reason, d.received_at, d.envelope, o.public_key
-             FROM decisions d JOIN operators o ON o.id = d.operator_id WHERE d.hold_id = ?1",
-            [hold_id],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?)),
-        )
+        .query_row(&format!("SELECT {DECISION_COLS} FROM decisions d JOIN operators o ON o.id = d.operator_id WHERE d.hold_id = ?1"), [hold_id], |r| {
+            row_to_decision(r, 0)
+        })
         .optional()?;
-    let Some((operator_id, reason, decided_at, envelope, public_key)) = row else { return Ok(None) };
-    let envelope: SignedDecision = serde_json::from_str(&envelope).map_err(ApiError::internal)?;
-    Ok(Some(DecisionView { operator_id, verdict: envelope.decision.verdict, reason, decided_at, public_key, envelope }))
+    row.flatten().map(|d| d.map_err(ApiError::internal)).transpose()
+}
+
+/// A decision's columns, from `decisions d` (or `quorum_decisions d`) and its `operators o`.
+const DECISION_COLS: &str = "d.operator_id, d.reason, d.received_at, d.envelope, o.public_key, d.groups";
+
+/// A decision from [`DECISION_COLS`] at `o`: none when the columns are null
+/// (no decision); an error inside when its stored envelope is unreadable.
+fn row_to_decision(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Option<Result<DecisionView, serde_json::Error>>> {
+    let (Some(operator_id), Some(public_key), Some(envelope)) =
+        (r.get::<_, Option<String>>(o)?, r.get::<_, Option<String>>(o + 4)?, r.get::<_, Option<String>>(o + 3)?)
+    else {
+        return Ok(None);
+    };
+    let groups = r.get::<_, Option<String>>(o + 5)?.and_then(|g| serde_json::from_str(&g).ok()).unwrap_or_default();
+    let (reason, decided_at) = (r.get(o + 1)?, r.get(o + 2)?);
+    Ok(Some(serde_json::from_str::<SignedDecision>(&envelope).map(|envelope| DecisionView {
+        operator_id,
+        verdict: envelope.decision.verdict,
+        reason,
+        decided_at,
+        public_key,
+        envelope,
+        groups,
+    })))
+}
+
+/// Every signed decision on a quorum hold, in the order accepted.
+pub fn quorum_decisions(conn: &Connection, hold_id: &str) -> ApiResult<Vec<DecisionView>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {DECISION_COLS} FROM quorum_decisions d JOIN operators o ON o.id = d.operator_id WHERE d.hold_id = ?1 ORDER BY d.rowid"
+    ))?;
+    let rows = stmt.query_map([hold_id], |r| row_to_decision(r, 0))?;
+    let mut out = Vec::new();
+    for d in rows {
+        out.extend(d?.transpose().map_err(ApiError::internal)?);
+    }
+    Ok(out)
 }
 
 /// The hold an envelope (`what`: "decision", "extension") names, which must
@@ -302,7 +362,11 @@ fn load_stored_item(conn: &Connection, action_id: &str) -> ApiResult<Option<Appr
         Some(h) => load_decision(conn, &h.hold_id)?,
         None => None,
     };
-    Ok(Some(ApprovalItem { action, hold, decision }))
+    let decisions = match &hold {
+        Some(h) if h.quorum.is_some() => quorum_decisions(conn, &h.hold_id)?,
+        _ => Vec::new(),
+    };
+    Ok(Some(ApprovalItem { action, hold, decision, decisions }))
 }
 
 /// The params of an action stored once, read from its proposal as sent.
@@ -322,6 +386,8 @@ fn status_view(item: &ApprovalItem) -> ActionStatusView {
         status: item.action.status,
         checks: item.action.checks.clone(),
         decision: item.decision.clone(),
+        decisions: item.decisions.clone(),
+        quorum: item.hold.as_ref().and_then(|h| h.quorum.clone()),
         deadline: item.hold.as_ref().and_then(|h| h.deadline.clone()),
     }
 }
@@ -424,7 +490,7 @@ pub fn list_sql(filter: ListFilter, sort: ListSort) -> String {
     let order = keys.iter().chain(std::iter::once(&"h.rowid")).map(|k| format!("{k}{dir}")).collect::<Vec<_>>().join(", ");
     let status = if filter.status().is_some() { "h.status = ? AND " } else { "" };
     format!(
-        "SELECT {ACTION_COLS}, {HOLD_COLS}, d.operator_id, d.reason, d.received_at, d.envelope, o.public_key, {keys}, h.rowid
+        "SELECT {ACTION_COLS}, {HOLD_COLS}, {DECISION_COLS}, {keys}, h.rowid
          FROM holds h CROSS JOIN actions a
          LEFT JOIN decisions d ON d.hold_id = h.id
          LEFT JOIN operators o ON o.id = d.operator_id
@@ -505,7 +571,7 @@ pub fn list(conn: &Connection, filter: ListFilter, sort: ListSort, cursor: Optio
     };
     let hold_at = ACTION_COLS.split(',').count();
     let decision_at = hold_at + HOLD_COLS.split(',').count();
-    let key_at = decision_at + 5;
+    let key_at = decision_at + DECISION_COLS.split(',').count();
     let mut stmt = conn.prepare_cached(&list_sql(filter, sort))?;
     let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
     let (mut items, mut last_key, mut more) = (Vec::new(), None, false);
@@ -519,27 +585,14 @@ pub fn list(conn: &Connection, filter: ListFilter, sort: ListSort, cursor: Optio
         if hold.confirm.is_some() {
             hold.confirm_token = Some(gatehouse_protocol::wire::confirm_token(&action));
         }
-        let decision = match (r.get::<_, Option<String>>(decision_at)?, r.get::<_, Option<String>>(decision_at + 4)?) {
-            (Some(operator_id), Some(public_key)) => {
-                let envelope: SignedDecision = serde_json::from_str(&r.get::<_, String>(decision_at + 3)?).map_err(ApiError::internal)?;
-                Some(DecisionView {
-                    operator_id,
-                    verdict: envelope.decision.verdict,
-                    reason: r.get(decision_at + 1)?,
-                    decided_at: r.get(decision_at + 2)?,
-                    public_key,
-                    envelope,
-                })
-            }
-            _ => None,
-        };
+        let decision = row_to_decision(r, decision_at)?.transpose().map_err(ApiError::internal)?;
         let mut key = vec![Value::from(sort.as_str()), Value::from(filter.as_str())];
         for i in 0..keys.len() {
             key.push(Value::from(r.get::<_, Option<String>>(key_at + i)?.unwrap_or_default()));
         }
         key.push(Value::from(r.get::<_, i64>(key_at + keys.len())?));
         last_key = Some(Value::Array(key));
-        items.push(ApprovalItem { action, hold: Some(hold), decision });
+        items.push(ApprovalItem { action, hold: Some(hold), decision, decisions: Vec::new() });
     }
     let next_cursor = last_key.filter(|_| more).map(|k| super::traces::encode_cursor(&k));
     Ok(ListPage { items, total, counts, next_cursor })
@@ -552,6 +605,21 @@ pub fn expire_due(conn: &Connection, now: &str) -> ApiResult<usize> {
     let due: Vec<(String, String)> = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     for (hold_id, action_id) in &due {
         expire_one(conn, hold_id, action_id, now)?;
+    }
+    Ok(due.len())
+}
+
+/// Escalate every pending team hold whose `escalateAfter` has passed: it is
+/// now routed to (and decidable by) its `escalateTo` groups. Returns how many.
+pub fn escalate_due(conn: &Connection, now: &str) -> ApiResult<usize> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, action_id FROM holds WHERE escalate_at IS NOT NULL AND escalated_at IS NULL AND escalate_at <= ?1 AND status = 'pending'",
+    )?;
+    let due: Vec<(String, String)> = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (hold_id, action_id) in &due {
+        conn.execute("UPDATE holds SET escalated_at = ?2 WHERE id = ?1", params![hold_id, now])?;
+        let hold = load_hold(conn, hold_id)?.ok_or_else(|| ApiError::internal("hold vanished"))?;
+        events::append(conn, action_id, now, &FeedData::HoldEscalated { hold })?;
     }
     Ok(due.len())
 }

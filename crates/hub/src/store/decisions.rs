@@ -8,6 +8,13 @@
 //! digest of the proposal the hub stored (`actions.request_digest`, the
 //! SHA-256 of the canonical request as the agent sent it), so a verdict the
 //! operator gave on one content can never release another.
+//!
+//! A team hold (`hold.quorum`) also checks the signer may decide it (403
+//! `not_eligible`) and has not already approved it (409
+//! `already_approved_by_you`); every signed decision on it is kept in
+//! `quorum_decisions`. An approval that leaves the quorum short is recorded
+//! (`hold.approval`) and the hold stays pending; the one that completes it,
+//! or one eligible rejection (a veto), resolves it like any decision.
 
 use super::{actions, events, operators};
 use crate::error::{ApiError, ApiResult};
@@ -17,7 +24,7 @@ use gatehouse_protocol::lodestar::{self, ResolutionKind};
 use gatehouse_protocol::request_auth::MAX_SKEW_MS;
 use gatehouse_protocol::rules;
 use gatehouse_protocol::wire::{ActionStatus, ApprovalItem, FeedData, HoldKind, HoldView};
-use gatehouse_protocol::{time, PublicKey, SignedDecision};
+use gatehouse_protocol::{time, PublicKey, SignedDecision, Verdict};
 use rusqlite::{params, Connection};
 
 pub enum Applied {
@@ -27,7 +34,7 @@ pub enum Applied {
 
 pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) -> ApiResult<Applied> {
     let d = &signed.decision;
-    let (_, key) = operators::signer(conn, &d.operator_id)?;
+    let (signer, key) = operators::signer(conn, &d.operator_id)?;
     let (issued, expires) = signed.verify(&key).map_err(|e| match e {
         DecisionError::Key(KeyError::BadSignature) | DecisionError::Key(KeyError::BadSignatureEncoding) => {
             ApiError::unauthorized("invalid_signature", format!("the signature does not verify against {}'s enrolled key", d.operator_id))
@@ -63,26 +70,57 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
             return Ok(Applied::AlreadyApplied(load(conn, &d.action_id)?));
         }
     }
+    let mine = match &hold.quorum {
+        Some(_) => actions::quorum_decisions(conn, &d.hold_id)?.into_iter().find(|q| q.operator_id == d.operator_id),
+        None => None,
+    };
+    if mine.as_ref().is_some_and(|m| m.envelope == *signed) {
+        return Ok(Applied::AlreadyApplied(load(conn, &d.action_id)?));
+    }
     // A deadline that passed counts even if the expiry sweep has not run yet.
     rules::check_open(&hold, existing.as_ref(), now).map_err(|c| ApiError::conflict(c.code(), c.to_string()))?;
+    if let Some(q) = &hold.quorum {
+        if let Some(m) = mine {
+            return Err(ApiError::conflict(
+                "already_approved_by_you",
+                format!("you already {} this hold at {}; an operator counts once", m.verdict.status(), m.decided_at),
+            ));
+        }
+        if !q.may_decide(&signer.groups) {
+            return Err(ApiError::forbidden(
+                "not_eligible",
+                format!("this hold is for {}; {} is in {}", q.waiting_for(), d.operator_id, groups_text(&signer.groups)),
+            ));
+        }
+    }
     let now_s = time::format(&now);
     let resolution = check_resolution(conn, signed, &hold, &key, now)?;
+    let groups = serde_json::to_string(&signer.groups).expect("groups serialise");
+    let envelope = serde_json::to_string(signed).expect("envelope serialises");
+    if let Some(q) = &hold.quorum {
+        conn.execute(
+            "INSERT INTO quorum_decisions (hold_id, operator_id, action_id, verdict, reason, groups, envelope, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![d.hold_id, d.operator_id, d.action_id, d.verdict.as_str(), d.reason, groups, envelope, now_s],
+        )?;
+        if d.verdict == Verdict::Approve {
+            conn.execute(
+                "UPDATE holds SET approved_by = json_insert(COALESCE(approved_by, '[]'), '$[#]', ?2) WHERE id = ?1",
+                params![d.hold_id, d.operator_id],
+            )?;
+        }
+        if d.verdict == Verdict::Approve && q.approvals + 1 < q.required {
+            let item = load(conn, &d.action_id)?;
+            let hold = item.hold.clone().ok_or_else(|| ApiError::internal("hold vanished"))?;
+            let approval = item.decisions.iter().find(|x| x.operator_id == d.operator_id).cloned().ok_or_else(|| ApiError::internal("approval vanished"))?;
+            events::append(conn, &d.action_id, &now_s, &FeedData::HoldApproval { hold, approval })?;
+            return Ok(Applied::Applied(item));
+        }
+    }
     let status = ActionStatus::from_verdict(d.verdict);
     conn.execute(
-        "INSERT INTO decisions (hold_id, action_id, operator_id, verdict, reason, issued_at, envelope, signature, received_at, resolution)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            d.hold_id,
-            d.action_id,
-            d.operator_id,
-            d.verdict.as_str(),
-            d.reason,
-            d.issued_at,
-            serde_json::to_string(signed).expect("envelope serialises"),
-            signed.signature,
-            now_s,
-            resolution,
-        ],
+        "INSERT INTO decisions (hold_id, action_id, operator_id, verdict, reason, issued_at, envelope, signature, received_at, resolution, groups)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![d.hold_id, d.action_id, d.operator_id, d.verdict.as_str(), d.reason, d.issued_at, envelope, signed.signature, now_s, resolution, groups,],
     )?;
     conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", params![d.hold_id, status.as_str(), now_s])?;
     conn.execute("UPDATE actions SET status = ?2 WHERE id = ?1", params![d.action_id, status.as_str()])?;
@@ -125,6 +163,13 @@ fn check_resolution(conn: &Connection, signed: &SignedDecision, hold: &HoldView,
         }
     }
     Ok(Some(serde_json::to_string(res).expect("resolution serialises")))
+}
+
+fn groups_text(groups: &[String]) -> String {
+    match groups {
+        [] => "no group".into(),
+        g => format!("group {}", g.join(", ")),
+    }
 }
 
 fn load(conn: &Connection, action_id: &str) -> ApiResult<ApprovalItem> {

@@ -18,10 +18,12 @@ pub fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
 pub const PRINCIPAL_SUBJECT: &str = "principal:";
 pub const HELPER_SUBJECT: &str = "helper:";
 pub const LODESTAR_SUBJECT: &str = "lodestar:";
+/// Events about an operator (their group changes).
+pub const OPERATOR_SUBJECT: &str = "operator:";
 
 /// Whether `action_id` would land in one of the reserved namespaces.
 pub fn is_reserved(action_id: &str) -> bool {
-    [PRINCIPAL_SUBJECT, HELPER_SUBJECT, LODESTAR_SUBJECT].iter().any(|p| action_id.starts_with(p))
+    [PRINCIPAL_SUBJECT, HELPER_SUBJECT, LODESTAR_SUBJECT, OPERATOR_SUBJECT].iter().any(|p| action_id.starts_with(p))
 }
 
 /// Append one event to the log and to `subject`'s hash chain.

@@ -1,18 +1,25 @@
 //! Enrolled operators: who may decide, with which public key and role.
 
+use super::events;
 use crate::error::{ApiError, ApiResult};
+use gatehouse_protocol::quorum::{GroupChangeRecord, GroupError, SignedGroupChange};
+use gatehouse_protocol::time::{self, Timestamp};
+use gatehouse_protocol::wire::FeedData;
 use gatehouse_protocol::wire::{OperatorInfo, Role};
 use gatehouse_protocol::PublicKey;
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub fn add(conn: &Connection, id: &str, public_key_hex: &str, role: Role, now: &str) -> rusqlite::Result<()> {
-    conn.execute("INSERT INTO operators (id, public_key, role, created_at) VALUES (?1, ?2, ?3, ?4)", params![id, public_key_hex, role.as_str(), now])?;
+pub fn add(conn: &Connection, id: &str, public_key_hex: &str, role: Role, groups: &[String], now: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO operators (id, public_key, role, created_at, groups) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, public_key_hex, role.as_str(), now, serde_json::to_string(groups).expect("groups serialise")],
+    )?;
     Ok(())
 }
 
 /// An operator that may act (enrolled and not disabled).
 pub fn get_active(conn: &Connection, id: &str) -> ApiResult<Option<OperatorInfo>> {
-    Ok(conn.query_row("SELECT id, role, public_key FROM operators WHERE id = ?1 AND disabled_at IS NULL", [id], row).optional()?)
+    Ok(conn.query_row("SELECT id, role, public_key, groups FROM operators WHERE id = ?1 AND disabled_at IS NULL", [id], row).optional()?)
 }
 
 /// The operator who signed an envelope, and the key to check it with: 401
@@ -23,12 +30,74 @@ pub fn signer(conn: &Connection, id: &str) -> ApiResult<(OperatorInfo, PublicKey
     Ok((op, key))
 }
 
+/// Apply an admin's signed change of an operator's groups, kept as history
+/// and on the feed (`operator.groups`). Checked in order: signer enrolled →
+/// signature → admin → issued recently → target enrolled. The same envelope
+/// again changes nothing.
+pub fn set_groups(conn: &Connection, signed: &SignedGroupChange, now: Timestamp) -> ApiResult<OperatorInfo> {
+    let c = &signed.change;
+    let (admin, key) = signer(conn, &c.operator_id)?;
+    let issued = signed.verify(&key).map_err(|e| match e {
+        GroupError::Key(_) => {
+            ApiError::unauthorized("invalid_signature", format!("the group change's signature does not verify against {}'s enrolled key", c.operator_id))
+        }
+        other => ApiError::unprocessable("invalid_group_change", other.to_string()),
+    })?;
+    if !admin.role.may_administer() {
+        return Err(ApiError::forbidden("admin_required", format!("{} is an {}; only admins change operators' groups", admin.operator_id, admin.role)));
+    }
+    if issued > now + chrono::Duration::minutes(5) || issued < now - chrono::Duration::hours(1) {
+        return Err(ApiError::unprocessable("stale_group_change", "the group change was issued too long ago or in the future; sign it again"));
+    }
+    let target =
+        get_active(conn, &c.target_id)?.ok_or_else(|| ApiError::not_found("unknown_operator", format!("no operator {:?} is enrolled", c.target_id)))?;
+    let seen: Option<String> = conn.query_row("SELECT envelope FROM operator_group_changes WHERE id = ?1", [&c.change_id], |r| r.get(0)).optional()?;
+    if let Some(envelope) = seen {
+        if envelope == serde_json::to_string(signed).expect("serialises") {
+            return Ok(target);
+        }
+        return Err(ApiError::conflict("duplicate_change_id", format!("a different group change with id {:?} was already applied", c.change_id)));
+    }
+    let now_s = time::format(&now);
+    let json = |g: &[String]| serde_json::to_string(g).expect("groups serialise");
+    conn.execute(
+        "INSERT INTO operator_group_changes (id, operator_id, groups, previous, reason, by_operator, envelope, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![c.change_id, c.target_id, json(&c.groups), json(&target.groups), c.reason, c.operator_id, serde_json::to_string(signed).expect("serialises"), now_s],
+    )?;
+    conn.execute("UPDATE operators SET groups = ?2 WHERE id = ?1", params![c.target_id, json(&c.groups)])?;
+    let event = FeedData::OperatorGroups { envelope: signed.clone(), previous: target.groups.clone() };
+    events::append(conn, &format!("{}{}", events::OPERATOR_SUBJECT, c.target_id), &now_s, &event)?;
+    Ok(OperatorInfo { groups: c.groups.clone(), ..target })
+}
+
+/// An operator's group changes, oldest first.
+pub fn group_history(conn: &Connection, id: &str) -> ApiResult<Vec<GroupChangeRecord>> {
+    let mut stmt = conn.prepare("SELECT envelope, previous, received_at FROM operator_group_changes WHERE operator_id = ?1 ORDER BY received_at, rowid")?;
+    let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (envelope, previous, received_at) = row?;
+        out.push(GroupChangeRecord {
+            envelope: serde_json::from_str(&envelope).map_err(ApiError::internal)?,
+            previous: serde_json::from_str(&previous).map_err(ApiError::internal)?,
+            received_at,
+        });
+    }
+    Ok(out)
+}
+
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<OperatorInfo>> {
-    let mut stmt = conn.prepare("SELECT id, role, public_key FROM operators WHERE disabled_at IS NULL ORDER BY id")?;
+    let mut stmt = conn.prepare("SELECT id, role, public_key, groups FROM operators WHERE disabled_at IS NULL ORDER BY id")?;
     let rows = stmt.query_map([], row)?;
     rows.collect()
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorInfo> {
-    Ok(OperatorInfo { operator_id: r.get(0)?, role: super::enum_col(r, 1, Role::parse)?, public_key: r.get(2)? })
+    let groups: String = r.get(3)?;
+    Ok(OperatorInfo {
+        operator_id: r.get(0)?,
+        role: super::enum_col(r, 1, Role::parse)?,
+        public_key: r.get(2)?,
+        groups: serde_json::from_str(&groups).unwrap_or_default(),
+    })
 }

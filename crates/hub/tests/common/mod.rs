@@ -95,7 +95,11 @@ impl Hub {
         let admin = SigningKey::generate();
         let pk = admin.public().to_hex();
         let now = time::format(&time::now());
-        state.store.write(move |tx| Ok(gatehouse_hub::store::operators::add(tx, "root", &pk, gatehouse_protocol::wire::Role::Admin, &now)?)).await.unwrap();
+        state
+            .store
+            .write(move |tx| Ok(gatehouse_hub::store::operators::add(tx, "root", &pk, gatehouse_protocol::wire::Role::Admin, &[], &now)?))
+            .await
+            .unwrap();
         let app = app::router(state.clone(), app::DEFAULT_MAX_BODY);
         Hub { dir, state, app, admin }
     }
@@ -108,10 +112,16 @@ impl Hub {
 
     /// Enrol another operator with `role`; returns its key.
     pub async fn enrol(&self, id: &str, role: &str) -> SigningKey {
+        self.enrol_in(id, role, &[]).await
+    }
+
+    /// Enrol another operator with `role` in `groups`; returns its key.
+    pub async fn enrol_in(&self, id: &str, role: &str, groups: &[&str]) -> SigningKey {
         let key = SigningKey::generate();
         let role = gatehouse_protocol::wire::Role::parse(role).expect("a role name");
         let (id, pk, now) = (id.to_owned(), key.public().to_hex(), time::format(&time::now()));
-        self.state.store.write(move |tx| Ok(gatehouse_hub::store::operators::add(tx, &id, &pk, role, &now)?)).await.unwrap();
+        let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
+        self.state.store.write(move |tx| Ok(gatehouse_hub::store::operators::add(tx, &id, &pk, role, &groups, &now)?)).await.unwrap();
         key
     }
 

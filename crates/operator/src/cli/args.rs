@@ -124,6 +124,11 @@ pub enum Cmd {
         #[arg(long)]
         reason: String,
     },
+    /// Enrolled operators and their groups.
+    Operators {
+        #[command(subcommand)]
+        cmd: Option<OperatorsCmd>,
+    },
     /// Swarm helpers: state, task, heartbeat age, TTL, retire reasons.
     Helpers {
         /// Keep following helper changes on the live feed.
@@ -170,6 +175,22 @@ pub enum PrincipalsCmd {
         public_key: Option<String>,
     },
     /// Every grant and revocation of a principal, with signer and reason.
+    History { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum OperatorsCmd {
+    /// List operators with their role and groups (default).
+    List,
+    /// Set an operator's groups (the whole list; none to clear), signed with
+    /// your key; admins only. Kept as history.
+    SetGroups {
+        id: String,
+        groups: Vec<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Every change of an operator's groups, with signer and reason.
     History { id: String },
 }
 

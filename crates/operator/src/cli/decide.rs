@@ -148,8 +148,14 @@ pub async fn decide(ctx: &Ctx, ask: Ask<'_>) -> CmdResult {
         }
         DecideOutcome::Delivered(o) => {
             let by = o.item.decision.as_ref().map(|d| d.operator_id.clone()).unwrap_or_default();
+            let again = if o.outcome == "already_applied" { " [already applied]" } else { "" };
+            let team = o.item.hold.as_ref().is_some_and(|h| h.quorum.is_some()) && verdict == gatehouse_protocol::Verdict::Approve;
             ctx.print(
-                || format!("{} {action_id} (signed by {by}){}", verdict.status(), if o.outcome == "already_applied" { " [already applied]" } else { "" }),
+                || match team {
+                    // A team hold: whether this approval completed the quorum or how many more it needs.
+                    true => format!("{action_id}: {}{again}", decide::delivered_message(verdict, &o.item, client.operator())),
+                    false => format!("{} {action_id} (signed by {by}){again}", verdict.status()),
+                },
                 serde_json::to_value(&o).expect("serialises"),
             )?;
             Ok(exit::OK)

@@ -13,7 +13,7 @@ mod render;
 mod trace;
 mod watch;
 
-use args::{Cmd, HelpersCmd, OutboxCmd, PrincipalsCmd};
+use args::{Cmd, HelpersCmd, OperatorsCmd, OutboxCmd, PrincipalsCmd};
 use context::{CmdResult, Ctx};
 use gatehouse_operator::decide::{Ask, Confirmation};
 use gatehouse_protocol::grant::GrantOp;
@@ -44,6 +44,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> CmdResult {
             principals::change(ctx, GrantOp::Grant, &principal, &capabilities, Some(&expires), &reason).await
         }
         Cmd::Revoke { principal, capabilities, reason } => principals::change(ctx, GrantOp::Revoke, &principal, &capabilities, None, &reason).await,
+        Cmd::Operators { cmd } => principals::operators(ctx, cmd.unwrap_or(OperatorsCmd::List)).await,
         Cmd::Helpers { cmd: Some(HelpersCmd::Stop { id, reason, grace }), .. } => helpers::stop(ctx, &id, &reason, grace).await,
         Cmd::Helpers { cmd: None, watch } => helpers::helpers(ctx, watch).await,
     }

@@ -1,7 +1,8 @@
-//! Principals (agents) and their capabilities: `principals [list|add|history]`,
-//! `grant` and `revoke`.
+//! Who may do what: principals (agents) and their capabilities
+//! (`principals [list|add|history]`, `grant`, `revoke`), and operators and
+//! their groups (`operators [list|set-groups|history]`).
 
-use super::args::PrincipalsCmd;
+use super::args::{OperatorsCmd, PrincipalsCmd};
 use super::context::{out, CmdResult, Ctx};
 use super::render;
 use gatehouse_operator::capabilities;
@@ -47,5 +48,25 @@ pub async fn change(ctx: &Ctx, op: GrantOp, principal: &str, capabilities: &[Str
     let prepared = capabilities::prepare(&client, op, principal, capabilities, expiry, reason)?;
     let p = capabilities::submit(&client, prepared.body).await?;
     ctx.print(|| render::principal(&p), serde_json::to_value(&p).expect("serialises"))?;
+    Ok(exit::OK)
+}
+
+/// `gatehouse operators [list|set-groups|history]`.
+pub async fn operators(ctx: &Ctx, cmd: OperatorsCmd) -> CmdResult {
+    let client = ctx.client()?;
+    match cmd {
+        OperatorsCmd::List => {
+            let list = client.operators().await?;
+            ctx.print(|| render::operators(&list), serde_json::to_value(&list).expect("serialises"))?;
+        }
+        OperatorsCmd::SetGroups { id, groups, reason } => {
+            let op = capabilities::set_groups(&client, &id, groups, &reason).await?;
+            ctx.print(|| render::operators(std::slice::from_ref(&op)), serde_json::to_value(&op).expect("serialises"))?;
+        }
+        OperatorsCmd::History { id } => {
+            let h = client.group_history(&id).await?;
+            ctx.print(|| render::group_history(&h), serde_json::to_value(&h).expect("serialises"))?;
+        }
+    }
     Ok(exit::OK)
 }

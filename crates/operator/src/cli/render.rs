@@ -44,10 +44,53 @@ pub fn extension(data: &FeedData) -> Option<String> {
     }
 }
 
-/// What a trace line adds to an event: an evidence submitter, or who
-/// extended the deadline and why.
+/// A team hold's progress (an approval short of the quorum, an
+/// escalation) or a change of an operator's groups.
+pub fn team(data: &FeedData) -> Option<String> {
+    match data {
+        FeedData::HoldApproval { hold, approval } => Some(format!(
+            "approved by {}{}",
+            display::escape(&approval.operator_id),
+            hold.quorum.as_ref().map(|q| format!(" ({})", q.progress())).unwrap_or_default()
+        )),
+        FeedData::HoldEscalated { hold } => hold.quorum.as_ref().map(|q| format!("escalated to {}", q.escalate_to.join(", "))),
+        FeedData::OperatorGroups { envelope, previous } => Some(groups_change(&envelope.change, previous)),
+        _ => None,
+    }
+}
+
+fn groups_change(c: &gatehouse_protocol::quorum::GroupChangeBody, previous: &[String]) -> String {
+    let list = |g: &[String]| if g.is_empty() { "none".to_owned() } else { g.join(",") };
+    format!(
+        "groups of {}: {} -> {} by {} \u{2014} \u{201c}{}\u{201d}",
+        display::escape(&c.target_id),
+        list(previous),
+        list(&c.groups),
+        display::escape(&c.operator_id),
+        display::escape(&c.reason)
+    )
+}
+
+/// An operator's group changes, one a line.
+pub fn group_history(records: &[gatehouse_protocol::quorum::GroupChangeRecord]) -> String {
+    if records.is_empty() {
+        return "no group changes".into();
+    }
+    records.iter().map(|r| format!("{}\t{}", r.received_at, groups_change(&r.envelope.change, &r.previous))).collect::<Vec<_>>().join("\n")
+}
+
+/// Enrolled operators, one a line: id, role, groups.
+pub fn operators(list: &[gatehouse_protocol::wire::OperatorInfo]) -> String {
+    list.iter()
+        .map(|o| format!("{}\t{}\t{}", display::escape(&o.operator_id), o.role, if o.groups.is_empty() { "-".into() } else { o.groups.join(",") }))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What a trace line adds to an event: an evidence submitter, who
+/// extended the deadline and why, or a team hold's progress.
 pub fn note(data: &FeedData) -> Option<String> {
-    submitter(data).or_else(|| extension(data))
+    submitter(data).or_else(|| extension(data)).or_else(|| team(data))
 }
 
 /// A trace event's typed payload (`Unknown` for what this build cannot read).
@@ -101,6 +144,15 @@ pub fn item(item: &ApprovalItem) -> String {
         if let Some(secs) = h.undo_seconds {
             s.push_str(&format!("\n  undo window: {secs}s (a decision waits that long, cancellable, before it is sent)"));
         }
+        if let Some(q) = &h.quorum {
+            s.push_str(&format!("\n  quorum: {}", q.progress()));
+            if !q.approved_by.is_empty() {
+                s.push_str(&format!("; approved by {}", display::escape(&q.approved_by.join(", "))));
+            }
+            if let (Some(at), false) = (&q.escalate_at, q.escalated) {
+                s.push_str(&format!("; escalates to {} at {at}", q.escalate_to.join(", ")));
+            }
+        }
         if let Some(d) = &h.deadline {
             s.push_str(&format!(", deadline {d}"));
             if let Some(max) = h.max_deadline.as_deref().filter(|_| h.status == gatehouse_protocol::wire::HoldStatus::Pending) {
@@ -150,11 +202,19 @@ pub fn table_rows(items: &[ApprovalItem]) -> String {
             display::short(a.target.as_deref().unwrap_or("-"), display::TARGET_MAX),
             waiting_for(&a.received_at),
             deadline,
-            a.status.as_str(),
+            status(it),
             display::action_warnings(&a.actor.name, a.principal_id.as_deref(), a.target.as_deref()).join("; ")
         ));
     }
     out
+}
+
+/// A queue row's status: a team hold's progress after it.
+fn status(it: &ApprovalItem) -> String {
+    match it.hold.as_ref().and_then(|h| h.quorum.as_ref()).filter(|_| it.decision.is_none()) {
+        Some(q) => format!("{} ({})", it.action.status.as_str(), q.progress()),
+        None => it.action.status.as_str().to_owned(),
+    }
 }
 
 /// One feed event on one line.
