@@ -25,6 +25,7 @@ mod tests {
             HoldKind::decl(&cfg),
             HoldStatus::decl(&cfg),
             ConfirmMode::decl(&cfg),
+            QuorumView::decl(&cfg),
             HoldView::decl(&cfg),
             ResolutionKind::decl(&cfg),
             ResolutionSignature::decl(&cfg),

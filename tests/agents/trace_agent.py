@@ -10,7 +10,12 @@ SHA-256 of the canonical JSON of the exact request body it sent, and reports
 whether the signed decision's `action_digest` equals it (`bound`): the human
 approved exactly this request. Optionally attaches evidence.
 
-usage: trace_agent.py ENDPOINT TYPE OPERATOR_PUBKEY_HEX [--params JSON] [--evidence]
+On a team hold (a quorum of approvers), each long-poll that comes back still
+waiting with more approvals prints a `{"waiting": {...quorum}}` line, and
+every signed decision in `decisions` is verified against the key `--trust
+OPERATOR=HEX` names for its signer (`verifiedAll`, `boundAll`).
+
+usage: trace_agent.py ENDPOINT TYPE OPERATOR_PUBKEY_HEX [--params JSON] [--evidence] [--trust OP=HEX]...
 """
 import argparse
 import datetime
@@ -49,6 +54,7 @@ def main():
     ap.add_argument("--evidence", action="store_true")
     ap.add_argument("--wait-ms", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--trust", action="append", default=[])
     a = ap.parse_args()
 
     trace = TraceClient(endpoint=a.endpoint)
@@ -73,17 +79,26 @@ def main():
     if decision["status"] == "requires_approval":
         session = trace.api._session  # the SDK's own requests.Session
         headers = {"Authorization": "Bearer " + decision["statusToken"]}
+        seen = 0
         for _ in range(a.rounds):
             r = session.get(f"{a.endpoint}/actions/{action_id}", params={"wait_ms": a.wait_ms}, headers=headers, timeout=60)
             r.raise_for_status()
             final = r.json()
             if final["status"] != "requires_approval":
                 break
+            quorum = final.get("quorum")
+            if quorum and quorum["approvals"] > seen:
+                seen = quorum["approvals"]
+                print(json.dumps({"waiting": quorum}), flush=True)
     out = {"final": final}
     if final.get("decision"):
         out["verified"] = verify(final["decision"], a.pubkey)
         out["bound"] = final["decision"]["envelope"]["decision"].get("action_digest") == my_digest
         out["digest"] = my_digest
+    if final.get("decisions"):
+        keys = dict(t.split("=", 1) for t in a.trust)
+        out["verifiedAll"] = [d["operatorId"] in keys and verify(d, keys[d["operatorId"]]) for d in final["decisions"]]
+        out["boundAll"] = [d["envelope"]["decision"].get("action_digest") == my_digest for d in final["decisions"]]
     if a.evidence and final["status"] in ("approved", "allowed", "recorded"):
         out["evidence"] = trace.evidence(action_id, [{"name": "email_sent", "pass": True, "note": "msgId=123"}])
     print(json.dumps(out), flush=True)

@@ -140,17 +140,27 @@ impl Hub {
     /// A new operator (`name-…`) with its key created in the keyring, its
     /// CLI on this hub, enrolled here with `role`; and its public key.
     pub fn operator(&self, name: &str, role: &str) -> (Cli, String) {
+        self.operator_in(name, role, &[])
+    }
+
+    /// The same, enrolled in `groups` (`gatehouse-hub operators add --group`).
+    pub fn operator_in(&self, name: &str, role: &str, groups: &[&str]) -> (Cli, String) {
         let cli = Cli::new(&self.url, &unique(name));
         let pk = cli.key_init();
-        self.enrol(&cli.operator, &pk, role);
+        self.enrol_in(&cli.operator, &pk, role, groups);
         (cli, pk)
     }
 
     pub fn enrol(&self, id: &str, public_key_hex: &str, role: &str) {
+        self.enrol_in(id, public_key_hex, role, &[])
+    }
+
+    pub fn enrol_in(&self, id: &str, public_key_hex: &str, role: &str, groups: &[&str]) {
         let out = Command::new(bin("gatehouse-hub"))
             .args(["operators", "add", "--db"])
             .arg(self.db())
             .args(["--id", id, "--public-key", public_key_hex, "--role", role])
+            .args(groups.iter().flat_map(|g| ["--group", g]))
             .output()
             .unwrap();
         assert!(out.status.success(), "enrol failed: {}", String::from_utf8_lossy(&out.stderr));

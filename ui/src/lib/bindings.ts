@@ -39,6 +39,36 @@ export type HoldStatus = "pending" | "approved" | "rejected" | "expired";
 
 export type ConfirmMode = "typed" | "hold";
 
+export type QuorumView = { 
+/**
+ * Distinct eligible approvals needed.
+ */
+required: number, 
+/**
+ * Approvals so far.
+ */
+approvals: number, 
+/**
+ * Groups whose members may decide; empty: every approver.
+ */
+approvers: Array<string>, 
+/**
+ * Who approved so far, in order.
+ */
+approvedBy: Array<string>, 
+/**
+ * When the hold escalates if still undecided.
+ */
+escalateAt?: string, 
+/**
+ * Groups the hold is also routed to (and who may then decide) once escalated.
+ */
+escalateTo: Array<string>, 
+/**
+ * Whether the escalation happened.
+ */
+escalated: boolean, };
+
 export type HoldView = { holdId: string, actionId: string, kind: HoldKind, status: HoldStatus, createdAt: string, deadline: string | null, reason: string | null, requestId: string | null, projectId: string | null, requiredAuthority: JsonValue | null, 
 /**
  * A deliberate second step the rule demands before approving.
@@ -59,7 +89,12 @@ undoSeconds?: number,
  * holds without a deadline, Lodestar holds, and holds recorded before
  * extensions (which get the default cap).
  */
-maxDeadline?: string, };
+maxDeadline?: string, 
+/**
+ * For a hold whose rule asked for a quorum, approver groups or
+ * escalation: what it needs and how far it has come.
+ */
+quorum?: QuorumView, };
 
 export type ResolutionKind = "granted" | "denied";
 
@@ -77,9 +112,19 @@ action_digest?: string, };
 
 export type SignedDecision = { decision: DecisionBody, signature: string, lodestar?: ApprovalResolution, };
 
-export type DecisionView = { operatorId: string, verdict: Verdict, reason: string | null, decidedAt: string, publicKey: string, envelope: SignedDecision, };
+export type DecisionView = { operatorId: string, verdict: Verdict, reason: string | null, decidedAt: string, publicKey: string, envelope: SignedDecision, 
+/**
+ * The signer's groups when the hub accepted the decision: what made
+ * them eligible for a hold that names approver groups.
+ */
+groups?: Array<string>, };
 
-export type ApprovalItem = { action: ActionDetail, hold: HoldView | null, decision?: DecisionView | null, };
+export type ApprovalItem = { action: ActionDetail, hold: HoldView | null, decision?: DecisionView | null, 
+/**
+ * Every signed decision on a quorum hold, in the order accepted (on an
+ * action's detail; the queue leaves them out and shows `hold.quorum`).
+ */
+decisions?: Array<DecisionView>, };
 
 export type LinkState = "connecting" | "live" | "reconnecting" | "offline";
 
@@ -282,7 +327,12 @@ export type QueueQuery = { show: QueueShow, sort: QueueSort,
  */
 text?: string, offset: number, limit: number, };
 
-export type QueuePage = { total: number, offset: number, items: Array<ApprovalItem>, };
+export type QueuePage = { total: number, offset: number, items: Array<ApprovalItem>, 
+/**
+ * Pending holds on this page that are not this operator's to decide
+ * (another group's, or already approved by them): shown greyed.
+ */
+notYours: Array<string>, };
 
 export type ConsoleState = { 
 /**

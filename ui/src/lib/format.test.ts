@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countdown, duration, emptyQueueText, linkLabel, pretty } from "./format";
+import { countdown, duration, emptyQueueText, linkLabel, pretty, quorumProgress } from "./format";
 
 describe("format", () => {
   it("formats durations", () => {
@@ -46,5 +46,14 @@ describe("the link to the hub", () => {
     expect(linkLabel({ ...r, state: "offline", attempt: 5 }, now)).toBe("Offline — next try in 3s");
     expect(linkLabel({ ...r, state: "offline", nextRetryAt: null }, now)).toBe("Offline");
     expect(linkLabel({ ...base, state: "connecting", attempt: 1, nextRetryAt: "2026-11-22T10:00:01Z" }, now)).toBe("Connecting… (attempt 1 failed, next try in 1s)");
+  });
+});
+
+describe("quorumProgress", () => {
+  const q = { required: 2, approvals: 1, approvers: ["finance"], escalateTo: ["oncall"], escalated: false };
+  it("says how many of how many and whom it waits for, in the CLI's words", () => {
+    expect(quorumProgress(q)).toBe("1 of 2 · waiting for finance");
+    expect(quorumProgress({ ...q, escalated: true })).toBe("1 of 2 · waiting for finance or oncall");
+    expect(quorumProgress({ ...q, approvers: [], escalateTo: [] })).toBe("1 of 2 · waiting for any approver");
   });
 });

@@ -68,3 +68,12 @@ export function emptyQueueText(c: Connection | null): string {
   if (c?.lastLiveAt) return `Not connected to the hub: this is the last known queue, as of ${clock(c.lastLiveAt)}.`;
   return "Not connected to the hub yet: the queue shows once it answers.";
 }
+
+/** A team hold's progress, as the queue row and the detail show it: "1 of 2 ·
+ * waiting for finance" (the CLI's `QuorumView::progress`, same words). The
+ * escalation's groups count once the hold has escalated. */
+export function quorumProgress(q: { required: number; approvals: number; approvers: string[]; escalateTo: string[]; escalated: boolean }): string {
+  const groups = [...q.approvers, ...(q.escalated ? q.escalateTo : [])];
+  const who = q.approvers.length === 0 ? "any approver" : groups.join(" or ");
+  return `${q.approvals} of ${q.required} · waiting for ${who}`;
+}
