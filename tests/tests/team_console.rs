@@ -86,5 +86,12 @@ async fn an_escalated_hold_notifies_its_escalation_group_and_nobody_else() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let calls: Vec<_> = notify_calls().into_iter().skip(since).collect();
     assert!(calls.is_empty(), "a console in neither group was told: {calls:?}");
+    // Approving it anyway is refused in the console, before anything is signed.
+    c.find(fantoccini::Locator::Css(&row(&id))).await.unwrap().click().await.unwrap();
+    wait_attr(&c, "[data-testid=detail]", "data-action-id", &id).await;
+    c.find(fantoccini::Locator::Css("[data-testid=approve]")).await.unwrap().click().await.unwrap();
+    let notice = wait_css(&c, "[data-testid=notice]").await.text().await.unwrap();
+    assert!(notice.contains("this hold is for finance or oncall; you are not in that group; nothing was signed"), "{notice}");
+    assert_eq!(quorum(&ops, &id)["approvals"], 0, "nothing reached the hub");
     let _ = c.close().await;
 }

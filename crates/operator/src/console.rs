@@ -375,6 +375,16 @@ impl ConsoleCore {
     /// hears of the result.
     pub async fn decide_with(&self, ask: Ask<'_>) -> Result<DecisionResult, OpError> {
         let (action_id, verdict) = (ask.action_id.to_owned(), ask.verdict);
+        // A team hold for other groups: refused here, before anything is signed
+        // (the hub would answer 403 not_eligible).
+        if let Some(item) = self.queue_item(&action_id).filter(|i| crate::queue::is_pending(i) && !self.may_decide(i)) {
+            let q = item.hold.and_then(|h| h.quorum).unwrap_or_default();
+            let (code, why) = match q.approved_by.iter().any(|o| o == self.client.operator()) {
+                true => ("already_approved_by_you", format!("you already approved this hold ({})", q.progress())),
+                false => ("not_eligible", format!("this hold is for {}; you are not in that group", q.waiting_for())),
+            };
+            return Err(OpError::Refused(code.into(), format!("{why}; nothing was signed")));
+        }
         let out = decide::decide(&self.client, &self.store, ask).await;
         self.settle_outcome(&action_id, verdict, out).await
     }
