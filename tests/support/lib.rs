@@ -225,6 +225,14 @@ impl Cli {
     }
 }
 
+/// A policy holding `payment.*` for two approvals from finance, escalated to
+/// oncall after `escalate_after` (a duration such as `10m`).
+pub fn team_policy(escalate_after: &str) -> String {
+    format!(
+        "rules:\n  - id: large-payments\n    when: {{ actionType: 'payment.*' }}\n    mode: enforce\n    quorum: 2\n    approvers: [finance]\n    escalateAfter: {escalate_after}\n    escalateTo: [oncall]\n"
+    )
+}
+
 /// Propose a TRACE action over plain HTTP; returns the response JSON.
 pub fn propose(hub: &str, body: serde_json::Value) -> serde_json::Value {
     let r = reqwest::blocking::Client::new().post(format!("{hub}/actions")).json(&body).send().unwrap();

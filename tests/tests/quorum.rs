@@ -5,21 +5,11 @@
 //! (Python `cryptography`). Then `gatehouse verify` on bundles short of the
 //! quorum, and admins' signed group changes.
 
-use gatehouse_protocol::trace::{event_hash, TraceBundle, GENESIS};
+use gatehouse_protocol::trace::{rechain, TraceBundle};
 use gatehouse_protocol::{DecisionBody, SigningKey, Verdict};
 use gatehouse_tests::*;
 use serde_json::json;
 use std::io::BufReader;
-
-const POLICY: &str = "rules:
-  - id: large-payments
-    when: { actionType: 'payment.*' }
-    mode: enforce
-    quorum: 2
-    approvers: [finance]
-    escalateAfter: 10m
-    escalateTo: [oncall]
-";
 
 struct Team {
     hub: Hub,
@@ -30,22 +20,11 @@ struct Team {
 
 fn team() -> Team {
     require_keyring();
-    let hub = Hub::start_with_policy(Some(POLICY));
+    let hub = Hub::start_with_policy(Some(&team_policy("10m")));
     let fin1 = hub.operator_in("fin-1", "approver", &["finance"]);
     let fin2 = hub.operator_in("fin-2", "approver", &["finance"]);
     let ops1 = hub.operator_in("ops-1", "admin", &["ops"]);
     Team { hub, fin1, fin2, ops1 }
-}
-
-/// Recompute every hash and the head, as a forger who edits a bundle would.
-fn rechain(b: &mut TraceBundle) {
-    let mut prev = GENESIS.to_owned();
-    for e in &mut b.events {
-        e.prev_hash = prev.clone();
-        e.hash = event_hash(&e.kind, &e.subject, &e.at, &e.data, &e.prev_hash);
-        prev = e.hash.clone();
-    }
-    b.head = prev;
 }
 
 /// `gatehouse verify` on `bundle` with these operators' keys trusted: exit code and stderr.

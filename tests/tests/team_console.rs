@@ -8,16 +8,6 @@ use gatehouse_tests::*;
 use serde_json::json;
 use std::time::Duration;
 
-const POLICY: &str = "rules:
-  - id: large-payments
-    when: { actionType: 'payment.*' }
-    mode: enforce
-    quorum: 2
-    approvers: [finance]
-    escalateAfter: 2s
-    escalateTo: [oncall]
-";
-
 async fn payment(hub: &Hub) -> String {
     let (id, url) = (unique("pay"), hub.url.clone());
     let body = json!({"id": id, "type": "payment.send", "actor": {"kind": "agent", "name": "payer"}, "target": "iban:DE00"});
@@ -39,7 +29,7 @@ async fn quorum_text(c: &fantoccini::Client, id: &str) -> String {
 async fn an_escalated_hold_notifies_its_escalation_group_and_nobody_else() {
     let _one = ONE_AT_A_TIME.lock().await;
     require_desktop();
-    let hub = Hub::start_with_policy(Some(POLICY));
+    let hub = Hub::start_with_policy(Some(&team_policy("2s")));
     let (oncall, _) = hub.operator_in("oncall", "approver", &["oncall"]);
     let (ops, _) = hub.operator_in("ops", "approver", &["ops"]);
 

@@ -44,6 +44,16 @@ pub struct SignedGrant {
     pub signature: String,
 }
 
+impl From<crate::signed::Lacks> for GrantError {
+    fn from(l: crate::signed::Lacks) -> Self {
+        match l {
+            crate::signed::Lacks::Tag => GrantError::WrongTag,
+            crate::signed::Lacks::Field(name) => GrantError::Empty(name),
+            crate::signed::Lacks::Reason => GrantError::ReasonRequired,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GrantError {
     #[error("grant tag must be {GRANT_TAG:?}")]
@@ -108,17 +118,8 @@ impl GrantBody {
     }
 
     pub fn validate(&self) -> Result<(), GrantError> {
-        if self.tag != GRANT_TAG {
-            return Err(GrantError::WrongTag);
-        }
-        for (name, v) in [("grant_id", &self.grant_id), ("principal_id", &self.principal_id), ("operator_id", &self.operator_id)] {
-            if v.trim().is_empty() {
-                return Err(GrantError::Empty(name));
-            }
-        }
-        if self.reason.trim().is_empty() {
-            return Err(GrantError::ReasonRequired);
-        }
+        let ids = [("grant_id", self.grant_id.as_str()), ("principal_id", &self.principal_id), ("operator_id", &self.operator_id)];
+        crate::signed::check_act(&self.tag, GRANT_TAG, &ids, &self.reason)?;
         if self.capabilities.is_empty() {
             return Err(GrantError::NoCapabilities);
         }

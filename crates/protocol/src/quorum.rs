@@ -48,6 +48,16 @@ pub fn check_groups(groups: &[String]) -> Result<(), GroupError> {
     Ok(())
 }
 
+impl From<crate::signed::Lacks> for GroupError {
+    fn from(l: crate::signed::Lacks) -> Self {
+        match l {
+            crate::signed::Lacks::Tag => GroupError::WrongTag,
+            crate::signed::Lacks::Field(name) => GroupError::Empty(name),
+            crate::signed::Lacks::Reason => GroupError::ReasonRequired,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GroupError {
     #[error("group {0:?} is not a group name (lowercase letters, digits, - and _, starting with a letter, at most 64)")]
@@ -176,17 +186,8 @@ impl GroupChangeBody {
     }
 
     pub fn validate(&self) -> Result<(), GroupError> {
-        if self.tag != GROUP_CHANGE_TAG {
-            return Err(GroupError::WrongTag);
-        }
-        for (name, v) in [("change_id", &self.change_id), ("target_id", &self.target_id), ("operator_id", &self.operator_id)] {
-            if v.trim().is_empty() {
-                return Err(GroupError::Empty(name));
-            }
-        }
-        if self.reason.trim().is_empty() {
-            return Err(GroupError::ReasonRequired);
-        }
+        let ids = [("change_id", self.change_id.as_str()), ("target_id", &self.target_id), ("operator_id", &self.operator_id)];
+        crate::signed::check_act(&self.tag, GROUP_CHANGE_TAG, &ids, &self.reason)?;
         check_groups(&self.groups)?;
         time::parse(&self.issued_at).ok_or_else(|| GroupError::BadTime(self.issued_at.clone()))?;
         Ok(())

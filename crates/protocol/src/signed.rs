@@ -20,3 +20,28 @@ pub fn sign<T: Serialize>(body: &T, key: &SigningKey) -> String {
 pub fn verify<T: Serialize>(body: &T, signature: &str, key: &PublicKey) -> Result<(), KeyError> {
     key.verify_hex(&signing_bytes(body), signature)
 }
+
+/// What an admin's signed act (a grant, a group change) lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lacks {
+    /// Not this envelope's tag.
+    Tag,
+    /// This field is empty.
+    Field(&'static str),
+    /// No reason given.
+    Reason,
+}
+
+/// The checks every admin act shares: its own tag, every id filled in, a reason.
+pub fn check_act(tag: &str, want: &str, ids: &[(&'static str, &str)], reason: &str) -> Result<(), Lacks> {
+    if tag != want {
+        return Err(Lacks::Tag);
+    }
+    if let Some((name, _)) = ids.iter().find(|(_, v)| v.trim().is_empty()) {
+        return Err(Lacks::Field(name));
+    }
+    if reason.trim().is_empty() {
+        return Err(Lacks::Reason);
+    }
+    Ok(())
+}

@@ -67,6 +67,20 @@ pub struct TraceBundle {
     pub operators: BTreeMap<String, String>,
 }
 
+/// Recompute every event's link and hash, and the head, after editing a
+/// bundle: what a forger who changes a trace does. Such a bundle is caught
+/// only by what no hash protects against: signatures against trusted keys,
+/// content binding and the quorum (tests use this to show exactly that).
+pub fn rechain(b: &mut TraceBundle) {
+    let mut prev = GENESIS.to_owned();
+    for e in &mut b.events {
+        e.prev_hash = prev.clone();
+        e.hash = event_hash(&e.kind, &e.subject, &e.at, &e.data, &e.prev_hash);
+        prev = e.hash.clone();
+    }
+    b.head = prev;
+}
+
 pub fn event_hash(kind: &str, subject: &str, at: &str, data: &Value, prev_hash: &str) -> String {
     let doc = json!({"kind": kind, "subject": subject, "at": at, "data": data, "prev_hash": prev_hash});
     hex::encode(Sha256::digest(canonical_bytes(&doc)))
@@ -434,17 +448,6 @@ mod tests {
         }
         let head = events.last().unwrap().hash.clone();
         TraceBundle { format: BUNDLE_FORMAT.into(), action_id: "a1".into(), exported_at: String::new(), head, events, operators: BTreeMap::new() }
-    }
-
-    /// Recompute every hash and the head, as a forger who edits an event would.
-    fn rechain(b: &mut TraceBundle) {
-        let mut prev = GENESIS.to_owned();
-        for e in &mut b.events {
-            e.prev_hash = prev.clone();
-            e.hash = event_hash(&e.kind, &e.subject, &e.at, &e.data, &e.prev_hash);
-            prev = e.hash.clone();
-        }
-        b.head = prev;
     }
 
     #[test]
