@@ -260,6 +260,30 @@ mod tests {
     }
 
     #[test]
+    fn a_team_hold_waits_through_approvals_and_says_when_it_escalates() {
+        let mut q = Queue::default();
+        let team = |approvals: u32, escalated: bool| {
+            let mut h = hold("a", "pending");
+            h["quorum"] = json!({"required": 2, "approvals": approvals, "approvers": ["finance"], "approvedBy": ["fin-1"], "escalateTo": ["oncall"], "escalated": escalated});
+            h
+        };
+        q.apply(&ev(1, "hold.created", "a", json!({"action": action("a"), "hold": team(0, false)})));
+        let approval = json!({"operatorId": "fin-1", "verdict": "approve", "decidedAt": "2026-11-21T10:00:01.000Z", "publicKey": "00",
+            "envelope": {"decision": {"tag": "gatehouse.decision.v1", "action_id": "a", "hold_id": "h-a", "verdict": "approve", "operator_id": "fin-1",
+            "reason": null, "issued_at": "2026-11-21T10:00:01.000Z", "expires_at": "2026-11-21T11:00:01.000Z"}, "signature": "00"}});
+        match q.apply(&ev(2, "hold.approval", "a", json!({"hold": team(1, false), "approval": approval}))) {
+            Some(Change::Updated(i)) => assert_eq!(i.hold.unwrap().quorum.unwrap().approvals, 1),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(q.pending(), 1, "one approval of two: still waiting");
+        match q.apply(&ev(3, "hold.escalated", "a", json!({"hold": team(1, true)}))) {
+            Some(Change::Escalated(i)) => assert!(i.hold.unwrap().quorum.unwrap().escalated),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(q.pending(), 1);
+    }
+
+    #[test]
     fn an_extended_hold_keeps_waiting_with_its_new_deadline() {
         let mut q = Queue::default();
         held(&mut q, "a", "2026-11-21T10:00:01.000Z", "bot", Some("2026-11-21T10:30:00.000Z"));
