@@ -10,6 +10,7 @@ mod bindings;
 mod commands;
 mod embedded;
 mod notify;
+mod rendering;
 mod sink;
 mod startup;
 mod tray;
@@ -27,6 +28,7 @@ fn instance_id(data_dir: &std::path::Path) -> String {
 }
 
 fn main() {
+    rendering::choose();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)

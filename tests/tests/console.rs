@@ -1231,3 +1231,39 @@ async fn a_hold_extended_from_the_detail_pane_gives_the_agent_a_later_deadline()
     );
     c.close().await.unwrap();
 }
+
+/// The web process's threads named like Mesa's software renderer.
+fn llvmpipe_threads(pid: u32) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks.filter_map(Result::ok).filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with("llvmpipe"))).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_is_drawn_without_gl_compositing_unless_asked() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let s = setup();
+    let web_process = std::path::Path::new("/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/WebKitWebProcess");
+    let mine = format!("GATEHOUSE_DATA_DIR={}", s.cli.data.path().display());
+    // By default: no GL compositing, so no software GL (llvmpipe) redrawing
+    // the page on a machine without a GPU (src-tauri/src/rendering.rs).
+    {
+        let (_d, c) = live_console(&s).await;
+        let (mut a, _o, id) = spawn_agent(&s, "send_email", r#"{"n": 1}"#);
+        wait_css(&c, &row(&id)).await;
+        let pids = processes_of(web_process, Some(&mine));
+        assert_eq!(pids.len(), 1, "one web process for this console: {pids:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(llvmpipe_threads(pids[0]), 0, "the page is drawn without GL");
+        let _ = c.close().await;
+        let _ = a.kill();
+        let _ = a.wait();
+    }
+    wait_for("the first console's web process to end", || processes_of(web_process, Some(&mine)).is_empty().then_some(())).await;
+    // GATEHOUSE_GPU=1 leaves WebKit's own policy: here, compositing on llvmpipe.
+    let d = driver_with(&s.cli, Some(&s.hub.url), &[("GATEHOUSE_GPU", "1")]);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
+    let pid = wait_for("the web process", || processes_of(web_process, Some(&mine)).first().copied()).await;
+    wait_for("GL threads in the web process", || (llvmpipe_threads(pid) > 0).then_some(())).await;
+    let _ = c.close().await;
+}
