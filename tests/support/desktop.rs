@@ -40,6 +40,14 @@ pub fn driver(cli: &Cli) -> Driver {
     driver_with(cli, Some(&cli.hub), &[])
 }
 
+/// [`driver`] for a test that takes a screenshot: WebKitWebDriver's
+/// screenshot waits for a composited frame, which the console's default
+/// (no GL compositing, src-tauri/src/rendering.rs) never draws, so it would
+/// wait forever; `GATEHOUSE_GPU=1` turns compositing back on for it.
+pub fn screenshot_driver(cli: &Cli) -> Driver {
+    driver_with(cli, Some(&cli.hub), &[("GATEHOUSE_GPU", "1")])
+}
+
 pub fn driver_with(cli: &Cli, hub: Option<&str>, env: &[(&str, &str)]) -> Driver {
     let data = cli.data.path().to_string_lossy().into_owned();
     let mut set = vec![("GATEHOUSE_OPERATOR", cli.operator.as_str()), ("GATEHOUSE_DATA_DIR", data.as_str())];

@@ -121,7 +121,9 @@ async fn hub_killed_and_restarted_while_the_console_is_open() {
 async fn notification_approve_action_signs_and_screenshot_of_the_queue() {
     let _one = ONE_AT_A_TIME.lock().await;
     let s = setup();
-    let (_d, c) = live_console(&s).await;
+    let d = screenshot_driver(&s.cli);
+    let c = open_app(&d).await;
+    wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
     // Several holds for the screenshot.
     for (ty, p) in [("merge_pr", r#"{"title": "Bump deps", "files": 12}"#), ("payment.refund", r#"{"amount_usd": 129}"#)] {
         let (mut a, _o, id) = spawn_agent(&s, ty, p);
@@ -343,7 +345,7 @@ async fn evidence_view_browses_10000_traces_virtualized_and_verifies_one_here() 
     .unwrap();
     assert_eq!(s.cli.run(&["approve", "real-1", "--reason", "checked"]).code, 0);
 
-    let d = driver(&s.cli);
+    let d = screenshot_driver(&s.cli);
     let c = open_app(&d).await;
     wait_css(&c, "[data-testid=tab-evidence]").await.click().await.unwrap();
     wait_attr(&c, "[data-testid=trace-total]", "data-total", "10001").await;
@@ -622,7 +624,7 @@ async fn helpers_view_shows_a_swarm_live_stale_reaped_and_retired() {
     let hub = Hub::start_with(None, &["--heartbeat-timeout", "4s", "--helper-cap", "60"]);
     let (cli, _) = hub.operator("hal", "admin");
     let token = cli.run(&["principals", "add", "orchestrator", "--org", "acme"]).stdout.trim().lines().last().unwrap().to_owned();
-    let d = driver(&cli);
+    let d = screenshot_driver(&cli);
     let c = open_app(&d).await;
     wait_attr(&c, "[data-testid=connection]", "data-state", "live").await;
     wait_css(&c, "[data-testid=tab-helpers]").await.click().await.unwrap();
