@@ -26,7 +26,9 @@ ALTER TABLE holds ADD COLUMN escalate_at TEXT;
 ALTER TABLE holds ADD COLUMN escalate_to TEXT;    -- JSON array of groups
 ALTER TABLE holds ADD COLUMN escalated_at TEXT;
 ALTER TABLE holds ADD COLUMN approved_by TEXT;    -- JSON array of operator ids, in order (quorum_decisions', kept for the queue)
-CREATE INDEX holds_escalation ON holds (escalate_at) WHERE escalate_at IS NOT NULL AND escalated_at IS NULL;
+-- Only holds still waiting to escalate: the sweep walks this four times a
+-- second, so holds decided before their escalation must drop out of it.
+CREATE INDEX holds_escalation ON holds (escalate_at) WHERE escalate_at IS NOT NULL AND escalated_at IS NULL AND status = 'pending';
 
 -- Every signed decision on a quorum hold (approvals and a veto). The primary
 -- key is what makes an operator count once.

@@ -204,6 +204,15 @@ fn sqlite_has_fts5_with_the_trigram_tokenizer() {
 }
 
 #[test]
+fn the_escalation_sweep_walks_only_holds_still_waiting_to_escalate() {
+    for (_dir, c) in plan_dbs() {
+        let lines = plan(&c, actions::ESCALATION_DUE, &[Sql::Text("2026-11-22T10:00:00.000Z".into())]);
+        assert!(lines.iter().any(|l| l.starts_with("SEARCH holds USING INDEX holds_escalation")), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.starts_with("SCAN")), "{lines:?}");
+    }
+}
+
+#[test]
 fn every_queue_page_walks_an_index_in_its_own_order() {
     for (_dir, c) in plan_dbs() {
         queue_plans(&c);

@@ -609,12 +609,16 @@ pub fn expire_due(conn: &Connection, now: &str) -> ApiResult<usize> {
     Ok(due.len())
 }
 
+/// The holds due to escalate at `?1`. Named index: it holds only those
+/// still waiting to escalate (migration 0012), while the planner would
+/// otherwise walk every pending hold (`holds_status_deadline`) on each sweep.
+pub const ESCALATION_DUE: &str = "SELECT id, action_id FROM holds INDEXED BY holds_escalation
+     WHERE escalate_at IS NOT NULL AND escalated_at IS NULL AND status = 'pending' AND escalate_at <= ?1";
+
 /// Escalate every pending team hold whose `escalateAfter` has passed: it is
 /// now routed to (and decidable by) its `escalateTo` groups. Returns how many.
 pub fn escalate_due(conn: &Connection, now: &str) -> ApiResult<usize> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, action_id FROM holds WHERE escalate_at IS NOT NULL AND escalated_at IS NULL AND escalate_at <= ?1 AND status = 'pending'",
-    )?;
+    let mut stmt = conn.prepare_cached(ESCALATION_DUE)?;
     let due: Vec<(String, String)> = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     for (hold_id, action_id) in &due {
         conn.execute("UPDATE holds SET escalated_at = ?2 WHERE id = ?1", params![hold_id, now])?;
