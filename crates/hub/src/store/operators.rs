@@ -30,25 +30,67 @@ pub fn signer(conn: &Connection, id: &str) -> ApiResult<(OperatorInfo, PublicKey
     Ok((op, key))
 }
 
-/// Apply an admin's signed change of an operator's groups, kept as history
-/// and on the feed (`operator.groups`). Checked in order: signer enrolled →
-/// signature → admin → issued recently → target enrolled. The same envelope
-/// again changes nothing.
-pub fn set_groups(conn: &Connection, signed: &SignedGroupChange, now: Timestamp) -> ApiResult<OperatorInfo> {
-    let c = &signed.change;
-    let (admin, key) = signer(conn, &c.operator_id)?;
-    let issued = signed.verify(&key).map_err(|e| match e {
-        GroupError::Key(_) => {
-            ApiError::unauthorized("invalid_signature", format!("the group change's signature does not verify against {}'s enrolled key", c.operator_id))
+/// An admin's signed act (a grant, a group change), as [`admin_act`] checks it.
+pub struct AdminAct<'a> {
+    /// Who signed it.
+    pub signer: &'a str,
+    /// Its name in codes (`invalid_grant`, `stale_grant`) ...
+    pub code: &'a str,
+    /// ... and in messages ("grant", "group change").
+    pub name: &'a str,
+    /// What only admins may do, for the refusal ("grant or revoke capabilities").
+    pub acts: &'a str,
+}
+
+/// Why an act's envelope does not verify.
+pub enum Unverified {
+    /// The signature is not the signer's.
+    Signature,
+    /// The body itself is invalid (says why).
+    Invalid(String),
+}
+
+/// The admin who signed `act`, checked in order: signer enrolled (401) →
+/// signature and body (`verify`, which answers when the act was issued;
+/// 401 / 422) → admin (403 `admin_required`) → issued within the last hour
+/// and at most 5 minutes ahead (422 `stale_…`).
+pub fn admin_act(
+    conn: &Connection,
+    act: &AdminAct<'_>,
+    now: Timestamp,
+    verify: impl FnOnce(&PublicKey) -> Result<Timestamp, Unverified>,
+) -> ApiResult<OperatorInfo> {
+    let (admin, key) = signer(conn, act.signer)?;
+    let issued = verify(&key).map_err(|e| match e {
+        Unverified::Signature => {
+            ApiError::unauthorized("invalid_signature", format!("the {}'s signature does not verify against {}'s enrolled key", act.name, act.signer))
         }
-        other => ApiError::unprocessable("invalid_group_change", other.to_string()),
+        Unverified::Invalid(why) => ApiError::unprocessable(&format!("invalid_{}", act.code), why),
     })?;
     if !admin.role.may_administer() {
-        return Err(ApiError::forbidden("admin_required", format!("{} is an {}; only admins change operators' groups", admin.operator_id, admin.role)));
+        return Err(ApiError::forbidden("admin_required", format!("{} is an {}; only admins {}", admin.operator_id, admin.role, act.acts)));
     }
     if issued > now + chrono::Duration::minutes(5) || issued < now - chrono::Duration::hours(1) {
-        return Err(ApiError::unprocessable("stale_group_change", "the group change was issued too long ago or in the future; sign it again"));
+        return Err(ApiError::unprocessable(
+            &format!("stale_{}", act.code),
+            format!("the {} was issued too long ago or in the future; sign it again", act.name),
+        ));
     }
+    Ok(admin)
+}
+
+/// Apply an admin's signed change of an operator's groups ([`admin_act`],
+/// then the target must be enrolled), kept as history and on the feed
+/// (`operator.groups`). The same envelope again changes nothing.
+pub fn set_groups(conn: &Connection, signed: &SignedGroupChange, now: Timestamp) -> ApiResult<OperatorInfo> {
+    let c = &signed.change;
+    let act = AdminAct { signer: &c.operator_id, code: "group_change", name: "group change", acts: "change operators' groups" };
+    admin_act(conn, &act, now, |key| {
+        signed.verify(key).map_err(|e| match e {
+            GroupError::Key(_) => Unverified::Signature,
+            other => Unverified::Invalid(other.to_string()),
+        })
+    })?;
     let target =
         get_active(conn, &c.target_id)?.ok_or_else(|| ApiError::not_found("unknown_operator", format!("no operator {:?} is enrolled", c.target_id)))?;
     let seen: Option<String> = conn.query_row("SELECT envelope FROM operator_group_changes WHERE id = ?1", [&c.change_id], |r| r.get(0)).optional()?;

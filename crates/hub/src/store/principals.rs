@@ -116,21 +116,14 @@ pub fn allows(conn: &Connection, principal: &str, action_type: &str, now: &str) 
 /// principal, fresh id. Returns the principal after the change.
 pub fn apply(conn: &Connection, signed: &SignedGrant, now: time::Timestamp) -> ApiResult<PrincipalView> {
     let g = &signed.grant;
-    let (op, key) = operators::signer(conn, &g.operator_id)?;
-    signed.verify(&key).map_err(|e| match e {
-        gatehouse_protocol::grant::GrantError::Key(_) => {
-            ApiError::unauthorized("invalid_signature", format!("the grant's signature does not verify against {}'s enrolled key", g.operator_id))
-        }
-        other => ApiError::unprocessable("invalid_grant", other.to_string()),
+    let act = operators::AdminAct { signer: &g.operator_id, code: "grant", name: "grant", acts: "grant or revoke capabilities" };
+    operators::admin_act(conn, &act, now, |key| {
+        signed.verify(key).map_err(|e| match e {
+            gatehouse_protocol::grant::GrantError::Key(_) => operators::Unverified::Signature,
+            other => operators::Unverified::Invalid(other.to_string()),
+        })?;
+        time::parse(&g.issued_at).ok_or_else(|| operators::Unverified::Invalid("issued_at".into()))
     })?;
-    if !op.role.may_administer() {
-        return Err(ApiError::forbidden("admin_required", format!("{} is an {}; only admins grant or revoke capabilities", op.operator_id, op.role)));
-    }
-    let issued = time::parse(&g.issued_at).ok_or_else(|| ApiError::unprocessable("invalid_grant", "issued_at"))?;
-    let skew = chrono::Duration::minutes(5);
-    if issued > now + skew || issued < now - chrono::Duration::hours(1) {
-        return Err(ApiError::unprocessable("stale_grant", "the grant was issued too long ago or in the future; sign it again"));
-    }
     let now_s = time::format(&now);
     if let Some(e) = &g.expires_at {
         if time::parse(e).is_some_and(|e| e <= now) {
