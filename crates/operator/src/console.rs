@@ -376,14 +376,12 @@ impl ConsoleCore {
     pub async fn decide_with(&self, ask: Ask<'_>) -> Result<DecisionResult, OpError> {
         let (action_id, verdict) = (ask.action_id.to_owned(), ask.verdict);
         // A team hold for other groups: refused here, before anything is signed
-        // (the hub would answer 403 not_eligible).
-        if let Some(item) = self.queue_item(&action_id).filter(|i| crate::queue::is_pending(i) && !self.may_decide(i)) {
-            let q = item.hold.and_then(|h| h.quorum).unwrap_or_default();
-            let (code, why) = match q.approved_by.iter().any(|o| o == self.client.operator()) {
-                true => ("already_approved_by_you", format!("you already approved this hold ({})", q.progress())),
-                false => ("not_eligible", format!("this hold is for {}; you are not in that group", q.waiting_for())),
-            };
-            return Err(OpError::Refused(code.into(), format!("{why}; nothing was signed")));
+        // (the hub would answer 403 not_eligible). One already approved is
+        // refused by `decide::decide`, for the CLI too.
+        let quorum = self.queue_item(&action_id).and_then(|i| i.hold).and_then(|h| h.quorum);
+        if let Some(q) = quorum.filter(|q| !q.may_decide(&self.groups.lock().unwrap())) {
+            let why = format!("this hold is for {}; you are not in that group; nothing was signed", q.waiting_for());
+            return Err(OpError::Refused("not_eligible".into(), why));
         }
         let out = decide::decide(&self.client, &self.store, ask).await;
         self.settle_outcome(&action_id, verdict, out).await
@@ -739,8 +737,8 @@ impl FeedSink for Face<'_> {
             Some(Change::Escalated(item)) => {
                 self.sink.queue_changed();
                 // Told to the escalation's groups: those it was not routed to before.
-                let before = item.hold.as_ref().and_then(|h| h.quorum.clone()).map(|q| gatehouse_protocol::quorum::QuorumView { escalated: false, ..q });
-                let was_mine = before.is_some_and(|q| q.may_decide(&self.core.groups.lock().unwrap()));
+                let quorum = item.hold.as_ref().and_then(|h| h.quorum.as_ref());
+                let was_mine = quorum.is_some_and(|q| q.routed_before_escalation(&self.core.groups.lock().unwrap()));
                 if !was_mine && self.core.may_decide(&item) {
                     self.notify_soon(item);
                 }

@@ -158,11 +158,6 @@ impl Queue {
         self.items.get(action_id).cloned()
     }
 
-    /// Whether this action is in the queue and still waits for a decision.
-    pub fn is_waiting(&self, action_id: &str) -> bool {
-        self.items.get(action_id).is_some_and(is_pending)
-    }
-
     /// How many are waiting for a decision.
     pub fn pending(&self) -> usize {
         self.items.values().filter(|i| is_pending(i)).count()

@@ -119,6 +119,12 @@ impl QuorumView {
         self.approvers.is_empty() || self.eligible_groups().iter().any(|e| groups.iter().any(|g| g == e))
     }
 
+    /// Whether an operator in `groups` was among those the hold was routed to
+    /// before any escalation (its `approvers`, or everyone when it names none).
+    pub fn routed_before_escalation(&self, groups: &[String]) -> bool {
+        QuorumView { escalated: false, ..self.clone() }.may_decide(groups)
+    }
+
     /// Approvals still needed.
     pub fn remaining(&self) -> u32 {
         self.required.saturating_sub(self.approvals)

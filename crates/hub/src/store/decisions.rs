@@ -120,7 +120,7 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
     conn.execute(
         "INSERT INTO decisions (hold_id, action_id, operator_id, verdict, reason, issued_at, envelope, signature, received_at, resolution, groups)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![d.hold_id, d.action_id, d.operator_id, d.verdict.as_str(), d.reason, d.issued_at, envelope, signed.signature, now_s, resolution, groups,],
+        params![d.hold_id, d.action_id, d.operator_id, d.verdict.as_str(), d.reason, d.issued_at, envelope, signed.signature, now_s, resolution, groups],
     )?;
     conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", params![d.hold_id, status.as_str(), now_s])?;
     conn.execute("UPDATE actions SET status = ?2 WHERE id = ?1", params![d.action_id, status.as_str()])?;

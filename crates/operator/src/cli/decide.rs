@@ -151,10 +151,13 @@ pub async fn decide(ctx: &Ctx, ask: Ask<'_>) -> CmdResult {
             let again = if o.outcome == "already_applied" { " [already applied]" } else { "" };
             let team = o.item.hold.as_ref().is_some_and(|h| h.quorum.is_some()) && verdict == gatehouse_protocol::Verdict::Approve;
             ctx.print(
-                || match team {
-                    // A team hold: whether this approval completed the quorum or how many more it needs.
-                    true => format!("{action_id}: {}{again}", decide::delivered_message(verdict, &o.item, client.operator())),
-                    false => format!("{} {action_id} (signed by {by}){again}", verdict.status()),
+                || {
+                    if team {
+                        // Whether this approval completed the quorum or how many more it needs.
+                        format!("{action_id}: {}{again}", decide::delivered_message(verdict, &o.item, client.operator()))
+                    } else {
+                        format!("{} {action_id} (signed by {by}){again}", verdict.status())
+                    }
                 },
                 serde_json::to_value(&o).expect("serialises"),
             )?;
