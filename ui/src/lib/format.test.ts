@@ -1,4 +1,7 @@
+/// <reference types="vite/client" />
 import { describe, expect, it } from "vitest";
+import quorumCorpusText from "../../../crates/protocol/tests/quorum_corpus.json?raw";
+import type { QuorumView } from "./bindings";
 import { countdown, duration, emptyQueueText, linkLabel, pretty, quorumProgress } from "./format";
 
 describe("format", () => {
@@ -49,11 +52,11 @@ describe("the link to the hub", () => {
   });
 });
 
+// The shared corpus (crates/protocol/tests/quorum_corpus.json) that the
+// Rust rule (QuorumView::progress) passes too.
 describe("quorumProgress", () => {
-  const q = { required: 2, approvals: 1, approvers: ["finance"], escalateTo: ["oncall"], escalated: false };
+  const corpus = JSON.parse(quorumCorpusText) as { progress: { quorum: QuorumView; progress: string }[] };
   it("says how many of how many and whom it waits for, in the CLI's words", () => {
-    expect(quorumProgress(q)).toBe("1 of 2 · waiting for finance");
-    expect(quorumProgress({ ...q, escalated: true })).toBe("1 of 2 · waiting for finance or oncall");
-    expect(quorumProgress({ ...q, approvers: [], escalateTo: [] })).toBe("1 of 2 · waiting for any approver");
+    for (const c of corpus.progress) expect(quorumProgress(c.quorum)).toBe(c.progress);
   });
 });

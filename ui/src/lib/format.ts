@@ -70,8 +70,9 @@ export function emptyQueueText(c: Connection | null): string {
 }
 
 /** A team hold's progress, as the queue row and the detail show it: "1 of 2 ·
- * waiting for finance" (the CLI's `QuorumView::progress`, same words). The
- * escalation's groups count once the hold has escalated. */
+ * waiting for finance" (the CLI's `QuorumView::progress`; both pass
+ * crates/protocol/tests/quorum_corpus.json). The escalation's groups count
+ * once the hold has escalated. */
 export function quorumProgress(q: { required: number; approvals: number; approvers: string[]; escalateTo: string[]; escalated: boolean }): string {
   const groups = [...q.approvers, ...(q.escalated ? q.escalateTo : [])];
   const who = q.approvers.length === 0 ? "any approver" : groups.join(" or ");
