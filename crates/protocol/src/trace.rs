@@ -360,7 +360,6 @@ mod tests {
     }
 
     fn chain_with(key: &SigningKey, digest: Option<String>) -> TraceBundle {
-        let mut events: Vec<TraceEvent> = Vec::new();
         let mut body = DecisionBody::new("a1", "h1", Verdict::Approve, "alice", None, time::now());
         body.action_digest = digest;
         let signed = body.sign(key).unwrap();
@@ -370,14 +369,35 @@ mod tests {
             ("hold.decided", json!({"decision": {"operatorId": "alice", "envelope": signed}, "status": "approved"})),
             ("evidence.attached", json!({"evidence": {"checks": [{"name": "sent", "pass": true}]}})),
         ];
-        for (i, (kind, data)) in datas.into_iter().enumerate() {
-            let prev = events.last().map(|e| e.hash.clone()).unwrap_or_else(|| GENESIS.into());
-            let at = "2026-11-21T10:00:00.000Z".to_string();
-            let hash = event_hash(kind, "a1", &at, &data, &prev);
-            events.push(TraceEvent { seq: i as i64 + 1, at, kind: kind.into(), subject: "a1".into(), data, prev_hash: prev, hash });
-        }
-        let head = events.last().unwrap().hash.clone();
-        TraceBundle { format: BUNDLE_FORMAT.into(), action_id: "a1".into(), exported_at: String::new(), head, events, operators: BTreeMap::new() }
+        bundle(datas)
+    }
+
+    /// A well-linked bundle of action `a1` with these events, all at 10:00.
+    fn bundle<'a>(datas: impl IntoIterator<Item = (&'a str, Value)>) -> TraceBundle {
+        let at = "2026-11-21T10:00:00.000Z";
+        let events = datas
+            .into_iter()
+            .enumerate()
+            .map(|(i, (kind, data))| TraceEvent {
+                seq: i as i64 + 1,
+                at: at.into(),
+                kind: kind.into(),
+                subject: "a1".into(),
+                data,
+                prev_hash: String::new(),
+                hash: String::new(),
+            })
+            .collect();
+        let mut b = TraceBundle {
+            format: BUNDLE_FORMAT.into(),
+            action_id: "a1".into(),
+            exported_at: String::new(),
+            head: String::new(),
+            events,
+            operators: BTreeMap::new(),
+        };
+        rechain(&mut b);
+        b
     }
 
     #[test]
@@ -440,14 +460,7 @@ mod tests {
             ("hold.created", json!({"hold": hold("2026-11-21T10:30:00.000Z")})),
             ("hold.extended", extended.to_data()),
         ];
-        let mut events: Vec<TraceEvent> = Vec::new();
-        for (i, (kind, data)) in datas.into_iter().enumerate() {
-            let prev = events.last().map(|e| e.hash.clone()).unwrap_or_else(|| GENESIS.into());
-            let hash = event_hash(kind, "a1", created, &data, &prev);
-            events.push(TraceEvent { seq: i as i64 + 1, at: created.into(), kind: kind.into(), subject: "a1".into(), data, prev_hash: prev, hash });
-        }
-        let head = events.last().unwrap().hash.clone();
-        TraceBundle { format: BUNDLE_FORMAT.into(), action_id: "a1".into(), exported_at: String::new(), head, events, operators: BTreeMap::new() }
+        bundle(datas)
     }
 
     #[test]
@@ -524,21 +537,7 @@ mod tests {
                 ("hold.approval", json!({"approval": view, "hold": {"holdId": "h1"}}))
             });
         }
-        let mut events: Vec<TraceEvent> = Vec::new();
-        for (i, (kind, data)) in datas.into_iter().enumerate() {
-            let at = "2026-11-21T10:00:00.000Z".to_string();
-            events.push(TraceEvent { seq: i as i64 + 1, at, kind: kind.into(), subject: "a1".into(), data, prev_hash: String::new(), hash: String::new() });
-        }
-        let mut b = TraceBundle {
-            format: BUNDLE_FORMAT.into(),
-            action_id: "a1".into(),
-            exported_at: String::new(),
-            head: String::new(),
-            events,
-            operators: BTreeMap::new(),
-        };
-        rechain(&mut b);
-        b
+        bundle(datas)
     }
 
     #[test]
