@@ -249,16 +249,14 @@ impl ConsoleCore {
     /// Whether this operator may decide the item's hold (`quorum::QuorumView::may_decide`)
     /// and has not already approved it. A plain hold: anyone.
     pub fn may_decide(&self, item: &ApprovalItem) -> bool {
-        let Some(q) = item.hold.as_ref().and_then(|h| h.quorum.as_ref()) else { return true };
-        !q.approved_by.iter().any(|o| o == self.client.operator()) && q.may_decide(&self.groups.lock().unwrap())
+        may_decide_as(item, self.client.operator(), &self.groups.lock().unwrap())
     }
 
-    /// A window of a queue view (filtered and sorted here), with the holds
-    /// on it that are not this operator's to decide.
+    /// A window of a queue view (filtered and sorted here): the holds this
+    /// operator may decide first, the others after them, named in `not_yours`.
     pub fn queue_page(&self, q: &QueueQuery) -> QueuePage {
-        let mut page = self.queue.lock().unwrap().page(q);
-        page.not_yours = page.items.iter().filter(|i| crate::queue::is_pending(i) && !self.may_decide(i)).map(|i| i.action.action_id.clone()).collect();
-        page
+        let groups = self.groups.lock().unwrap().clone();
+        self.queue.lock().unwrap().page(q, |i| may_decide_as(i, self.client.operator(), &groups))
     }
 
     /// One item as the queue has it.
@@ -652,13 +650,21 @@ impl Face<'_> {
             let queue = self.core.queue.lock().unwrap();
             let pending = queue.pending();
             let q = QueueQuery { sort: QueueSort::Age, offset: pending.saturating_sub(ANNOUNCED) as u32, limit: ANNOUNCED as u32, ..QueueQuery::default() };
-            queue.page(&q).items
+            queue.page(&q, |_| true).items
         };
         let newest: Vec<_> = newest.into_iter().filter(|i| self.core.may_decide(i)).collect();
         if !newest.is_empty() {
             self.sink.new_holds(newest);
         }
     }
+}
+
+/// Whether operator `me`, in `groups`, may decide the item's hold
+/// (`quorum::QuorumView::may_decide`) and has not already approved it. A
+/// plain hold: anyone.
+fn may_decide_as(item: &ApprovalItem, me: &str, groups: &[String]) -> bool {
+    let Some(q) = item.hold.as_ref().and_then(|h| h.quorum.as_ref()) else { return true };
+    !q.approved_by.iter().any(|o| o == me) && q.may_decide(groups)
 }
 
 /// Holds named when the queue is loaded with holds already waiting.

@@ -142,15 +142,18 @@ impl Queue {
         self.items = items.into_iter().map(|i| (i.action.action_id.clone(), i)).collect();
     }
 
-    /// A window of the view `q` asks for.
-    pub fn page(&self, q: &QueueQuery) -> QueuePage {
+    /// A window of the view `q` asks for. Pending holds `yours` says this
+    /// operator may not decide (team holds for other groups) come after the
+    /// rest, in the same order, and are named in `not_yours`.
+    pub fn page(&self, q: &QueueQuery, yours: impl Fn(&ApprovalItem) -> bool) -> QueuePage {
         let text = q.text.as_deref().unwrap_or("").trim().to_lowercase();
-        let mut rows: Vec<&ApprovalItem> = self.items.values().filter(|i| matches(i, q, &text)).collect();
-        rows.sort_unstable_by(|a, b| order(q.sort, a, b));
+        let mut rows: Vec<(bool, &ApprovalItem)> = self.items.values().filter(|i| matches(i, q, &text)).map(|i| (!is_pending(i) || yours(i), i)).collect();
+        rows.sort_unstable_by(|(ma, a), (mb, b)| mb.cmp(ma).then_with(|| order(q.sort, a, b)));
         let total = u32::try_from(rows.len()).unwrap_or(u32::MAX);
         let offset = q.offset.min(total);
-        let items = rows.into_iter().skip(offset as usize).take(q.limit.min(PAGE_MAX) as usize).cloned().collect();
-        QueuePage { total, offset, items, not_yours: Vec::new() }
+        let window: Vec<_> = rows.into_iter().skip(offset as usize).take(q.limit.min(PAGE_MAX) as usize).collect();
+        let not_yours = window.iter().filter(|(mine, _)| !mine).map(|(_, i)| i.action.action_id.clone()).collect();
+        QueuePage { total, offset, items: window.into_iter().map(|(_, i)| i.clone()).collect(), not_yours }
     }
 
     /// One item, as the queue has it.
@@ -255,6 +258,24 @@ mod tests {
     }
 
     #[test]
+    fn holds_that_are_not_yours_come_after_yours_and_are_named() {
+        let mut q = Queue::default();
+        held(&mut q, "a", "2026-11-21T10:00:01.000Z", "bot", None);
+        held(&mut q, "b", "2026-11-21T10:00:02.000Z", "bot", None);
+        held(&mut q, "c", "2026-11-21T10:00:03.000Z", "bot", None);
+        let view = |show| QueueQuery { show, sort: QueueSort::Age, text: None, offset: 0, limit: 10 };
+        let page = q.page(&view(QueueShow::Pending), |i| i.action.action_id != "a");
+        let ids: Vec<_> = page.items.iter().map(|i| i.action.action_id.as_str()).collect();
+        assert_eq!(ids, ["b", "c", "a"], "the oldest is another group's: after the ones this operator may decide");
+        assert_eq!(page.not_yours, ["a"]);
+        // A decided hold is nobody's to decide: never greyed, never moved.
+        q.apply(&ev(2, "hold.decided", "a", json!({"hold": hold("a", "approved"), "decision": null, "status": "approved"})));
+        let all = q.page(&view(QueueShow::All), |i| i.action.action_id != "a");
+        assert!(all.not_yours.is_empty());
+        assert_eq!(all.items[0].action.action_id, "a");
+    }
+
+    #[test]
     fn a_team_hold_waits_through_approvals_and_says_when_it_escalates() {
         let mut q = Queue::default();
         let team = |approvals: u32, escalated: bool| {
@@ -305,7 +326,7 @@ mod tests {
         }
         assert_eq!(q.pending(), 2, "still waiting");
         let view = QueueQuery { show: QueueShow::Pending, sort: QueueSort::Deadline, text: None, offset: 0, limit: 10 };
-        let ids: Vec<_> = q.page(&view).items.into_iter().map(|i| i.action.action_id).collect();
+        let ids: Vec<_> = q.page(&view, |_| true).items.into_iter().map(|i| i.action.action_id).collect();
         assert_eq!(ids, ["b", "a"], "a's deadline is now the later one");
     }
 
@@ -326,7 +347,7 @@ mod tests {
         held(&mut q, "b", "2026-11-21T10:00:02.000Z", "mail-bot", Some("2026-11-21T10:30:00.000Z"));
         held(&mut q, "d", "2026-11-21T10:00:04.000Z", "alpha", None);
         q.apply(&ev(2, "hold.decided", "d", json!({"hold": hold("d", "approved"), "decision": null, "status": "approved"})));
-        let ids = |query: QueueQuery| q.page(&query).items.into_iter().map(|i| i.action.action_id).collect::<Vec<_>>();
+        let ids = |query: QueueQuery| q.page(&query, |_| true).items.into_iter().map(|i| i.action.action_id).collect::<Vec<_>>();
         let view = |show, sort| QueueQuery { show, sort, text: None, offset: 0, limit: 10 };
         assert_eq!(ids(view(QueueShow::Pending, QueueSort::Age)), ["a", "b", "c"]);
         assert_eq!(ids(view(QueueShow::Pending, QueueSort::Deadline)), ["b", "c", "a"], "no deadline last");
@@ -334,9 +355,9 @@ mod tests {
         assert_eq!(ids(view(QueueShow::Decided, QueueSort::Age)), ["d"]);
         assert_eq!(ids(view(QueueShow::All, QueueSort::Age)), ["a", "b", "c", "d"]);
         assert_eq!(ids(QueueQuery { text: Some(" MAIL-".into()), ..view(QueueShow::All, QueueSort::Age) }), ["b"]);
-        let window = q.page(&QueueQuery { offset: 1, limit: 1, ..view(QueueShow::Pending, QueueSort::Age) });
+        let window = q.page(&QueueQuery { offset: 1, limit: 1, ..view(QueueShow::Pending, QueueSort::Age) }, |_| true);
         assert_eq!((window.total, window.offset, window.items.len(), window.items[0].action.action_id.as_str()), (3, 1, 1, "b"));
-        let past = q.page(&QueueQuery { offset: 9, limit: 5, ..view(QueueShow::Pending, QueueSort::Age) });
+        let past = q.page(&QueueQuery { offset: 9, limit: 5, ..view(QueueShow::Pending, QueueSort::Age) }, |_| true);
         assert_eq!((past.total, past.offset, past.items.len()), (3, 3, 0));
         assert_eq!(q.pending(), 3);
         // A later page of the queue never overwrites what the feed brought.
