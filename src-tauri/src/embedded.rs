@@ -17,7 +17,8 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
     let db = data_dir.join("hub.db");
     {
         let conn = gatehouse_hub::db::open(&db).map_err(|e| OpError::Store(e.to_string()))?;
-        let enrolled = store::operators::list(&conn)?;
+        let failed = |e: gatehouse_hub::error::ApiError| OpError::Store(e.body.message);
+        let enrolled = store::operators::list(&conn).map_err(failed)?;
         match enrolled.iter().find(|o| o.operator_id == operator) {
             Some(o) if o.public_key == public_key.to_hex() => {}
             Some(_) => {
@@ -25,7 +26,7 @@ pub async fn start(data_dir: &Path, operator: &str, public_key: &PublicKey) -> R
             }
             None => {
                 let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
-                store::operators::add(&conn, operator, &public_key.to_hex(), gatehouse_protocol::wire::Role::Admin, &[], &now)?;
+                store::operators::add(&conn, operator, &public_key.to_hex(), gatehouse_protocol::wire::Role::Admin, &[], &now).map_err(failed)?;
             }
         }
     }

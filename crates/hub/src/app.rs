@@ -292,6 +292,12 @@ async fn sweep_forever(store: Store, heartbeat_timeout: Duration) {
     let timeout = chrono::Duration::from_std(heartbeat_timeout).unwrap_or(chrono::Duration::seconds(30));
     loop {
         tick.tick().await;
+        // Over PostgreSQL, one replica sweeps (the others stand by, and one
+        // of them takes over when it dies).
+        if !store.leads_sweep().await {
+            store.swept();
+            continue;
+        }
         let t = gatehouse_protocol::time::now();
         let now = gatehouse_protocol::time::format(&t);
         let at = |d: chrono::Duration| t.checked_sub_signed(d).map(|x| gatehouse_protocol::time::format(&x)).unwrap_or_default();
@@ -333,7 +339,7 @@ pub async fn start(config: HubConfig) -> anyhow::Result<RunningHub> {
     }
     // Bind first: a start refused for a taken port leaves no database.
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let store = Store::open(&config.db)?;
+    let store = Store::open_at(&config.db).await?;
     let state = AppState {
         store: store.clone(),
         policy: Arc::new(config.policy),

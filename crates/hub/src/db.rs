@@ -1,7 +1,11 @@
 //! Opening the hub's SQLite file: WAL, foreign keys, busy timeout, and schema
 //! migrations (rusqlite_migration, tracked in `user_version`), and the text
-//! index's file attached as `text` (store/text_index.rs).
+//! index's file attached as `text` (store/text_index.rs). PostgreSQL's
+//! migrations are listed here too ([`POSTGRES_MIGRATIONS`], applied by
+//! `store::postgres::migrate`): a schema change is made in both lists.
 
+use crate::error::ApiResult;
+use crate::store::sql::Db;
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 use std::path::Path;
@@ -21,6 +25,38 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/0011_extensions.sql")),
         M::up(include_str!("../migrations/0012_teams.sql")),
     ])
+}
+
+/// PostgreSQL's migrations, in order (tracked in `schema_migrations`).
+pub const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_schema.sql")];
+
+/// The PostgreSQL URL `--db` names, if it is one (else it is an SQLite
+/// file's path).
+pub fn postgres_url(db: &Path) -> Option<&str> {
+    db.to_str().filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
+/// Run `f` once on the database `--db` names (offline administration:
+/// `operators add`, `operators list`), migrating it first.
+pub async fn with<R: Send + 'static>(db: &Path, f: impl FnOnce(&dyn Db) -> ApiResult<R> + Send + 'static) -> anyhow::Result<R> {
+    let db = db.to_owned();
+    let rt = tokio::runtime::Handle::current();
+    let pool = match postgres_url(&db) {
+        Some(url) => {
+            let (pool, _) = crate::store::postgres::pool(url, 1)?;
+            crate::store::postgres::migrate(&pool).await?;
+            Some(pool)
+        }
+        None => None,
+    };
+    tokio::task::spawn_blocking(move || -> anyhow::Result<R> {
+        let out = match pool {
+            Some(pool) => f(&crate::store::postgres::PgDb::new(rt.block_on(pool.get())?, rt.clone())),
+            None => f(&open(&db)?),
+        };
+        out.map_err(|e| anyhow::anyhow!("{}", e.body.message))
+    })
+    .await?
 }
 
 /// The database with the text index attached (readers of text, the

@@ -193,7 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Err(e) = out(format_args!("gatehouse-hub listening on http://{}", hub.addr)) {
                 tracing::warn!("stdout: {e}");
             }
-            tracing::info!(db = %db.display(), "hub started");
+            tracing::info!(db = %gatehouse_hub::store::postgres::redact(&db.to_string_lossy()), "hub started");
             tokio::select! {
                 r = hub.task => r??,
                 _ = shutdown_signal() => {
@@ -212,14 +212,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Role::Admin => gatehouse_protocol::wire::Role::Admin,
                 Role::Approver => gatehouse_protocol::wire::Role::Approver,
             };
-            let conn = gatehouse_hub::db::open(&db)?;
             let now = gatehouse_protocol::time::format(&gatehouse_protocol::time::now());
-            store::operators::add(&conn, &id, &key.to_hex(), role, &groups, &now).map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    anyhow::anyhow!("operator {id:?} or that public key is already enrolled")
-                }
-                other => other.into(),
-            })?;
+            let (key, enrolled, who) = (key.to_hex(), groups.clone(), id.clone());
+            gatehouse_hub::db::with(&db, move |c| store::operators::add(c, &who, &key, role, &enrolled, &now)).await?;
             match groups.as_slice() {
                 [] => out(format_args!("enrolled operator {id} ({role})"))?,
                 g => out(format_args!("enrolled operator {id} ({role}; groups {})", g.join(", ")))?,
@@ -230,13 +225,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Seed { db, count, held_every } => {
             let started = std::time::Instant::now();
             let options = gatehouse_hub::seed::Options { held_every, ..Default::default() };
+            if gatehouse_hub::db::postgres_url(&db).is_some() {
+                anyhow::bail!("seed fills an SQLite file (for benchmarks); give --db a path");
+            }
             gatehouse_hub::seed::seed_with(&mut gatehouse_hub::db::open(&db)?, count, &options)?;
             out(format_args!("seeded {count} traces in {:.2?}", started.elapsed()))?;
             Ok(())
         }
         Cmd::Operators { cmd: OperatorsCmd::List { db } } => {
-            let conn = gatehouse_hub::db::open(&db)?;
-            for op in store::operators::list(&conn)? {
+            for op in gatehouse_hub::db::with(&db, store::operators::list).await? {
                 out(format_args!("{}\t{}\t{}\t{}", op.operator_id, op.role, op.public_key, op.groups.join(",")))?;
             }
             Ok(())

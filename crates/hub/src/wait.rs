@@ -64,9 +64,7 @@ mod tests {
                 let (s, p) = (s.clone(), p.clone());
                 async move {
                     p.fetch_add(1, Ordering::SeqCst);
-                    s.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM events WHERE subject = 'mine'", [], |r| r.get::<_, i64>(0))?))
-                        .await
-                        .map(|n| (n > 0).then_some(n))
+                    s.read(|c| c.query_row("SELECT COUNT(*) FROM events WHERE subject = 'mine'", &[], |r| r.get::<i64>(0))).await.map(|n| (n > 0).then_some(n))
                 }
             })
             .await

@@ -15,11 +15,11 @@ use axum::http::StatusCode;
 use common::{Hub, Reply, OPEN};
 use gatehouse_hub::seed;
 use gatehouse_hub::store::actions::{self, ListFilter, ListSort};
+use gatehouse_hub::store::sql::{Arg as Sql, Db};
 use gatehouse_hub::store::text_index;
 use gatehouse_hub::store::traces::{self, TraceQuery};
 use gatehouse_protocol::wire::{ActionStatus, ApprovalList, HoldCounts, TraceList};
 use gatehouse_protocol::{time, ErrorBody};
-use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -82,7 +82,7 @@ fn rows(count: usize) -> Vec<Row> {
         .collect()
 }
 
-fn insert(conn: &Connection, rows: &[Row], held: bool) {
+fn insert(conn: &dyn Db, rows: &[Row], held: bool) {
     for r in rows {
         let hold = held.then(|| seed::hold(&format!("hold-{}", r.n), r.deadline.clone()));
         let status = if held { ActionStatus::RequiresApproval } else { ActionStatus::Allowed };
@@ -106,7 +106,7 @@ async fn hub_with(rows: &[Row], held: bool) -> Hub {
 }
 
 async fn sql(hub: &Hub, sql: &'static str) {
-    hub.state.store.write(move |tx| Ok(tx.execute_batch(sql)?)).await.unwrap();
+    hub.state.store.write(move |tx| tx.batch(sql)).await.unwrap();
 }
 
 /// Migrated databases of their own, with a few rows, for query plans: one

@@ -15,6 +15,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{email, evidence, lodestar_request, operator_request, proposed_by_mail_bot, with_signature, Hub, Opts, Reply, CLOSED, OPEN};
 use futures_util::StreamExt;
+use gatehouse_hub::params;
 use gatehouse_hub::policy::Policy;
 use gatehouse_protocol::grant::{GrantBody, GrantOp, SignedGrant};
 use gatehouse_protocol::lodestar::{sign_resolution, verify_resolution, ApprovalResolution, ResolutionKind};
@@ -101,7 +102,7 @@ async fn propose_open(hub: &Hub, body: &Value) -> ProposeResponse {
 }
 
 async fn last_seq(hub: &Hub) -> i64 {
-    hub.state.store.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))?)).await.unwrap()
+    hub.state.store.read(|c| c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", &[], |r| r.get(0))).await.unwrap()
 }
 
 /// A parent principal with a token, and a helper it spawned: (hub, parent
@@ -628,7 +629,7 @@ async fn large_params_are_stored_once_and_read_in_full_on_demand() {
         let id = id.clone();
         hub.state
             .store
-            .read(move |c| Ok(c.query_row("SELECT params, params_bytes FROM actions WHERE id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))?))
+            .read(move |c| c.query_row("SELECT params, params_bytes FROM actions WHERE id = ?1", &params![&id], |r| Ok((r.get(0)?, r.get(1)?))))
             .await
             .unwrap()
     };

@@ -311,7 +311,7 @@ async fn a_replayed_stop_order_changes_nothing() {
     assert_eq!(again["stopDeadline"], first["stopDeadline"], "the deadline did not move");
     assert_eq!(hub.count_events("helper.stop_ordered").await, 1);
     // Nor after a restart: the cache is in the database.
-    hub.restart(CLOSED);
+    hub.restart(CLOSED).await;
     let (code, after) = hub.send(order()).await;
     assert_eq!((code, after["outcome"].as_str()), (StatusCode::OK, Some("already_applied")), "{after}");
     assert_eq!(after["stopDeadline"], first["stopDeadline"]);
@@ -334,7 +334,7 @@ async fn a_replayed_principal_creation_creates_nothing() {
     assert!(v.get("token").is_none(), "the token is never shown again");
     assert_eq!(hub.count_events("principal.created").await, 1);
     // The cache keeps what is still inside the skew window and prunes the rest.
-    let count = || hub.state.store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM request_replay", [], |r| r.get::<_, i64>(0))?));
+    let count = || hub.state.store.read(|c| c.query_row("SELECT COUNT(*) FROM request_replay", &[], |r| r.get::<i64>(0)));
     assert_eq!(count().await.unwrap(), 1);
     let now_ms = chrono::Utc::now().timestamp_millis();
     let seen = |key: &str, expires_ms: i64| replay::Seen { key: key.into(), operator_id: "root".into(), method: "POST".into(), path: "/x".into(), expires_ms };

@@ -59,7 +59,7 @@ pub async fn feed(
     // Without a resume point the stream starts at "now".
     let last = match from_header.or(q.after) {
         Some(n) => n.max(0),
-        None => s.store.read(|c| Ok(events::last_seq(c)?)).await?,
+        None => s.store.read(|c| events::last_seq(c)).await?,
     };
     let cursor = Cursor { _slot: slot, store: s.store.clone(), rx, last, buf: VecDeque::new() };
     let stream = futures_util::stream::unfold(cursor, |mut c| async move {

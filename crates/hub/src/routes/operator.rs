@@ -152,5 +152,5 @@ pub async fn trace_bundle(State(s): State<AppState>, _op: AuthedOperator, Path(i
 
 /// Enrolled operators and their public keys (consoles pin them).
 pub async fn operators(State(s): State<AppState>, _op: AuthedOperator) -> ApiResult<Json<Vec<OperatorInfo>>> {
-    Ok(Json(s.store.read(|c| Ok(crate::store::operators::list(c)?)).await?))
+    Ok(Json(s.store.read(|c| crate::store::operators::list(c)).await?))
 }

@@ -6,15 +6,16 @@
 //! `load_item`; keeping both beside `ACTION_COLS`/`HOLD_COLS` means one place
 //! to change when a column is added.
 
+use super::sql::{Arg, Db, Row};
 use super::{events, json_col};
 use crate::error::{ApiError, ApiResult};
+use crate::params;
 use gatehouse_protocol::feed::FEED_PARAMS_MAX;
 use gatehouse_protocol::wire::{
     ActionDetail, ActionStatus, ActionStatusView, Actor, ApprovalItem, ConfirmMode, DecisionView, FeedData, HoldKind, HoldStatus, HoldView, PolicyOutcome,
     QuorumView, Via,
 };
 use gatehouse_protocol::SignedDecision;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 /// Everything needed to record one proposed action.
@@ -62,10 +63,10 @@ pub enum Proposed {
     Existing(ApprovalItem),
 }
 
-pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
+pub fn propose(conn: &dyn Db, a: NewAction) -> ApiResult<Proposed> {
     // Cached statements: parsing these (and the triggers they fire) per
     // proposal costs more than running them.
-    let existing: Option<String> = conn.prepare_cached("SELECT request_digest FROM actions WHERE id = ?1")?.query_row([&a.id], |r| r.get(0)).optional()?;
+    let existing: Option<String> = conn.query_opt("SELECT request_digest FROM actions WHERE id = ?1", &params![a.id], |r| r.get(0))?;
     if let Some(digest) = existing {
         if digest == a.request_digest {
             let item = load_item(conn, &a.id)?.ok_or_else(|| ApiError::internal("action vanished"))?;
@@ -82,11 +83,10 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
         Some(j) if j.len() > FEED_PARAMS_MAX && a.request.get("params") == a.params.as_ref() => (None, i64::try_from(j.len()).ok()),
         other => (other, None),
     };
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO actions (id, source, type, actor, target, params, proposed_at, received_at, rule_id, rule_mode, checks, status, request_digest, principal_id, params_bytes)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?
-    .execute(params![
+        &params![
             a.id,
             a.source,
             a.action_type,
@@ -102,15 +102,15 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
             a.request_digest,
             a.principal_id,
             params_bytes,
-    ])?;
+        ],
+    )?;
     if let Some(h) = &a.hold {
         // `agent` written here, so the migration's fill-in trigger has nothing to do.
-        conn.prepare_cached(
+        conn.execute(
             "INSERT INTO holds (id, action_id, kind, status, created_at, deadline, reason, request_id, project_id, required_authority, confirm, undo_seconds, agent, max_deadline,
                                 quorum, approvers, escalate_at, escalate_to)
              VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        )?
-        .execute(params![
+            &params![
                 h.id,
                 a.id,
                 hold_kind_str(h.kind),
@@ -129,7 +129,8 @@ pub fn propose(conn: &Connection, a: NewAction) -> ApiResult<Proposed> {
                 h.team.as_ref().map(|t| serde_json::to_string(&t.approvers).expect("groups serialise")),
                 h.team.as_ref().and_then(|t| t.escalate_at.clone()),
                 h.team.as_ref().map(|t| serde_json::to_string(&t.escalate_to).expect("groups serialise")),
-        ])?;
+            ],
+        )?;
     }
     // What was just written, as a read would return it (without the read).
     let action = ActionDetail {
@@ -192,14 +193,14 @@ fn hold_kind_str(k: HoldKind) -> &'static str {
 const ACTION_COLS: &str =
     "a.id, a.type, a.actor, a.target, a.params, a.proposed_at, a.received_at, a.rule_id, a.rule_mode, a.checks, a.status, a.principal_id, a.request_digest, a.params_bytes";
 
-fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionDetail> {
+fn row_to_action(r: &Row<'_>) -> ApiResult<ActionDetail> {
     let actor: String = r.get(2)?;
     let checks: String = r.get(9)?;
     let status: String = r.get(10)?;
     Ok(ActionDetail {
         action_id: r.get(0)?,
         action_type: r.get(1)?,
-        actor: serde_json::from_str(&actor).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+        actor: serde_json::from_str(&actor).map_err(ApiError::internal)?,
         target: r.get(3)?,
         params: json_col(r.get(4)?),
         proposed_at: r.get(5)?,
@@ -211,7 +212,7 @@ fn row_to_action(r: &rusqlite::Row<'_>) -> rusqlite::Result<ActionDetail> {
         principal_id: r.get(11)?,
         action_digest: Some(r.get(12)?),
         // Stored once, in the proposal: see `propose` and `load_item`.
-        params_omitted: r.get::<_, Option<i64>>(13)?.and_then(|n| u64::try_from(n).ok()),
+        params_omitted: r.get::<Option<i64>>(13)?.and_then(|n| u64::try_from(n).ok()),
     })
 }
 
@@ -219,7 +220,7 @@ const HOLD_COLS: &str =
     "h.id, h.action_id, h.kind, h.status, h.created_at, h.deadline, h.reason, h.request_id, h.project_id, h.required_authority, h.confirm, h.undo_seconds, h.max_deadline, \
      h.quorum, h.approvers, h.escalate_at, h.escalate_to, h.escalated_at, h.approved_by";
 
-fn row_to_hold(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<HoldView> {
+fn row_to_hold(r: &Row<'_>, o: usize) -> ApiResult<HoldView> {
     let kind: String = r.get(o + 2)?;
     let status: String = r.get(o + 3)?;
     Ok(HoldView {
@@ -238,7 +239,7 @@ fn row_to_hold(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<HoldView> {
         request_id: r.get(o + 7)?,
         project_id: r.get(o + 8)?,
         required_authority: json_col(r.get(o + 9)?),
-        confirm: r.get::<_, Option<String>>(o + 10)?.as_deref().and_then(ConfirmMode::parse),
+        confirm: r.get::<Option<String>>(o + 10)?.as_deref().and_then(ConfirmMode::parse),
         confirm_token: None,
         undo_seconds: r.get(o + 11)?,
         max_deadline: r.get(o + 12)?,
@@ -247,8 +248,8 @@ fn row_to_hold(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<HoldView> {
 }
 
 /// A team hold's quorum (the columns from `h.quorum` on); none for a plain hold.
-fn row_to_quorum(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Option<QuorumView>> {
-    let Some(approvers) = r.get::<_, Option<String>>(o + 1)? else { return Ok(None) };
+fn row_to_quorum(r: &Row<'_>, o: usize) -> ApiResult<Option<QuorumView>> {
+    let Some(approvers) = r.get::<Option<String>>(o + 1)? else { return Ok(None) };
     let groups = |s: Option<String>| s.and_then(|s| serde_json::from_str::<Vec<String>>(&s).ok()).unwrap_or_default();
     let approved_by = groups(r.get(o + 5)?);
     Ok(Some(QuorumView {
@@ -258,16 +259,16 @@ fn row_to_quorum(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Option<Quo
         approved_by,
         escalate_at: r.get(o + 2)?,
         escalate_to: groups(r.get(o + 3)?),
-        escalated: r.get::<_, Option<String>>(o + 4)?.is_some(),
+        escalated: r.get::<Option<String>>(o + 4)?.is_some(),
     }))
 }
 
-pub fn load_decision(conn: &Connection, hold_id: &str) -> ApiResult<Option<DecisionView>> {
-    let row = conn
-        .query_row(&format!("SELECT {DECISION_COLS} FROM decisions d JOIN operators o ON o.id = d.operator_id WHERE d.hold_id = ?1"), [hold_id], |r| {
-            row_to_decision(r, 0)
-        })
-        .optional()?;
+pub fn load_decision(conn: &dyn Db, hold_id: &str) -> ApiResult<Option<DecisionView>> {
+    let row = conn.query_opt(
+        &format!("SELECT {DECISION_COLS} FROM decisions d JOIN operators o ON o.id = d.operator_id WHERE d.hold_id = ?1"),
+        &params![hold_id],
+        |r| row_to_decision(r, 0),
+    )?;
     row.flatten().map(|d| d.map_err(ApiError::internal)).transpose()
 }
 
@@ -276,13 +277,12 @@ const DECISION_COLS: &str = "d.operator_id, d.reason, d.received_at, d.envelope,
 
 /// A decision from [`DECISION_COLS`] at `o`: none when the columns are null
 /// (no decision); an error inside when its stored envelope is unreadable.
-fn row_to_decision(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Option<Result<DecisionView, serde_json::Error>>> {
-    let (Some(operator_id), Some(public_key), Some(envelope)) =
-        (r.get::<_, Option<String>>(o)?, r.get::<_, Option<String>>(o + 4)?, r.get::<_, Option<String>>(o + 3)?)
+fn row_to_decision(r: &Row<'_>, o: usize) -> ApiResult<Option<Result<DecisionView, serde_json::Error>>> {
+    let (Some(operator_id), Some(public_key), Some(envelope)) = (r.get::<Option<String>>(o)?, r.get::<Option<String>>(o + 4)?, r.get::<Option<String>>(o + 3)?)
     else {
         return Ok(None);
     };
-    let groups = r.get::<_, Option<String>>(o + 5)?.and_then(|g| serde_json::from_str(&g).ok()).unwrap_or_default();
+    let groups = r.get::<Option<String>>(o + 5)?.and_then(|g| serde_json::from_str(&g).ok()).unwrap_or_default();
     let (reason, decided_at) = (r.get(o + 1)?, r.get(o + 2)?);
     Ok(Some(serde_json::from_str::<SignedDecision>(&envelope).map(|envelope| DecisionView {
         operator_id,
@@ -296,14 +296,15 @@ fn row_to_decision(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<Option<R
 }
 
 /// Every signed decision on a quorum hold, in the order accepted.
-pub fn quorum_decisions(conn: &Connection, hold_id: &str) -> ApiResult<Vec<DecisionView>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {DECISION_COLS} FROM quorum_decisions d JOIN operators o ON o.id = d.operator_id WHERE d.hold_id = ?1 ORDER BY d.rowid"
-    ))?;
-    let rows = stmt.query_map([hold_id], |r| row_to_decision(r, 0))?;
+pub fn quorum_decisions(conn: &dyn Db, hold_id: &str) -> ApiResult<Vec<DecisionView>> {
+    let rows = conn.query_all(
+        &format!("SELECT {DECISION_COLS} FROM quorum_decisions d JOIN operators o ON o.id = d.operator_id WHERE d.hold_id = ?1 ORDER BY d.rowid"),
+        &params![hold_id],
+        |r| row_to_decision(r, 0),
+    )?;
     let mut out = Vec::new();
     for d in rows {
-        out.extend(d?.transpose().map_err(ApiError::internal)?);
+        out.extend(d.transpose().map_err(ApiError::internal)?);
     }
     Ok(out)
 }
@@ -311,7 +312,7 @@ pub fn quorum_decisions(conn: &Connection, hold_id: &str) -> ApiResult<Vec<Decis
 /// The hold an envelope (`what`: "decision", "extension") names, which must
 /// be a hold of the action it names; and that action's proposal digest, which
 /// the envelope must be bound to.
-pub fn bound_hold(conn: &Connection, what: &str, action_id: &str, hold_id: &str) -> ApiResult<(HoldView, String)> {
+pub fn bound_hold(conn: &dyn Db, what: &str, action_id: &str, hold_id: &str) -> ApiResult<(HoldView, String)> {
     let hold = load_hold(conn, hold_id)?.ok_or_else(|| ApiError::not_found("unknown_hold", format!("no hold with id {hold_id:?}")))?;
     if hold.action_id != action_id {
         return Err(ApiError::unprocessable(
@@ -319,17 +320,17 @@ pub fn bound_hold(conn: &Connection, what: &str, action_id: &str, hold_id: &str)
             format!("the {what} is for action {action_id:?} but hold {hold_id:?} belongs to action {:?}", hold.action_id),
         ));
     }
-    let digest: String = conn.query_row("SELECT request_digest FROM actions WHERE id = ?1", [action_id], |r| r.get(0))?;
+    let digest: String = conn.query_row("SELECT request_digest FROM actions WHERE id = ?1", &params![action_id], |r| r.get(0))?;
     Ok((hold, digest))
 }
 
-pub fn load_hold(conn: &Connection, hold_id: &str) -> ApiResult<Option<HoldView>> {
-    Ok(conn.prepare_cached(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.id = ?1"))?.query_row([hold_id], |r| row_to_hold(r, 0)).optional()?)
+pub fn load_hold(conn: &dyn Db, hold_id: &str) -> ApiResult<Option<HoldView>> {
+    conn.query_opt(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.id = ?1"), &params![hold_id], |r| row_to_hold(r, 0))
 }
 
 /// The action with its latest hold and that hold's decision, params whole
 /// (large ones read from the proposal; see `propose`).
-pub fn load_item(conn: &Connection, action_id: &str) -> ApiResult<Option<ApprovalItem>> {
+pub fn load_item(conn: &dyn Db, action_id: &str) -> ApiResult<Option<ApprovalItem>> {
     let Some(mut item) = load_stored_item(conn, action_id)? else { return Ok(None) };
     // (While `propose` runs, before its proposal event exists, they stay omitted.)
     if item.action.params_omitted.is_some() {
@@ -343,18 +344,19 @@ pub fn load_item(conn: &Connection, action_id: &str) -> ApiResult<Option<Approva
 
 /// An agent's status read (`GET /actions/{id}`, probed by every long-poll
 /// wake-up): no params needed, so none are read.
-pub fn load_status(conn: &Connection, action_id: &str) -> ApiResult<Option<ActionStatusView>> {
+pub fn load_status(conn: &dyn Db, action_id: &str) -> ApiResult<Option<ActionStatusView>> {
     Ok(load_stored_item(conn, action_id)?.map(|item| status_view(&item)))
 }
 
 /// The item as the rows hold it: large params left out (`paramsOmitted`).
-fn load_stored_item(conn: &Connection, action_id: &str) -> ApiResult<Option<ApprovalItem>> {
-    let action = conn.prepare_cached(&format!("SELECT {ACTION_COLS} FROM actions a WHERE a.id = ?1"))?.query_row([action_id], row_to_action).optional()?;
+fn load_stored_item(conn: &dyn Db, action_id: &str) -> ApiResult<Option<ApprovalItem>> {
+    let action = conn.query_opt(&format!("SELECT {ACTION_COLS} FROM actions a WHERE a.id = ?1"), &params![action_id], row_to_action)?;
     let Some(action) = action else { return Ok(None) };
-    let mut hold = conn
-        .prepare_cached(&format!("SELECT {HOLD_COLS} FROM holds h WHERE h.action_id = ?1 ORDER BY h.created_at DESC, h.rowid DESC LIMIT 1"))?
-        .query_row([action_id], |r| row_to_hold(r, 0))
-        .optional()?;
+    let mut hold = conn.query_opt(
+        &format!("SELECT {HOLD_COLS} FROM holds h WHERE h.action_id = ?1 ORDER BY h.created_at DESC, h.rowid DESC LIMIT 1"),
+        &params![action_id],
+        |r| row_to_hold(r, 0),
+    )?;
     if let Some(h) = hold.as_mut().filter(|h| h.confirm.is_some()) {
         h.confirm_token = Some(gatehouse_protocol::wire::confirm_token(&action));
     }
@@ -370,11 +372,9 @@ fn load_stored_item(conn: &Connection, action_id: &str) -> ApiResult<Option<Appr
 }
 
 /// The params of an action stored once, read from its proposal as sent.
-fn params_from_proposal(conn: &Connection, action_id: &str) -> ApiResult<Option<Value>> {
-    let data: Option<String> = conn
-        .prepare_cached("SELECT data FROM events WHERE subject = ?1 AND kind = 'action.proposed' ORDER BY seq LIMIT 1")?
-        .query_row([action_id], |r| r.get(0))
-        .optional()?;
+fn params_from_proposal(conn: &dyn Db, action_id: &str) -> ApiResult<Option<Value>> {
+    let data: Option<String> =
+        conn.query_opt("SELECT data FROM events WHERE subject = ?1 AND kind = 'action.proposed' ORDER BY seq LIMIT 1", &params![action_id], |r| r.get(0))?;
     let Some(data) = data else { return Ok(None) };
     let mut v: Value = serde_json::from_str(&data).map_err(ApiError::internal)?;
     Ok(v.get_mut("request").and_then(|r| r.get_mut("params")).map(Value::take))
@@ -502,8 +502,8 @@ pub fn list_sql(filter: ListFilter, sort: ListSort) -> String {
 
 /// The arguments of [`list_sql`] for a page of `limit` rows after `cursor`
 /// (none: from the start). A cursor from another sort or status is refused.
-pub fn list_args(filter: ListFilter, sort: ListSort, cursor: Option<&str>, limit: i64) -> ApiResult<Vec<rusqlite::types::Value>> {
-    use rusqlite::types::Value as Sql;
+pub fn list_args(filter: ListFilter, sort: ListSort, cursor: Option<&str>, limit: i64) -> ApiResult<Vec<Arg>> {
+    use Arg as Sql;
     let (keys, desc) = sort.keys(filter);
     let mut args = Vec::new();
     if let Some(s) = filter.status() {
@@ -515,7 +515,7 @@ pub fn list_args(filter: ListFilter, sort: ListSort, cursor: Option<&str>, limit
         None => {
             let (key, rowid) = if desc { ("~", i64::MAX) } else { ("", i64::MIN) };
             args.extend(keys.iter().map(|_| Sql::Text(key.to_owned())));
-            args.push(Sql::Integer(rowid));
+            args.push(Sql::Int(rowid));
         }
         Some(c) => {
             let parts = super::traces::decode_cursor(c)?;
@@ -531,20 +531,17 @@ pub fn list_args(filter: ListFilter, sort: ListSort, cursor: Option<&str>, limit
             for k in &parts[2..parts.len() - 1] {
                 args.push(Sql::Text(k.as_str().ok_or_else(super::traces::bad_cursor)?.to_owned()));
             }
-            args.push(Sql::Integer(parts[parts.len() - 1].as_i64().ok_or_else(super::traces::bad_cursor)?));
+            args.push(Sql::Int(parts[parts.len() - 1].as_i64().ok_or_else(super::traces::bad_cursor)?));
         }
     }
-    args.push(Sql::Integer(limit));
+    args.push(Sql::Int(limit));
     Ok(args)
 }
 
 /// Holds per state, from the counters triggers keep (migration 0008).
-pub fn hold_counts(conn: &Connection) -> ApiResult<gatehouse_protocol::wire::HoldCounts> {
+pub fn hold_counts(conn: &dyn Db) -> ApiResult<gatehouse_protocol::wire::HoldCounts> {
     let mut counts = gatehouse_protocol::wire::HoldCounts::default();
-    let mut stmt = conn.prepare_cached("SELECT status, n FROM hold_counts")?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let (status, n): (String, i64) = (r.get(0)?, r.get(1)?);
+    for (status, n) in conn.query_all("SELECT status, n FROM hold_counts", &[], |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)))? {
         match status.as_str() {
             "pending" => counts.pending = n,
             "approved" => counts.approved = n,
@@ -558,7 +555,7 @@ pub fn hold_counts(conn: &Connection) -> ApiResult<gatehouse_protocol::wire::Hol
 
 /// One page of holds (each with its action and decision) in `sort` order,
 /// starting after `cursor`, in one statement.
-pub fn list(conn: &Connection, filter: ListFilter, sort: ListSort, cursor: Option<&str>, limit: i64) -> ApiResult<ListPage> {
+pub fn list(conn: &dyn Db, filter: ListFilter, sort: ListSort, cursor: Option<&str>, limit: i64) -> ApiResult<ListPage> {
     let (keys, _) = sort.keys(filter);
     let args = list_args(filter, sort, cursor, limit + 1)?;
     let counts = hold_counts(conn)?;
@@ -572,13 +569,11 @@ pub fn list(conn: &Connection, filter: ListFilter, sort: ListSort, cursor: Optio
     let hold_at = ACTION_COLS.split(',').count();
     let decision_at = hold_at + HOLD_COLS.split(',').count();
     let key_at = decision_at + DECISION_COLS.split(',').count();
-    let mut stmt = conn.prepare_cached(&list_sql(filter, sort))?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
     let (mut items, mut last_key, mut more) = (Vec::new(), None, false);
-    while let Some(r) = rows.next()? {
+    conn.each(&list_sql(filter, sort), &args, &mut |r| {
         if items.len() as i64 == limit {
             more = true;
-            break;
+            return Ok(false);
         }
         let action = row_to_action(r)?;
         let mut hold = row_to_hold(r, hold_at)?;
@@ -588,21 +583,24 @@ pub fn list(conn: &Connection, filter: ListFilter, sort: ListSort, cursor: Optio
         let decision = row_to_decision(r, decision_at)?.transpose().map_err(ApiError::internal)?;
         let mut key = vec![Value::from(sort.as_str()), Value::from(filter.as_str())];
         for i in 0..keys.len() {
-            key.push(Value::from(r.get::<_, Option<String>>(key_at + i)?.unwrap_or_default()));
+            key.push(Value::from(r.get::<Option<String>>(key_at + i)?.unwrap_or_default()));
         }
-        key.push(Value::from(r.get::<_, i64>(key_at + keys.len())?));
+        key.push(Value::from(r.get::<i64>(key_at + keys.len())?));
         last_key = Some(Value::Array(key));
         items.push(ApprovalItem { action, hold: Some(hold), decision, decisions: Vec::new() });
-    }
+        Ok(true)
+    })?;
     let next_cursor = last_key.filter(|_| more).map(|k| super::traces::encode_cursor(&k));
     Ok(ListPage { items, total, counts, next_cursor })
 }
 
 /// Resolve every pending hold whose deadline has passed as `expired`.
 /// Returns how many expired.
-pub fn expire_due(conn: &Connection, now: &str) -> ApiResult<usize> {
-    let mut stmt = conn.prepare_cached("SELECT id, action_id FROM holds WHERE status = 'pending' AND deadline IS NOT NULL AND deadline <= ?1")?;
-    let due: Vec<(String, String)> = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+pub fn expire_due(conn: &dyn Db, now: &str) -> ApiResult<usize> {
+    let due: Vec<(String, String)> =
+        conn.query_all("SELECT id, action_id FROM holds WHERE status = 'pending' AND deadline IS NOT NULL AND deadline <= ?1", &params![now], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     for (hold_id, action_id) in &due {
         expire_one(conn, hold_id, action_id, now)?;
     }
@@ -617,21 +615,20 @@ pub const ESCALATION_DUE: &str = "SELECT id, action_id FROM holds INDEXED BY hol
 
 /// Escalate every pending team hold whose `escalateAfter` has passed: it is
 /// now routed to (and decidable by) its `escalateTo` groups. Returns how many.
-pub fn escalate_due(conn: &Connection, now: &str) -> ApiResult<usize> {
-    let mut stmt = conn.prepare_cached(ESCALATION_DUE)?;
-    let due: Vec<(String, String)> = stmt.query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+pub fn escalate_due(conn: &dyn Db, now: &str) -> ApiResult<usize> {
+    let due: Vec<(String, String)> = conn.query_all(ESCALATION_DUE, &params![now], |r| Ok((r.get(0)?, r.get(1)?)))?;
     for (hold_id, action_id) in &due {
-        conn.execute("UPDATE holds SET escalated_at = ?2 WHERE id = ?1", params![hold_id, now])?;
+        conn.execute("UPDATE holds SET escalated_at = ?2 WHERE id = ?1", &params![hold_id, now])?;
         let hold = load_hold(conn, hold_id)?.ok_or_else(|| ApiError::internal("hold vanished"))?;
         events::append(conn, action_id, now, &FeedData::HoldEscalated { hold })?;
     }
     Ok(due.len())
 }
 
-pub fn expire_one(conn: &Connection, hold_id: &str, action_id: &str, now: &str) -> ApiResult<()> {
-    let n = conn.execute("UPDATE holds SET status = 'expired', resolved_at = ?2 WHERE id = ?1 AND status = 'pending'", params![hold_id, now])?;
+pub fn expire_one(conn: &dyn Db, hold_id: &str, action_id: &str, now: &str) -> ApiResult<()> {
+    let n = conn.execute("UPDATE holds SET status = 'expired', resolved_at = ?2 WHERE id = ?1 AND status = 'pending'", &params![hold_id, now])?;
     if n == 1 {
-        conn.execute("UPDATE actions SET status = 'expired' WHERE id = ?1", [action_id])?;
+        conn.execute("UPDATE actions SET status = 'expired' WHERE id = ?1", &params![action_id])?;
         let hold = load_hold(conn, hold_id)?;
         events::append(conn, action_id, now, &FeedData::HoldExpired { hold, status: ActionStatus::Expired })?;
     }
@@ -642,8 +639,8 @@ pub fn expire_one(conn: &Connection, hold_id: &str, action_id: &str, now: &str) 
 /// (`via` = `token`/`signature`) sent it, and must be the action's own;
 /// with `status_token` the action's principal is recorded; with `dev_open`
 /// nobody is. The event keeps the body verbatim under `evidence`.
-pub fn add_evidence(conn: &Connection, action_id: &str, raw: &Value, proven: Option<&str>, via: Via, now: &str) -> ApiResult<()> {
-    let owner: Option<Option<String>> = conn.query_row("SELECT principal_id FROM actions WHERE id = ?1", [action_id], |r| r.get(0)).optional()?;
+pub fn add_evidence(conn: &dyn Db, action_id: &str, raw: &Value, proven: Option<&str>, via: Via, now: &str) -> ApiResult<()> {
+    let owner: Option<Option<String>> = conn.query_opt("SELECT principal_id FROM actions WHERE id = ?1", &params![action_id], |r| r.get(0))?;
     let Some(owner) = owner else {
         return Err(ApiError::not_found("unknown_action", format!("no action with id {action_id:?}")));
     };

@@ -16,8 +16,10 @@
 //! (`hold.approval`) and the hold stays pending; the one that completes it,
 //! or one eligible rejection (a veto), resolves it like any decision.
 
+use super::sql::Db;
 use super::{actions, events, operators};
 use crate::error::{ApiError, ApiResult};
+use crate::params;
 use gatehouse_protocol::decision::DecisionError;
 use gatehouse_protocol::keys::KeyError;
 use gatehouse_protocol::lodestar::{self, ResolutionKind};
@@ -25,14 +27,13 @@ use gatehouse_protocol::request_auth::MAX_SKEW_MS;
 use gatehouse_protocol::rules;
 use gatehouse_protocol::wire::{ActionStatus, ApprovalItem, FeedData, HoldKind, HoldView};
 use gatehouse_protocol::{time, PublicKey, SignedDecision, Verdict};
-use rusqlite::{params, Connection};
 
 pub enum Applied {
     Applied(ApprovalItem),
     AlreadyApplied(ApprovalItem),
 }
 
-pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) -> ApiResult<Applied> {
+pub fn decide(conn: &dyn Db, signed: &SignedDecision, now: time::Timestamp) -> ApiResult<Applied> {
     let d = &signed.decision;
     let (signer, key) = operators::signer(conn, &d.operator_id)?;
     let (issued, expires) = signed.verify(&key).map_err(|e| match e {
@@ -100,13 +101,13 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
     if let Some(q) = &hold.quorum {
         conn.execute(
             "INSERT INTO quorum_decisions (hold_id, operator_id, action_id, verdict, reason, groups, envelope, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![d.hold_id, d.operator_id, d.action_id, d.verdict.as_str(), d.reason, groups, envelope, now_s],
+            &params![d.hold_id, d.operator_id, d.action_id, d.verdict.as_str(), d.reason, groups, envelope, now_s],
         )?;
         if d.verdict == Verdict::Approve {
-            conn.execute(
-                "UPDATE holds SET approved_by = json_insert(COALESCE(approved_by, '[]'), '$[#]', ?2) WHERE id = ?1",
-                params![d.hold_id, d.operator_id],
-            )?;
+            // The hold was read in this transaction, under the write lock.
+            let approved_by = q.approved_by.iter().chain(std::iter::once(&d.operator_id)).collect::<Vec<_>>();
+            let approved_by = serde_json::to_string(&approved_by).expect("ids serialise");
+            conn.execute("UPDATE holds SET approved_by = ?2 WHERE id = ?1", &params![d.hold_id, approved_by])?;
         }
         if d.verdict == Verdict::Approve && q.approvals + 1 < q.required {
             let item = load(conn, &d.action_id)?;
@@ -120,10 +121,10 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
     conn.execute(
         "INSERT INTO decisions (hold_id, action_id, operator_id, verdict, reason, issued_at, envelope, signature, received_at, resolution, groups)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![d.hold_id, d.action_id, d.operator_id, d.verdict.as_str(), d.reason, d.issued_at, envelope, signed.signature, now_s, resolution, groups],
+        &params![d.hold_id, d.action_id, d.operator_id, d.verdict.as_str(), d.reason, d.issued_at, envelope, signed.signature, now_s, resolution, groups],
     )?;
-    conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", params![d.hold_id, status.as_str(), now_s])?;
-    conn.execute("UPDATE actions SET status = ?2 WHERE id = ?1", params![d.action_id, status.as_str()])?;
+    conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", &params![d.hold_id, status.as_str(), now_s])?;
+    conn.execute("UPDATE actions SET status = ?2 WHERE id = ?1", &params![d.action_id, status.as_str()])?;
     let item = load(conn, &d.action_id)?;
     events::append(conn, &d.action_id, &now_s, &FeedData::HoldDecided { hold: item.hold.clone(), decision: item.decision.clone(), status })?;
     Ok(Applied::Applied(item))
@@ -132,7 +133,7 @@ pub fn decide(conn: &Connection, signed: &SignedDecision, now: time::Timestamp) 
 /// A Lodestar hold needs the resolution the gate will verify: signed by the
 /// same operator key, naming this request and the gate's action, with the
 /// verdict and reason of the envelope, and not after the deadline.
-fn check_resolution(conn: &Connection, signed: &SignedDecision, hold: &HoldView, key: &PublicKey, now: time::Timestamp) -> ApiResult<Option<String>> {
+fn check_resolution(conn: &dyn Db, signed: &SignedDecision, hold: &HoldView, key: &PublicKey, now: time::Timestamp) -> ApiResult<Option<String>> {
     let bad = |m: String| ApiError::unprocessable("invalid_resolution", m);
     let res = match (hold.kind, &signed.lodestar) {
         (HoldKind::Trace, None) => return Ok(None),
@@ -141,7 +142,7 @@ fn check_resolution(conn: &Connection, signed: &SignedDecision, hold: &HoldView,
         (HoldKind::Lodestar, Some(r)) => r,
     };
     let d = &signed.decision;
-    let gate_action = conn.query_row("SELECT target FROM actions WHERE id = ?1", [&d.action_id], |r| r.get::<_, Option<String>>(0))?;
+    let gate_action = conn.query_row("SELECT target FROM actions WHERE id = ?1", &params![d.action_id], |r| r.get::<Option<String>>(0))?;
     let want_kind = ResolutionKind::for_verdict(d.verdict);
     if Some(&res.request_id) != hold.request_id.as_ref() || Some(&res.action_id) != gate_action.as_ref() {
         return Err(bad("the resolution names another request or action".into()));
@@ -172,6 +173,6 @@ fn groups_text(groups: &[String]) -> String {
     }
 }
 
-fn load(conn: &Connection, action_id: &str) -> ApiResult<ApprovalItem> {
+fn load(conn: &dyn Db, action_id: &str) -> ApiResult<ApprovalItem> {
     actions::load_item(conn, action_id)?.ok_or_else(|| ApiError::internal("action vanished"))
 }

@@ -14,14 +14,15 @@
 //!
 //! Every role may extend (as every role decides holds).
 
+use super::sql::Db;
 use super::{actions, events, operators};
 use crate::error::{ApiError, ApiResult};
+use crate::params;
 use gatehouse_protocol::extension::{check_extension, codes, ExtensionError, ExtensionView, SignedExtension, EXTENSION_VALIDITY_SECS};
 use gatehouse_protocol::keys::KeyError;
 use gatehouse_protocol::request_auth::MAX_SKEW_MS;
 use gatehouse_protocol::time;
 use gatehouse_protocol::wire::{ApprovalItem, FeedData};
-use rusqlite::{params, Connection, OptionalExtension};
 
 pub enum Extended {
     Applied(ApprovalItem, ExtensionView),
@@ -31,7 +32,7 @@ pub enum Extended {
 
 /// Apply `signed` to the hold it names; `action_id` is the action the
 /// request addressed (the route's path), which the envelope must name too.
-pub fn extend(conn: &Connection, action_id: &str, signed: &SignedExtension, now: time::Timestamp) -> ApiResult<Extended> {
+pub fn extend(conn: &dyn Db, action_id: &str, signed: &SignedExtension, now: time::Timestamp) -> ApiResult<Extended> {
     let x = &signed.extension;
     if x.action_id != action_id {
         return Err(ApiError::unprocessable("binding_mismatch", format!("the extension is for action {:?}, not {action_id:?}", x.action_id)));
@@ -60,7 +61,7 @@ pub fn extend(conn: &Connection, action_id: &str, signed: &SignedExtension, now:
         ));
     }
     let envelope = serde_json::to_string(signed).expect("envelope serialises");
-    let seen: Option<String> = conn.query_row("SELECT envelope FROM hold_extensions WHERE id = ?1", [&x.extension_id], |r| r.get(0)).optional()?;
+    let seen: Option<String> = conn.query_opt("SELECT envelope FROM hold_extensions WHERE id = ?1", &params![&x.extension_id], |r| r.get(0))?;
     if let Some(e) = seen {
         let same = serde_json::from_str::<SignedExtension>(&e).is_ok_and(|e| e == *signed);
         if !same {
@@ -79,11 +80,11 @@ pub fn extend(conn: &Connection, action_id: &str, signed: &SignedExtension, now:
     })?;
     let now_s = time::format(&now);
     // The deadline as signed: in the one form every stored time has (checked by `validate`).
-    conn.execute("UPDATE holds SET deadline = ?2 WHERE id = ?1 AND status = 'pending'", params![x.hold_id, x.deadline])?;
+    conn.execute("UPDATE holds SET deadline = ?2 WHERE id = ?1 AND status = 'pending'", &params![x.hold_id, x.deadline])?;
     conn.execute(
         "INSERT INTO hold_extensions (id, hold_id, action_id, operator_id, previous_deadline, deadline, reason, envelope, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![x.extension_id, x.hold_id, x.action_id, x.operator_id, x.previous_deadline, x.deadline, x.reason, envelope, now_s],
+        &params![x.extension_id, x.hold_id, x.action_id, x.operator_id, x.previous_deadline, x.deadline, x.reason, envelope, now_s],
     )?;
     let view = ExtensionView {
         operator_id: x.operator_id.clone(),
@@ -101,15 +102,13 @@ pub fn extend(conn: &Connection, action_id: &str, signed: &SignedExtension, now:
 }
 
 /// An applied extension as recorded.
-fn load_view(conn: &Connection, extension_id: &str) -> ApiResult<Option<ExtensionView>> {
-    let row = conn
-        .query_row(
-            "SELECT e.operator_id, e.reason, e.previous_deadline, e.deadline, e.received_at, e.envelope, o.public_key
+fn load_view(conn: &dyn Db, extension_id: &str) -> ApiResult<Option<ExtensionView>> {
+    let row = conn.query_opt(
+        "SELECT e.operator_id, e.reason, e.previous_deadline, e.deadline, e.received_at, e.envelope, o.public_key
              FROM hold_extensions e JOIN operators o ON o.id = e.operator_id WHERE e.id = ?1",
-            [extension_id],
-            |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get::<_, String>(6)?]),
-        )
-        .optional()?;
+        &params![extension_id],
+        |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get::<String>(6)?]),
+    )?;
     let Some([operator_id, reason, previous_deadline, deadline, extended_at, envelope, public_key]) = row else { return Ok(None) };
     let envelope: SignedExtension = serde_json::from_str(&envelope).map_err(ApiError::internal)?;
     let by_seconds = match (time::parse(&previous_deadline), time::parse(&deadline)) {
@@ -119,6 +118,6 @@ fn load_view(conn: &Connection, extension_id: &str) -> ApiResult<Option<Extensio
     Ok(Some(ExtensionView { operator_id, reason, previous_deadline, deadline, by_seconds, extended_at, public_key, envelope }))
 }
 
-fn load(conn: &Connection, action_id: &str) -> ApiResult<ApprovalItem> {
+fn load(conn: &dyn Db, action_id: &str) -> ApiResult<ApprovalItem> {
     actions::load_item(conn, action_id)?.ok_or_else(|| ApiError::internal("action vanished"))
 }

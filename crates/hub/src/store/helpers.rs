@@ -3,9 +3,10 @@
 //! operator stop orders, and the reaper that leaves no orphan behind.
 
 use super::events;
+use super::sql::{Db, Row};
 use crate::error::{ApiError, ApiResult};
+use crate::params;
 use gatehouse_protocol::wire::{DesiredState, FeedData, HelperStatus, HelperView};
-use rusqlite::{params, Connection, OptionalExtension};
 
 /// The live states ([`HelperStatus::is_live`]) as an SQL list.
 pub const LIVE: &str = "('running', 'idle', 'blocked', 'sleeping')";
@@ -13,7 +14,7 @@ pub const LIVE: &str = "('running', 'idle', 'blocked', 'sleeping')";
 const COLS: &str = "id, name, parent_id, swarm_id, task, status, desired_state, progress, current_task, created_at, ttl_expires_at,
                     last_heartbeat, stale, stop_deadline, stop_reason, stop_by, retired_at, retire_reason";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HelperView> {
+fn row(r: &Row<'_>) -> ApiResult<HelperView> {
     Ok(HelperView {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -27,7 +28,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HelperView> {
         created_at: r.get(9)?,
         ttl_expires_at: r.get(10)?,
         last_heartbeat: r.get(11)?,
-        stale: r.get::<_, i64>(12)? != 0,
+        stale: r.get::<i64>(12)? != 0,
         stop_deadline: r.get(13)?,
         stop_reason: r.get(14)?,
         stop_by: r.get(15)?,
@@ -36,23 +37,22 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HelperView> {
     })
 }
 
-pub fn get(conn: &Connection, id: &str) -> ApiResult<Option<HelperView>> {
-    Ok(conn.query_row(&format!("SELECT {COLS} FROM helpers WHERE id = ?1"), [id], row).optional()?)
+pub fn get(conn: &dyn Db, id: &str) -> ApiResult<Option<HelperView>> {
+    conn.query_opt(&format!("SELECT {COLS} FROM helpers WHERE id = ?1"), &params![id], row)
 }
 
-pub fn list(conn: &Connection) -> ApiResult<Vec<HelperView>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLS} FROM helpers ORDER BY swarm_id, parent_id, created_at, id"))?;
-    let rows = stmt.query_map([], row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(conn: &dyn Db) -> ApiResult<Vec<HelperView>> {
+    let rows = conn.query_all(&format!("SELECT {COLS} FROM helpers ORDER BY swarm_id, parent_id, created_at, id"), &[], row)?;
+    Ok(rows)
 }
 
-pub fn is_helper_token(conn: &Connection, token_hash: &str) -> ApiResult<bool> {
-    Ok(conn.query_row("SELECT 1 FROM helpers WHERE token_hash = ?1", [token_hash], |r| r.get::<_, i64>(0)).optional()?.is_some())
+pub fn is_helper_token(conn: &dyn Db, token_hash: &str) -> ApiResult<bool> {
+    Ok(conn.query_opt("SELECT 1 FROM helpers WHERE token_hash = ?1", &params![token_hash], |r| r.get::<i64>(0))?.is_some())
 }
 
 /// The helper a token belongs to, if it is that helper's.
-pub fn authorize(conn: &Connection, id: &str, token_hash: &str) -> ApiResult<HelperView> {
-    let owner: Option<String> = conn.query_row("SELECT id FROM helpers WHERE token_hash = ?1", [token_hash], |r| r.get(0)).optional()?;
+pub fn authorize(conn: &dyn Db, id: &str, token_hash: &str) -> ApiResult<HelperView> {
+    let owner: Option<String> = conn.query_opt("SELECT id FROM helpers WHERE token_hash = ?1", &params![token_hash], |r| r.get(0))?;
     match owner {
         Some(o) if o == id => get(conn, id)?.ok_or_else(|| ApiError::internal("helper vanished")),
         Some(_) => Err(ApiError::forbidden("not_this_helper", "a helper may only report for itself")),
@@ -60,7 +60,7 @@ pub fn authorize(conn: &Connection, id: &str, token_hash: &str) -> ApiResult<Hel
     }
 }
 
-fn emit(conn: &Connection, id: &str, now: &str, event: FeedData) -> ApiResult<()> {
+fn emit(conn: &dyn Db, id: &str, now: &str, event: FeedData) -> ApiResult<()> {
     events::append(conn, &format!("{}{id}", events::HELPER_SUBJECT), now, &event)?;
     Ok(())
 }
@@ -86,33 +86,25 @@ pub struct Spawn<'a> {
 }
 
 /// Create a helper; over the parent's running cap it is created but stopped.
-pub fn spawn(conn: &Connection, s: &Spawn<'_>, now: &str) -> ApiResult<(HelperView, bool)> {
-    let taken: Option<String> =
-        conn.query_row("SELECT id FROM helpers WHERE parent_id = ?1 AND name = ?2", params![s.parent, s.name], |r| r.get(0)).optional()?;
+pub fn spawn(conn: &dyn Db, s: &Spawn<'_>, now: &str) -> ApiResult<(HelperView, bool)> {
+    let taken: Option<String> = conn.query_opt("SELECT id FROM helpers WHERE parent_id = ?1 AND name = ?2", &params![s.parent, s.name], |r| r.get(0))?;
     if taken.is_some() {
         return Err(ApiError::conflict("name_taken", format!("{} already has a helper named {:?}", s.parent, s.name)));
     }
-    let running: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM helpers WHERE parent_id = ?1 AND status IN {LIVE}"), [s.parent], |r| r.get(0))?;
+    let running: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM helpers WHERE parent_id = ?1 AND status IN {LIVE}"), &params![s.parent], |r| r.get(0))?;
     let powered = running < s.cap;
     let (status, desired) = if powered { ("running", "running") } else { ("stopped", "stopped") };
     conn.execute(
         "INSERT INTO helpers (id, name, parent_id, swarm_id, task, token_hash, status, desired_state, created_at, ttl_expires_at, last_heartbeat)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
-        params![s.id, s.name, s.parent, s.swarm, s.task, s.token_hash, status, desired, now, s.ttl_expires_at],
+        &params![s.id, s.name, s.parent, s.swarm, s.task, s.token_hash, status, desired, now, s.ttl_expires_at],
     )?;
     let h = get(conn, s.id)?.ok_or_else(|| ApiError::internal("helper vanished"))?;
     emit(conn, s.id, now, FeedData::HelperSpawned { helper: h.clone(), powered })?;
     Ok((h, powered))
 }
 
-pub fn heartbeat(
-    conn: &Connection,
-    h: &HelperView,
-    state: HelperStatus,
-    current_task: Option<&str>,
-    progress: Option<f64>,
-    now: &str,
-) -> ApiResult<HelperView> {
+pub fn heartbeat(conn: &dyn Db, h: &HelperView, state: HelperStatus, current_task: Option<&str>, progress: Option<f64>, now: &str) -> ApiResult<HelperView> {
     // The row as this transaction sees it: the reaper may have retired the
     // helper since the caller read it, and a late heartbeat must not revive it.
     let h = &get(conn, &h.id)?.ok_or_else(|| ApiError::internal("helper vanished"))?;
@@ -124,7 +116,7 @@ pub fn heartbeat(
     }
     conn.execute(
         "UPDATE helpers SET status = ?2, current_task = ?3, progress = ?4, last_heartbeat = ?5, stale = 0 WHERE id = ?1",
-        params![h.id, state.as_str(), current_task, progress, now],
+        &params![h.id, state.as_str(), current_task, progress, now],
     )?;
     let after = get(conn, &h.id)?.ok_or_else(|| ApiError::internal("helper vanished"))?;
     // Every transition is on the feed; a plain "still alive" is not.
@@ -134,10 +126,10 @@ pub fn heartbeat(
     Ok(after)
 }
 
-pub fn retire(conn: &Connection, id: &str, reason: &str, how: Retirement, now: &str) -> ApiResult<Option<HelperView>> {
+pub fn retire(conn: &dyn Db, id: &str, reason: &str, how: Retirement, now: &str) -> ApiResult<Option<HelperView>> {
     let n = conn.execute(
         "UPDATE helpers SET status = 'retired', desired_state = 'stopped', retired_at = ?2, retire_reason = ?3 WHERE id = ?1 AND status != 'retired'",
-        params![id, now, reason],
+        &params![id, now, reason],
     )?;
     if n == 0 {
         return Ok(None);
@@ -156,14 +148,14 @@ pub fn retire(conn: &Connection, id: &str, reason: &str, how: Retirement, now: &
     Ok(Some(h))
 }
 
-pub fn order_stop(conn: &Connection, id: &str, by: &str, reason: &str, deadline: &str, now: &str) -> ApiResult<HelperView> {
+pub fn order_stop(conn: &dyn Db, id: &str, by: &str, reason: &str, deadline: &str, now: &str) -> ApiResult<HelperView> {
     let h = get(conn, id)?.ok_or_else(|| ApiError::not_found("unknown_helper", format!("no helper {id:?}")))?;
     if h.status == HelperStatus::Retired {
         return Err(ApiError::conflict("helper_retired", "this helper already retired"));
     }
     conn.execute(
         "UPDATE helpers SET desired_state = 'stopped', stop_deadline = ?2, stop_reason = ?3, stop_by = ?4 WHERE id = ?1",
-        params![id, deadline, reason, by],
+        &params![id, deadline, reason, by],
     )?;
     let h = get(conn, id)?.ok_or_else(|| ApiError::internal("helper vanished"))?;
     let event = FeedData::HelperStopOrdered { helper: h.clone(), by: by.to_owned(), reason: reason.to_owned(), deadline: deadline.to_owned() };
@@ -173,23 +165,19 @@ pub fn order_stop(conn: &Connection, id: &str, by: &str, reason: &str, deadline:
 
 /// The reaper: retire helpers past their TTL, past a stop deadline, or
 /// silent past the heartbeat timeout; flag those silent for half of it.
-pub fn reap(conn: &Connection, now: &str, stale_before: &str, dead_before: &str) -> ApiResult<()> {
-    let due = |sql: &str, args: &[&str]| -> ApiResult<Vec<String>> {
-        let mut stmt = conn.prepare_cached(sql)?;
-        let ids = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?.collect::<Result<_, _>>()?;
-        Ok(ids)
-    };
-    for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND ttl_expires_at <= ?1"), &[now])? {
+pub fn reap(conn: &dyn Db, now: &str, stale_before: &str, dead_before: &str) -> ApiResult<()> {
+    let due = |sql: &str, at: &str| -> ApiResult<Vec<String>> { conn.query_all(sql, &params![at], |r| r.get(0)) };
+    for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND ttl_expires_at <= ?1"), now)? {
         retire(conn, &id, "ttl_expired", Retirement::Reaped, now)?;
     }
-    for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND stop_deadline IS NOT NULL AND stop_deadline <= ?1"), &[now])? {
+    for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND stop_deadline IS NOT NULL AND stop_deadline <= ?1"), now)? {
         retire(conn, &id, "stop_enforced", Retirement::Reaped, now)?;
     }
-    for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND last_heartbeat <= ?1"), &[dead_before])? {
+    for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND last_heartbeat <= ?1"), dead_before)? {
         retire(conn, &id, "heartbeat_timeout", Retirement::Reaped, now)?;
     }
-    for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND stale = 0 AND last_heartbeat <= ?1"), &[stale_before])? {
-        conn.execute("UPDATE helpers SET stale = 1 WHERE id = ?1", [&id])?;
+    for id in due(&format!("SELECT id FROM helpers WHERE status IN {LIVE} AND stale = 0 AND last_heartbeat <= ?1"), stale_before)? {
+        conn.execute("UPDATE helpers SET stale = 1 WHERE id = ?1", &params![&id])?;
         if let Some(h) = get(conn, &id)? {
             emit(conn, &id, now, FeedData::HelperStale { helper: h })?;
         }

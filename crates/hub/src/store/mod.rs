@@ -19,17 +19,21 @@ pub mod extensions;
 pub mod helpers;
 pub mod lodestar;
 pub mod operators;
+pub mod postgres;
 pub mod principals;
 pub mod replay;
+pub mod sql;
 pub mod text_index;
 pub mod traces;
 pub mod wake;
-mod writer;
+pub(crate) mod writer;
 
 use crate::error::{ApiError, ApiResult};
+use crate::params;
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use rusqlite::Connection;
 use sha2::Sha256;
+use sql::{Backend, Db, Row};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, Semaphore};
@@ -43,9 +47,9 @@ pub const BLOCKING_THREADS: usize = READERS + 2;
 
 /// A text column holding one of a protocol enum's names; anything else is
 /// a corrupt row, reported as such rather than guessed at.
-pub(crate) fn enum_col<T>(r: &rusqlite::Row<'_>, i: usize, parse: impl Fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(crate) fn enum_col<T>(r: &Row<'_>, i: usize, parse: impl Fn(&str) -> Option<T>) -> ApiResult<T> {
     let s: String = r.get(i)?;
-    parse(&s).ok_or_else(|| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, format!("unexpected value {s:?}").into()))
+    parse(&s).ok_or_else(|| ApiError::internal(format!("column {i}: unexpected value {s:?}")))
 }
 
 /// Lower the calling thread's CPU priority (nice 10): the text indexer and
@@ -65,14 +69,17 @@ pub(crate) fn in_background() {
 /// Run several reads as one snapshot (a read transaction, unless the caller
 /// is already in one), so a page, its counts and the feed position agree
 /// with each other.
-pub fn snapshot<R>(c: &Connection, f: impl FnOnce(&Connection) -> ApiResult<R>) -> ApiResult<R> {
-    if !c.is_autocommit() {
+pub fn snapshot<R>(c: &dyn Db, f: impl FnOnce(&dyn Db) -> ApiResult<R>) -> ApiResult<R> {
+    if c.in_transaction() {
         return f(c);
     }
-    let tx = c.unchecked_transaction()?;
-    let out = f(&tx)?;
-    tx.commit()?;
-    Ok(out)
+    c.batch(match c.backend() {
+        Backend::Sqlite => "BEGIN",
+        Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    })?;
+    let out = f(c);
+    c.batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    out
 }
 
 /// Read connections and the slots that hand them out.
@@ -91,7 +98,7 @@ impl Pool {
     async fn read<R, F>(&self, f: F) -> ApiResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
+        F: FnOnce(&dyn Db) -> ApiResult<R> + Send + 'static,
     {
         // A slot first, so waiting readers wait here, not as blocked threads.
         // The slot moves into the blocking task: if the caller goes away
@@ -104,7 +111,7 @@ impl Pool {
     async fn run<R, F>(&self, slot: tokio::sync::OwnedSemaphorePermit, f: F) -> ApiResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
+        F: FnOnce(&dyn Db) -> ApiResult<R> + Send + 'static,
     {
         let conns = self.conns.clone();
         tokio::task::spawn_blocking(move || {
@@ -118,14 +125,26 @@ impl Pool {
     }
 }
 
+/// Where reads run.
+#[derive(Clone)]
+enum Readers {
+    Sqlite {
+        pool: Pool,
+        /// The feed's own connection: a stream's next page does not wait
+        /// behind the reads of a busy hub's requests (a token check per
+        /// proposal). When several streams read at once, the others use
+        /// the pool.
+        feed: Pool,
+    },
+    Postgres(postgres::Readers),
+}
+
 #[derive(Clone)]
 pub struct Store {
     writer: writer::Handle,
-    readers: Pool,
-    /// The feed's own connection: a stream's next page does not wait behind
-    /// the reads of a busy hub's requests (a token check per proposal).
-    /// When several streams read at once, the others use the pool.
-    feed_reader: Pool,
+    readers: Readers,
+    /// On PostgreSQL, which replica runs the sweep (none: this one, always).
+    leader: Option<Arc<postgres::Leader>>,
     seq_tx: Arc<watch::Sender<i64>>,
     wake: Arc<wake::Wake>,
     secret: Arc<[u8; 32]>,
@@ -139,17 +158,17 @@ impl Store {
         let indexer = crate::db::open(path)?;
         let conn = crate::db::open_writer(path)?;
         let secret = load_or_create_secret(&conn)?;
-        let last = events::last_seq(&conn)?;
+        let last = events::last_seq(&conn).map_err(|e| anyhow::anyhow!("{}", e.body))?;
         let (seq_tx, _) = watch::channel(last);
         let seq_tx = Arc::new(seq_tx);
         let wake = Arc::new(wake::Wake::default());
-        let (readers, feed_reader) = (Pool::open(path, READERS)?, Pool::open(path, 1)?);
-        let writer = writer::spawn(conn, crate::db::open_writer(path)?, last, seq_tx.clone(), wake.clone())?;
+        let readers = Readers::Sqlite { pool: Pool::open(path, READERS)?, feed: Pool::open(path, 1)? };
+        let writer = writer::spawn_sqlite(conn, crate::db::open_writer(path)?, last, seq_tx.clone(), wake.clone())?;
         text_index::spawn(indexer, seq_tx.subscribe(), writer.alive_flag())?;
         Ok(Self {
             writer,
             readers,
-            feed_reader,
+            leader: None,
             seq_tx,
             wake,
             secret: Arc::new(secret),
@@ -157,13 +176,72 @@ impl Store {
         })
     }
 
+    /// The store of a hub started with `--db location`: a PostgreSQL URL
+    /// (`postgres://…`) or an SQLite file's path.
+    pub async fn open_at(location: &Path) -> anyhow::Result<Self> {
+        match crate::db::postgres_url(location) {
+            Some(url) => Self::open_postgres(url).await,
+            None => Self::open(location),
+        }
+    }
+
+    /// A replica over a PostgreSQL database (any number may share one).
+    pub async fn open_postgres(url: &str) -> anyhow::Result<Self> {
+        // The readers, the writer, and one spare for a reconnecting writer.
+        let (pool, config) = postgres::pool(url, READERS + 2)?;
+        postgres::migrate(&pool).await.map_err(|e| anyhow::anyhow!("{} ({})", e, postgres::redact(url)))?;
+        let rt = tokio::runtime::Handle::current();
+        let (secret, last) = {
+            let (pool, rt) = (pool.clone(), rt.clone());
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let db = postgres::PgDb::new(rt.block_on(pool.get())?, rt.clone());
+                Ok((load_or_create_secret(&db)?, events::last_seq(&db).map_err(|e| anyhow::anyhow!("{}", e.body))?))
+            })
+            .await??
+        };
+        let (seq_tx, _) = watch::channel(last);
+        let seq_tx = Arc::new(seq_tx);
+        let wake = Arc::new(wake::Wake::default());
+        let writer = writer::spawn(postgres::PgWriter::new(pool.clone(), rt), last, seq_tx.clone(), wake.clone())?;
+        tokio::spawn(postgres::listen(config.clone(), last, seq_tx.clone(), wake.clone()));
+        Ok(Self {
+            writer,
+            readers: Readers::Postgres(postgres::Readers::new(pool, READERS)),
+            leader: Some(Arc::new(postgres::Leader::new(config))),
+            seq_tx,
+            wake,
+            secret: Arc::new(secret),
+            last_sweep: Arc::new(std::sync::atomic::AtomicI64::new(chrono::Utc::now().timestamp_millis())),
+        })
+    }
+
+    /// Which database this store is on.
+    pub fn backend(&self) -> Backend {
+        match self.readers {
+            Readers::Sqlite { .. } => Backend::Sqlite,
+            Readers::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Whether this hub runs the expiry sweep and the helper reaper: always
+    /// on SQLite; on PostgreSQL, the one replica holding the sweep's lock.
+    pub async fn leads_sweep(&self) -> bool {
+        match &self.leader {
+            None => true,
+            Some(l) => l.leads().await,
+        }
+    }
+
     /// Run a read-only closure on one of the read connections.
     pub async fn read<R, F>(&self, f: F) -> ApiResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
+        F: FnOnce(&dyn Db) -> ApiResult<R> + Send + 'static,
     {
-        self.readers.read(f).await
+        match &self.readers {
+            Readers::Sqlite { pool, .. } => pool.read(f).await,
+            Readers::Postgres(p) => p.read(f).await,
+        }
     }
 
     /// Run a read-only closure for a feed stream: on the feed's own
@@ -171,11 +249,14 @@ impl Store {
     pub async fn read_feed<R, F>(&self, f: F) -> ApiResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> ApiResult<R> + Send + 'static,
+        F: FnOnce(&dyn Db) -> ApiResult<R> + Send + 'static,
     {
-        match self.feed_reader.slots.clone().try_acquire_owned() {
-            Ok(slot) => self.feed_reader.run(slot, f).await,
-            Err(_) => self.readers.read(f).await,
+        match &self.readers {
+            Readers::Sqlite { pool, feed } => match feed.slots.clone().try_acquire_owned() {
+                Ok(slot) => feed.run(slot, f).await,
+                Err(_) => pool.read(f).await,
+            },
+            Readers::Postgres(p) => p.read(f).await,
         }
     }
 
@@ -184,7 +265,7 @@ impl Store {
     pub async fn write<R, F>(&self, f: F) -> ApiResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> ApiResult<R> + Send + 'static,
+        F: FnOnce(&dyn Db) -> ApiResult<R> + Send + 'static,
     {
         self.writer.submit(f).await
     }
@@ -241,16 +322,13 @@ impl Store {
     }
 }
 
-fn load_or_create_secret(conn: &Connection) -> anyhow::Result<[u8; 32]> {
-    let existing: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'hub_secret'", [], |r| r.get(0)).optional()?;
-    let hex_secret = match existing {
-        Some(s) => s,
-        None => {
-            let s = hex::encode(rand::random::<[u8; 32]>());
-            conn.execute("INSERT INTO meta (key, value) VALUES ('hub_secret', ?1)", [&s])?;
-            s
-        }
-    };
+/// The key of status tokens, in the database: every replica has the same.
+/// Two replicas starting at once both offer one; the first stored wins.
+fn load_or_create_secret(conn: &dyn Db) -> anyhow::Result<[u8; 32]> {
+    let fresh = hex::encode(rand::random::<[u8; 32]>());
+    let e = |e: ApiError| anyhow::anyhow!("{}", e.body);
+    conn.execute("INSERT INTO meta (key, value) VALUES ('hub_secret', ?1) ON CONFLICT DO NOTHING", &params![fresh]).map_err(e)?;
+    let hex_secret: String = conn.query_row("SELECT value FROM meta WHERE key = 'hub_secret'", &[], |r| r.get(0)).map_err(e)?;
     let bytes = hex::decode(hex_secret)?;
     bytes.try_into().map_err(|_| anyhow::anyhow!("hub_secret in meta is malformed"))
 }

@@ -1,30 +1,35 @@
 //! Enrolled operators: who may decide, with which public key and role.
 
 use super::events;
+use super::sql::{Db, Row};
 use crate::error::{ApiError, ApiResult};
+use crate::params;
 use gatehouse_protocol::quorum::{GroupChangeRecord, GroupError, SignedGroupChange};
 use gatehouse_protocol::time::{self, Timestamp};
 use gatehouse_protocol::wire::FeedData;
 use gatehouse_protocol::wire::{OperatorInfo, Role};
 use gatehouse_protocol::PublicKey;
-use rusqlite::{params, Connection, OptionalExtension};
 
-pub fn add(conn: &Connection, id: &str, public_key_hex: &str, role: Role, groups: &[String], now: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO operators (id, public_key, role, created_at, groups) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, public_key_hex, role.as_str(), now, serde_json::to_string(groups).expect("groups serialise")],
+/// Enrol an operator; 409 `already_enrolled` when the id or the key is taken.
+pub fn add(conn: &dyn Db, id: &str, public_key_hex: &str, role: Role, groups: &[String], now: &str) -> ApiResult<()> {
+    let n = conn.execute(
+        "INSERT INTO operators (id, public_key, role, created_at, groups) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        &params![id, public_key_hex, role.as_str(), now, serde_json::to_string(groups).expect("groups serialise")],
     )?;
+    if n == 0 {
+        return Err(ApiError::conflict("already_enrolled", format!("operator {id:?} or that public key is already enrolled")));
+    }
     Ok(())
 }
 
 /// An operator that may act (enrolled and not disabled).
-pub fn get_active(conn: &Connection, id: &str) -> ApiResult<Option<OperatorInfo>> {
-    Ok(conn.query_row("SELECT id, role, public_key, groups FROM operators WHERE id = ?1 AND disabled_at IS NULL", [id], row).optional()?)
+pub fn get_active(conn: &dyn Db, id: &str) -> ApiResult<Option<OperatorInfo>> {
+    conn.query_opt("SELECT id, role, public_key, groups FROM operators WHERE id = ?1 AND disabled_at IS NULL", &params![id], row)
 }
 
 /// The operator who signed an envelope, and the key to check it with: 401
 /// `unknown_operator` unless enrolled and active.
-pub fn signer(conn: &Connection, id: &str) -> ApiResult<(OperatorInfo, PublicKey)> {
+pub fn signer(conn: &dyn Db, id: &str) -> ApiResult<(OperatorInfo, PublicKey)> {
     let op = get_active(conn, id)?.ok_or_else(|| ApiError::unauthorized("unknown_operator", format!("operator {id:?} is not enrolled on this hub")))?;
     let key = PublicKey::from_hex(&op.public_key).map_err(ApiError::internal)?;
     Ok((op, key))
@@ -55,7 +60,7 @@ pub enum Unverified {
 /// 401 / 422) → admin (403 `admin_required`) → issued within the last hour
 /// and at most 5 minutes ahead (422 `stale_…`).
 pub fn admin_act(
-    conn: &Connection,
+    conn: &dyn Db,
     act: &AdminAct<'_>,
     now: Timestamp,
     verify: impl FnOnce(&PublicKey) -> Result<Timestamp, Unverified>,
@@ -82,7 +87,7 @@ pub fn admin_act(
 /// Apply an admin's signed change of an operator's groups ([`admin_act`],
 /// then the target must be enrolled), kept as history and on the feed
 /// (`operator.groups`). The same envelope again changes nothing.
-pub fn set_groups(conn: &Connection, signed: &SignedGroupChange, now: Timestamp) -> ApiResult<OperatorInfo> {
+pub fn set_groups(conn: &dyn Db, signed: &SignedGroupChange, now: Timestamp) -> ApiResult<OperatorInfo> {
     let c = &signed.change;
     let act = AdminAct { signer: &c.operator_id, code: "group_change", name: "group change", acts: "change operators' groups" };
     admin_act(conn, &act, now, |key| {
@@ -93,7 +98,7 @@ pub fn set_groups(conn: &Connection, signed: &SignedGroupChange, now: Timestamp)
     })?;
     let target =
         get_active(conn, &c.target_id)?.ok_or_else(|| ApiError::not_found("unknown_operator", format!("no operator {:?} is enrolled", c.target_id)))?;
-    let seen: Option<String> = conn.query_row("SELECT envelope FROM operator_group_changes WHERE id = ?1", [&c.change_id], |r| r.get(0)).optional()?;
+    let seen: Option<String> = conn.query_opt("SELECT envelope FROM operator_group_changes WHERE id = ?1", &params![&c.change_id], |r| r.get(0))?;
     if let Some(envelope) = seen {
         if envelope == serde_json::to_string(signed).expect("serialises") {
             return Ok(target);
@@ -104,21 +109,24 @@ pub fn set_groups(conn: &Connection, signed: &SignedGroupChange, now: Timestamp)
     let json = |g: &[String]| serde_json::to_string(g).expect("groups serialise");
     conn.execute(
         "INSERT INTO operator_group_changes (id, operator_id, groups, previous, reason, by_operator, envelope, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![c.change_id, c.target_id, json(&c.groups), json(&target.groups), c.reason, c.operator_id, serde_json::to_string(signed).expect("serialises"), now_s],
+        &params![c.change_id, c.target_id, json(&c.groups), json(&target.groups), c.reason, c.operator_id, serde_json::to_string(signed).expect("serialises"), now_s],
     )?;
-    conn.execute("UPDATE operators SET groups = ?2 WHERE id = ?1", params![c.target_id, json(&c.groups)])?;
+    conn.execute("UPDATE operators SET groups = ?2 WHERE id = ?1", &params![c.target_id, json(&c.groups)])?;
     let event = FeedData::OperatorGroups { envelope: signed.clone(), previous: target.groups.clone() };
     events::append(conn, &format!("{}{}", events::OPERATOR_SUBJECT, c.target_id), &now_s, &event)?;
     Ok(OperatorInfo { groups: c.groups.clone(), ..target })
 }
 
 /// An operator's group changes, oldest first.
-pub fn group_history(conn: &Connection, id: &str) -> ApiResult<Vec<GroupChangeRecord>> {
-    let mut stmt = conn.prepare("SELECT envelope, previous, received_at FROM operator_group_changes WHERE operator_id = ?1 ORDER BY received_at, rowid")?;
-    let rows = stmt.query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+pub fn group_history(conn: &dyn Db, id: &str) -> ApiResult<Vec<GroupChangeRecord>> {
+    let rows = conn.query_all(
+        "SELECT envelope, previous, received_at FROM operator_group_changes WHERE operator_id = ?1 ORDER BY received_at, rowid",
+        &params![id],
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?)),
+    )?;
     let mut out = Vec::new();
     for row in rows {
-        let (envelope, previous, received_at) = row?;
+        let (envelope, previous, received_at) = row;
         out.push(GroupChangeRecord {
             envelope: serde_json::from_str(&envelope).map_err(ApiError::internal)?,
             previous: serde_json::from_str(&previous).map_err(ApiError::internal)?,
@@ -128,13 +136,11 @@ pub fn group_history(conn: &Connection, id: &str) -> ApiResult<Vec<GroupChangeRe
     Ok(out)
 }
 
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<OperatorInfo>> {
-    let mut stmt = conn.prepare("SELECT id, role, public_key, groups FROM operators WHERE disabled_at IS NULL ORDER BY id")?;
-    let rows = stmt.query_map([], row)?;
-    rows.collect()
+pub fn list(conn: &dyn Db) -> ApiResult<Vec<OperatorInfo>> {
+    conn.query_all("SELECT id, role, public_key, groups FROM operators WHERE disabled_at IS NULL ORDER BY id", &[], row)
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorInfo> {
+fn row(r: &Row<'_>) -> ApiResult<OperatorInfo> {
     let groups: String = r.get(3)?;
     Ok(OperatorInfo {
         operator_id: r.get(0)?,

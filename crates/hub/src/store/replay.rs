@@ -3,8 +3,9 @@
 //! Rows live until the request's timestamp leaves the skew window, after
 //! which the signature is refused as stale anyway, so the table stays small.
 
+use super::sql::Db;
 use crate::error::ApiResult;
-use rusqlite::{params, Connection};
+use crate::params;
 
 /// One signed mutation, identified independently of how its signature is
 /// encoded (hex case and the like).
@@ -21,11 +22,11 @@ pub struct Seen {
 /// Prune expired entries, then remember `seen`. True when it is new; false
 /// when the same signed request was already accepted (a replay). Run it in
 /// the mutation's own transaction, so a failed mutation forgets it again.
-pub fn claim(conn: &Connection, seen: &Seen, now_ms: i64, now: &str) -> ApiResult<bool> {
-    conn.execute("DELETE FROM request_replay WHERE expires_ms < ?1", [now_ms])?;
+pub fn claim(conn: &dyn Db, seen: &Seen, now_ms: i64, now: &str) -> ApiResult<bool> {
+    conn.execute("DELETE FROM request_replay WHERE expires_ms < ?1", &params![now_ms])?;
     let n = conn.execute(
-        "INSERT OR IGNORE INTO request_replay (key, operator_id, method, path, expires_ms, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![seen.key, seen.operator_id, seen.method, seen.path, seen.expires_ms, now],
+        "INSERT INTO request_replay (key, operator_id, method, path, expires_ms, seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        &params![seen.key, seen.operator_id, seen.method, seen.path, seen.expires_ms, now],
     )?;
     Ok(n == 1)
 }

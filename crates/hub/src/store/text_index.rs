@@ -69,8 +69,8 @@ pub fn attach(conn: &Connection, path: &Path, read_only: bool) -> anyhow::Result
 }
 
 /// Every action with a rowid up to this one is in the text index.
-pub fn indexed_upto(conn: &Connection) -> ApiResult<i64> {
-    Ok(conn.prepare_cached("SELECT upto FROM text.progress")?.query_row([], |r| r.get(0))?)
+pub fn indexed_upto(conn: &dyn super::sql::Db) -> ApiResult<i64> {
+    conn.query_row("SELECT upto FROM text.progress", &[], |r| r.get(0))
 }
 
 /// Index up to `max_rows` actions not yet indexed, oldest first; returns
@@ -178,7 +178,7 @@ mod tests {
                 .read(|c| {
                     Ok((
                         super::indexed_upto(c)?,
-                        c.query_row("SELECT count(*) FROM text.actions_fts WHERE actions_fts MATCH '\"a-4-9\"'", [], |r| r.get::<_, i64>(0))?,
+                        c.query_row("SELECT count(*) FROM text.actions_fts WHERE actions_fts MATCH '\"a-4-9\"'", &[], |r| r.get::<i64>(0))?,
                     ))
                 })
                 .await

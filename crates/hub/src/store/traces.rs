@@ -18,13 +18,12 @@
 //! first page; the list it pages through (newest first) does not grow
 //! behind the cursor.
 
+use super::sql::{Arg as Sql, Backend, Db};
 use super::{events, text_index};
 use crate::error::{ApiError, ApiResult};
 use gatehouse_protocol::time;
 use gatehouse_protocol::trace::{TraceBundle, BUNDLE_FORMAT};
 use gatehouse_protocol::wire::{ActionStatus, TraceList, TraceSummary};
-use rusqlite::types::Value as Sql;
-use rusqlite::{params_from_iter, Connection};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -117,6 +116,8 @@ struct Parsed {
     until_key: i64,
     /// Whether a cursor was given, and the total it carries.
     cursor: bool,
+    /// The database the statements are for.
+    backend: Backend,
     carried_total: Option<i64>,
 }
 
@@ -139,11 +140,14 @@ impl Parsed {
     }
 }
 
-fn parse(q: &TraceQuery) -> ApiResult<Parsed> {
+/// On PostgreSQL all text is matched as the list walks its rows, by a
+/// case-insensitive LIKE (the same matches as SQLite's LIKE and its trigram
+/// index) that PostgreSQL's trigram indexes (`pg_trgm`) serve.
+fn parse(q: &TraceQuery, backend: Backend) -> ApiResult<Parsed> {
     let q = q.normalized();
     let when = |v: &Option<String>| v.as_deref().and_then(time::parse);
-    let text =
-        q.q.map(|t| if t.chars().count() >= MIN_INDEXED_TEXT { Text::Indexed { phrase: fts_phrase(&t), pattern: like(&t) } } else { Text::Scan(like(&t)) });
+    let indexed = |t: &str| backend == Backend::Sqlite && t.chars().count() >= MIN_INDEXED_TEXT;
+    let text = q.q.map(|t| if indexed(&t) { Text::Indexed { phrase: fts_phrase(&t), pattern: like(&t) } } else { Text::Scan(like(&t)) });
     let (from, to) = (when(&q.from), when(&q.to));
     let mut p = Parsed {
         agent: q.agent,
@@ -157,6 +161,7 @@ fn parse(q: &TraceQuery) -> ApiResult<Parsed> {
         after_key: to.as_ref().map(|t| text_key(t.timestamp_millis() + 1, 0)).unwrap_or(i64::MIN),
         until_key: from.as_ref().map(|t| text_key(t.timestamp_millis(), 0)).unwrap_or(i64::MAX),
         cursor: q.cursor.is_some(),
+        backend,
         carried_total: None,
         from,
         to,
@@ -213,7 +218,10 @@ fn row_filters(p: &Parsed, text_driven: bool, clauses: &mut Vec<&'static str>, a
         }
     }
     if let Some(Text::Scan(pattern)) = &p.text {
-        clauses.push("(a.id LIKE ? ESCAPE '\\' OR a.type LIKE ? ESCAPE '\\' OR a.agent LIKE ? ESCAPE '\\' OR a.target LIKE ? ESCAPE '\\')");
+        clauses.push(match p.backend {
+            Backend::Sqlite => "(a.id LIKE ? ESCAPE '\\' OR a.type LIKE ? ESCAPE '\\' OR a.agent LIKE ? ESCAPE '\\' OR a.target LIKE ? ESCAPE '\\')",
+            Backend::Postgres => "(a.id ILIKE ? ESCAPE '\\' OR a.type ILIKE ? ESCAPE '\\' OR a.agent ILIKE ? ESCAPE '\\' OR a.target ILIKE ? ESCAPE '\\')",
+        });
         args.extend(std::iter::repeat_n(Sql::Text(pattern.clone()), 4));
     }
 }
@@ -224,7 +232,7 @@ const SUMMARY_COLS: &str = "a.id, a.type, a.agent, a.target, a.status, a.receive
 /// The page statement for `q`: `limit + 1` rows (the extra one says whether
 /// there is a next page), each a [`TraceSummary`]'s columns then its sort key.
 pub fn page_sql(q: &TraceQuery) -> ApiResult<Stmt> {
-    let p = parse(q)?;
+    let p = parse(q, Backend::Sqlite)?;
     page_stmt(&p, p.limit + 1, p.offset)
 }
 
@@ -235,7 +243,7 @@ fn page_stmt(p: &Parsed, rows: i64, offset: i64) -> ApiResult<Stmt> {
     let sql = if let Some(Text::Indexed { phrase, .. }) = &p.text {
         // Driven by the text index in its own order (newest first); each
         // match fetches its row by rowid and checks the equality filters.
-        args.extend([Sql::Text(phrase.clone()), Sql::Integer(p.after_key), Sql::Integer(p.until_key)]);
+        args.extend([Sql::Text(phrase.clone()), Sql::Int(p.after_key), Sql::Int(p.until_key)]);
         row_filters(p, true, &mut clauses, &mut args);
         let extra: String = clauses.iter().map(|c| format!(" AND {c}")).collect();
         format!(
@@ -248,7 +256,7 @@ fn page_stmt(p: &Parsed, rows: i64, offset: i64) -> ApiResult<Stmt> {
         row_filters(p, false, &mut clauses, &mut args);
         clauses.push("(a.received_at, a.rowid) < (?, ?)");
         args.push(Sql::Text(p.before.0.clone()));
-        args.push(Sql::Integer(p.before.1));
+        args.push(Sql::Int(p.before.1));
         format!(
             "SELECT {SUMMARY_COLS}, a.received_at, a.rowid
              FROM actions a
@@ -257,8 +265,8 @@ fn page_stmt(p: &Parsed, rows: i64, offset: i64) -> ApiResult<Stmt> {
             clauses.join(" AND ")
         )
     };
-    args.push(Sql::Integer(rows));
-    args.push(Sql::Integer(offset));
+    args.push(Sql::Int(rows));
+    args.push(Sql::Int(offset));
     Ok(Stmt { sql, args })
 }
 
@@ -270,18 +278,18 @@ fn tail_stmt(p: &Parsed, upto: i64, rows: Option<i64>) -> Option<Stmt> {
     let Some(Text::Indexed { pattern, .. }) = &p.text else { return None };
     let key = text_index::KEY_SQL;
     let mut clauses = vec!["a.rowid > ?"];
-    let mut args = vec![Sql::Integer(upto)];
+    let mut args = vec![Sql::Int(upto)];
     clauses.push("(a.id LIKE ? ESCAPE '\\' OR a.type LIKE ? ESCAPE '\\' OR a.agent LIKE ? ESCAPE '\\' OR a.target LIKE ? ESCAPE '\\')");
     args.extend(std::iter::repeat_n(Sql::Text(pattern.clone()), 4));
     row_filters(p, true, &mut clauses, &mut args);
     let sql = match rows {
         Some(n) => {
-            args.extend([Sql::Integer(p.after_key), Sql::Integer(p.until_key), Sql::Integer(n)]);
+            args.extend([Sql::Int(p.after_key), Sql::Int(p.until_key), Sql::Int(n)]);
             format!("SELECT {SUMMARY_COLS}, {key} FROM actions a WHERE {} AND {key} > ? AND {key} <= ? ORDER BY 9 LIMIT ?", clauses.join(" AND "))
         }
         None => {
             let after = p.to.as_ref().map(|t| text_key(t.timestamp_millis() + 1, 0)).unwrap_or(i64::MIN);
-            args.extend([Sql::Integer(after), Sql::Integer(p.until_key)]);
+            args.extend([Sql::Int(after), Sql::Int(p.until_key)]);
             format!("SELECT count(*) FROM actions a WHERE {} AND {key} > ? AND {key} <= ?", clauses.join(" AND "))
         }
     };
@@ -292,7 +300,7 @@ fn tail_stmt(p: &Parsed, upto: i64, rows: Option<i64>) -> Option<Stmt> {
 /// paging left aside): a counter lookup when only agent, type and status
 /// filter, else a count over the index range or the text matches.
 pub fn count_sql(q: &TraceQuery) -> ApiResult<Stmt> {
-    count_stmt(&parse(q)?)
+    count_stmt(&parse(q, Backend::Sqlite)?)
 }
 
 fn count_stmt(p: &Parsed) -> ApiResult<Stmt> {
@@ -300,7 +308,7 @@ fn count_stmt(p: &Parsed) -> ApiResult<Stmt> {
     let mut args = Vec::new();
     if let Some(Text::Indexed { phrase, .. }) = &p.text {
         let after = p.to.as_ref().map(|t| text_key(t.timestamp_millis() + 1, 0)).unwrap_or(i64::MIN);
-        args.extend([Sql::Text(phrase.clone()), Sql::Integer(after), Sql::Integer(p.until_key)]);
+        args.extend([Sql::Text(phrase.clone()), Sql::Int(after), Sql::Int(p.until_key)]);
         row_filters(p, true, &mut clauses, &mut args);
         let sql = if clauses.is_empty() {
             "SELECT count(*) FROM text.actions_fts f WHERE f.actions_fts MATCH ? AND f.rowid > ? AND f.rowid <= ?".to_owned()
@@ -316,8 +324,8 @@ fn count_stmt(p: &Parsed) -> ApiResult<Stmt> {
     if p.counted_by_counters() {
         // Counters (migration 0008): grain 0 all, 1 agent, 2 type, 3 both.
         let grain = i64::from(p.agent.is_some()) + 2 * i64::from(p.action_type.is_some());
-        let mut sql = "SELECT coalesce(sum(n), 0) FROM action_counts WHERE grain = ? AND agent = ? AND type = ?".to_owned();
-        args.push(Sql::Integer(grain));
+        let mut sql = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM action_counts WHERE grain = ? AND agent = ? AND type = ?".to_owned();
+        args.push(Sql::Int(grain));
         args.push(Sql::Text(p.agent.clone().unwrap_or_default()));
         args.push(Sql::Text(p.action_type.clone().unwrap_or_default()));
         if let Some(s) = &p.status {
@@ -335,33 +343,31 @@ fn count_stmt(p: &Parsed) -> ApiResult<Stmt> {
 }
 
 /// One list row: the summary, then its sort key as a cursor carries it.
-fn list_rows(conn: &Connection, stmt: &Stmt, indexed: bool) -> ApiResult<Vec<(TraceSummary, Vec<Value>)>> {
-    let mut st = conn.prepare_cached(&stmt.sql)?;
-    let rows = st.query_map(params_from_iter(stmt.args.iter()), |r| {
+fn list_rows(conn: &dyn Db, stmt: &Stmt, indexed: bool) -> ApiResult<Vec<(TraceSummary, Vec<Value>)>> {
+    conn.query_all(&stmt.sql, &stmt.args, |r| {
         let status: String = r.get(4)?;
         let summary = TraceSummary {
             action_id: r.get(0)?,
             action_type: r.get(1)?,
-            agent: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+            agent: r.get::<Option<String>>(2)?.unwrap_or_default(),
             target: r.get(3)?,
             status: ActionStatus::parse(&status).unwrap_or(ActionStatus::Recorded),
             received_at: r.get(5)?,
             rule_id: r.get(6)?,
             decided_by: r.get(7)?,
         };
-        let key = if indexed { vec![json!(r.get::<_, i64>(8)?)] } else { vec![json!(r.get::<_, String>(8)?), json!(r.get::<_, i64>(9)?)] };
+        let key = if indexed { vec![json!(r.get::<i64>(8)?)] } else { vec![json!(r.get::<String>(8)?), json!(r.get::<i64>(9)?)] };
         Ok((summary, key))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    })
 }
 
-pub fn list(conn: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
+pub fn list(conn: &dyn Db, q: &TraceQuery) -> ApiResult<TraceList> {
     // One snapshot: the index, how far it reaches, and the rows above that.
     super::snapshot(conn, |snapshot| list_in(snapshot, q))
 }
 
-fn list_in(snapshot: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
-    let p = parse(q)?;
+fn list_in(snapshot: &dyn Db, q: &TraceQuery) -> ApiResult<TraceList> {
+    let p = parse(q, snapshot.backend())?;
     let indexed = matches!(p.text, Some(Text::Indexed { .. }));
     let fingerprint = p.fingerprint();
     let upto = if indexed { text_index::indexed_upto(snapshot)? } else { 0 };
@@ -393,7 +399,7 @@ fn list_in(snapshot: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
     } else if let Some(t) = p.carried_total.filter(|_| !p.counted_by_counters()) {
         t
     } else {
-        let count = |stmt: &Stmt| -> ApiResult<i64> { Ok(snapshot.prepare_cached(&stmt.sql)?.query_row(params_from_iter(stmt.args.iter()), |r| r.get(0))?) };
+        let count = |stmt: &Stmt| -> ApiResult<i64> { snapshot.query_row(&stmt.sql, &stmt.args, |r| r.get(0)) };
         count(&count_stmt(&p)?)? + tail_stmt(&p, upto, None).map(|t| count(&t)).transpose()?.unwrap_or(0)
     };
     let next_cursor = last_key.filter(|_| more).map(|mut k| {
@@ -406,7 +412,7 @@ fn list_in(snapshot: &Connection, q: &TraceQuery) -> ApiResult<TraceList> {
 }
 
 /// The action's whole trace as a self-contained bundle.
-pub fn bundle(conn: &Connection, action_id: &str) -> ApiResult<Option<TraceBundle>> {
+pub fn bundle(conn: &dyn Db, action_id: &str) -> ApiResult<Option<TraceBundle>> {
     let events = events::for_subject(conn, action_id)?;
     let Some(last) = events.last() else { return Ok(None) };
     let mut operators = BTreeMap::new();

@@ -13,9 +13,11 @@
 //! After a commit the writer reads the events the batch appended, publishes
 //! the newest sequence (feed streams) and wakes each subject's watchers.
 
+use super::sql::Db;
 use super::{events, wake::Wake};
 use crate::error::{ApiError, ApiResult};
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use crate::params;
+use rusqlite::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -29,7 +31,7 @@ pub const MAX_BATCH: usize = 256;
 /// Runs one request in the open transaction; returns what to do once the
 /// batch's fate is known, and whether the transaction is still sound (its
 /// savepoint was released or rolled back as it should be).
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> (Finish, bool) + Send>;
+type Job = Box<dyn FnOnce(&dyn Db) -> (Finish, bool) + Send>;
 /// Answers one request once the batch committed (`true`) or not.
 type Finish = Box<dyn FnOnce(bool) + Send>;
 
@@ -45,7 +47,7 @@ impl Handle {
     pub async fn submit<R, F>(&self, f: F) -> ApiResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> ApiResult<R> + Send + 'static,
+        F: FnOnce(&dyn Db) -> ApiResult<R> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<ApiResult<R>>();
         let job: Job = Box::new(move |t| {
@@ -81,16 +83,16 @@ impl Handle {
 /// Run `f` in its own savepoint: released if it succeeds, rolled back (its
 /// changes only) if it fails or panics. The flag says whether the savepoint
 /// statements themselves worked; if not, the batch cannot be trusted.
-fn in_savepoint<R>(t: &Transaction<'_>, f: impl FnOnce(&Transaction<'_>) -> ApiResult<R>) -> (ApiResult<R>, bool) {
-    if let Err(e) = t.execute_batch("SAVEPOINT request") {
-        return (Err(e.into()), false);
+fn in_savepoint<R>(t: &dyn Db, f: impl FnOnce(&dyn Db) -> ApiResult<R>) -> (ApiResult<R>, bool) {
+    if let Err(e) = t.batch("SAVEPOINT request") {
+        return (Err(e), false);
     }
     let out = catch_unwind(AssertUnwindSafe(|| f(t))).unwrap_or_else(|p| {
         let what = p.downcast_ref::<String>().map(String::as_str).or_else(|| p.downcast_ref::<&str>().copied()).unwrap_or("a panic");
         Err(ApiError::internal(format!("a write panicked: {what}")))
     });
-    let undo = if out.is_err() { t.execute_batch("ROLLBACK TO request") } else { Ok(()) };
-    let sound = undo.and_then(|()| t.execute_batch("RELEASE request")).is_ok();
+    let undo = if out.is_err() { t.batch("ROLLBACK TO request") } else { Ok(()) };
+    let sound = undo.and_then(|()| t.batch("RELEASE request")).is_ok();
     (out, sound)
 }
 
@@ -126,9 +128,51 @@ fn spawn_checkpointer(checkpointer: Connection, alive: Arc<AtomicBool>) -> anyho
     Ok(())
 }
 
-pub fn spawn(conn: Connection, checkpointer: Connection, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
+/// The writer's connection: where a batch's transaction begins and what
+/// happens between batches. SQLite's and PostgreSQL's differ only here.
+pub trait WriteConn: Send + 'static {
+    /// Begin a transaction holding the database's write lock, so batches
+    /// (from this hub and, on PostgreSQL, from every replica) commit one
+    /// after another and the event log's sequence grows without gaps.
+    fn begin(&mut self) -> ApiResult<&dyn Db>;
+    /// The connection (after a batch, to read what it committed).
+    fn db(&self) -> Option<&dyn Db>;
+    /// Commit the transaction [`begin`](WriteConn::begin) opened.
+    fn commit(&mut self) -> ApiResult<()> {
+        self.db().ok_or_else(|| ApiError::internal("no transaction"))?.batch("COMMIT")
+    }
+    /// Between batches, at most every [`UPKEEP_EVERY`] while commits come.
+    fn upkeep(&mut self) {}
+}
+
+/// SQLite: an IMMEDIATE transaction takes the file's write lock.
+pub struct Sqlite(pub Connection);
+
+impl WriteConn for Sqlite {
+    fn begin(&mut self) -> ApiResult<&dyn Db> {
+        self.0.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(&self.0)
+    }
+
+    fn db(&self) -> Option<&dyn Db> {
+        Some(&self.0)
+    }
+
+    fn upkeep(&mut self) {
+        upkeep(&self.0)
+    }
+}
+
+/// The SQLite writer, with its checkpointer.
+pub fn spawn_sqlite(conn: Connection, checkpointer: Connection, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(Some("main"), "journal_size_limit", WAL_SIZE_LIMIT)?;
+    let handle = spawn(Sqlite(conn), last_seq, seq_tx, wake)?;
+    spawn_checkpointer(checkpointer, handle.alive.clone())?;
+    Ok(handle)
+}
+
+pub fn spawn(conn: impl WriteConn, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
     let (jobs, rx) = mpsc::channel::<Job>();
     let alive = Arc::new(AtomicBool::new(true));
     let (flag, commits) = (alive.clone(), Arc::new(AtomicU64::new(0)));
@@ -137,11 +181,10 @@ pub fn spawn(conn: Connection, checkpointer: Connection, last_seq: i64, seq_tx: 
         run(conn, rx, last_seq, &seq_tx, &wake, &counted);
         flag.store(false, Ordering::Relaxed);
     })?;
-    spawn_checkpointer(checkpointer, alive.clone())?;
     Ok(Handle { jobs, alive, commits })
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx: &watch::Sender<i64>, wake: &Wake, commits: &AtomicU64) {
+fn run(mut conn: impl WriteConn, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx: &watch::Sender<i64>, wake: &Wake, commits: &AtomicU64) {
     // Whether anything was committed since the last upkeep, and when that was.
     let (mut dirty, mut upkept) = (false, Instant::now());
     loop {
@@ -159,7 +202,9 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx:
                 let (committed, finishers) = commit_batch(&mut conn, batch);
                 if committed {
                     commits.fetch_add(1, Ordering::Relaxed);
-                    publish(&conn, &mut last_seq, seq_tx, wake);
+                    if let Some(db) = conn.db() {
+                        publish(db, &mut last_seq, seq_tx, wake);
+                    }
                     dirty = true;
                 }
                 for finish in finishers {
@@ -171,7 +216,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx:
             Err(RecvTimeoutError::Disconnected) => return,
         }
         if dirty && upkept.elapsed() >= UPKEEP_EVERY {
-            upkeep(&conn);
+            conn.upkeep();
             (dirty, upkept) = (false, Instant::now());
         }
     }
@@ -194,64 +239,86 @@ fn upkeep(conn: &Connection) {
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Job>) -> (bool, Vec<Finish>) {
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+fn commit_batch(conn: &mut impl WriteConn, batch: Vec<Job>) -> (bool, Vec<Finish>) {
+    let tx = match conn.begin() {
         Ok(tx) => tx,
         Err(e) => {
-            tracing::error!(error = %e, "could not begin a write transaction");
+            tracing::error!(error = ?e, "could not begin a write transaction");
             // Answer each request without running it.
             let answers = batch.into_iter().map(|_| Box::new(|_| {}) as Finish).collect();
             return (false, answers);
         }
     };
     let mut finishers = Vec::with_capacity(batch.len());
+    let mut sound = true;
     for job in batch {
-        let (finish, sound) = job(&tx);
+        if !sound {
+            // Answered as not committed, without running.
+            finishers.push(Box::new(|_| {}) as Finish);
+            continue;
+        }
+        let (finish, ok) = job(tx);
         finishers.push(finish);
         // SQLite rolls the whole transaction back by itself on a full disk,
         // an I/O error or out of memory; a savepoint that could not be rolled
         // back leaves a failed request's changes in. Either way nothing of
         // this batch may stand (the rest would otherwise run unbatched).
-        if !sound || tx.is_autocommit() {
+        if !ok || !tx.in_transaction() {
             tracing::error!("the write transaction is no longer sound; the batch is refused");
-            return (false, finishers);
+            if tx.in_transaction() {
+                let _ = tx.batch("ROLLBACK");
+            }
+            sound = false;
         }
     }
-    match tx.commit() {
+    if !sound {
+        return (false, finishers);
+    }
+    match conn.commit() {
         Ok(()) => (true, finishers),
         Err(e) => {
-            tracing::error!(error = %e, "a batch failed to commit; its requests were refused");
+            tracing::error!(error = ?e, "a batch failed to commit; its requests were refused");
+            if let Some(db) = conn.db().filter(|d| d.in_transaction()) {
+                let _ = db.batch("ROLLBACK");
+            }
             (false, finishers)
         }
     }
 }
 
-fn publish(conn: &Connection, last_seq: &mut i64, seq_tx: &watch::Sender<i64>, wake: &Wake) {
-    let fresh: rusqlite::Result<Vec<(i64, String)>> = conn
-        .prepare_cached("SELECT seq, subject FROM events WHERE seq > ?1 ORDER BY seq")
-        .and_then(|mut st| st.query_map(params![*last_seq], |r| Ok((r.get(0)?, r.get(1)?)))?.collect());
-    match fresh {
-        Ok(rows) => {
-            let mut subjects: Vec<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
-            subjects.sort_unstable();
-            subjects.dedup();
-            for s in subjects {
-                wake.notify(s);
-            }
-            if let Some((seq, _)) = rows.last() {
-                *last_seq = *seq;
-            }
-        }
+/// Announce what was committed since `last_seq`: wake each subject's
+/// watchers and move the feed's sequence on (never back: on PostgreSQL the
+/// listener announces other replicas' commits too).
+pub(crate) fn publish(conn: &dyn Db, last_seq: &mut i64, seq_tx: &watch::Sender<i64>, wake: &Wake) {
+    match conn.query_all("SELECT seq, subject FROM events WHERE seq > ?1 ORDER BY seq", &params![*last_seq], |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?))) {
+        Ok(rows) => announce(&rows, last_seq, seq_tx, wake),
         Err(e) => {
-            tracing::warn!(error = %e, "could not read the new events");
+            tracing::warn!(error = ?e, "could not read the new events");
             *last_seq = events::last_seq(conn).unwrap_or(*last_seq);
+            announce(&[], last_seq, seq_tx, wake);
         }
+    }
+}
+
+/// Wake the subjects of `rows` (new events, in order) and publish the newest
+/// sequence.
+pub(crate) fn announce(rows: &[(i64, String)], last_seq: &mut i64, seq_tx: &watch::Sender<i64>, wake: &Wake) {
+    let mut subjects: Vec<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    for s in subjects {
+        wake.notify(s);
+    }
+    if let Some((seq, _)) = rows.last() {
+        *last_seq = (*last_seq).max(*seq);
     }
     let last = *last_seq;
     seq_tx.send_if_modified(|cur| {
-        let changed = *cur != last;
-        *cur = last;
-        changed
+        let newer = last > *cur;
+        if newer {
+            *cur = last;
+        }
+        newer
     });
 }
 
@@ -309,7 +376,7 @@ mod tests {
         assert_eq!(failed, 1);
         let commits = store.commits() - before;
         assert!(commits <= 3, "64 writes took {commits} commits");
-        let stored = store.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM events WHERE subject = 's'", [], |r| r.get::<_, i64>(0))?)).await.unwrap();
+        let stored = store.read(|c| c.query_row("SELECT COUNT(*) FROM events WHERE subject = 's'", &[], |r| r.get::<i64>(0))).await.unwrap();
         assert_eq!(stored, 63, "every write but the failed one is kept, once");
     }
 
@@ -332,8 +399,8 @@ mod tests {
                         store
                             .write(move |tx| {
                                 events::append(tx, &format!("s-{w}-{n}"), "t", &note(n)).and_then(|_| {
-                                    tx.execute("CREATE TABLE IF NOT EXISTS filler (b BLOB)", [])?;
-                                    tx.execute("INSERT INTO filler (b) VALUES (zeroblob(4096))", [])?;
+                                    tx.execute("CREATE TABLE IF NOT EXISTS filler (b BLOB)", &[])?;
+                                    tx.execute("INSERT INTO filler (b) VALUES (zeroblob(4096))", &[])?;
                                     Ok(())
                                 })
                             })

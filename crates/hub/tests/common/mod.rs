@@ -3,6 +3,10 @@
 //! `tower::ServiceExt::oneshot`, with helpers to sign operator requests the
 //! way `gatehouse_protocol::request_auth` prescribes.
 //!
+//! With `GATEHOUSE_HUB_TEST_DB=postgres` each hub gets a fresh database on
+//! the PostgreSQL server at `GATEHOUSE_TEST_POSTGRES` instead (scripts/test.sh
+//! runs the contract tests both ways, under scripts/postgres.sh).
+//!
 //! It relies only on the HTTP contract plus `app::router`, `AppState`,
 //! `Store`, `Policy` and `store::operators::add`.
 
@@ -14,6 +18,7 @@ use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use gatehouse_hub::app::{self, AppState};
+use gatehouse_hub::params;
 use gatehouse_hub::policy::Policy;
 use gatehouse_hub::store::Store;
 use gatehouse_protocol::grant::{GrantBody, GrantOp};
@@ -26,6 +31,8 @@ use tower::ServiceExt;
 
 pub struct Hub {
     pub dir: tempfile::TempDir,
+    /// Where the store is: the SQLite file in `dir`, or a PostgreSQL URL.
+    pub db: std::path::PathBuf,
     pub state: AppState,
     pub app: Router,
     /// Operator `root`, an admin.
@@ -41,8 +48,22 @@ pub struct Opts<'a> {
 pub const CLOSED: Opts<'static> = Opts { dev_open: false, policy: None, lodestar_token: None };
 pub const OPEN: Opts<'static> = Opts { dev_open: true, policy: None, lodestar_token: None };
 
-pub fn state_for(db: &Path, o: &Opts<'_>) -> AppState {
-    let store = Store::open(db).unwrap();
+/// The database for a new hub: `hub.db` in `dir`, or a new PostgreSQL
+/// database when the tests run on PostgreSQL.
+pub fn new_db(dir: &Path) -> std::path::PathBuf {
+    if std::env::var("GATEHOUSE_HUB_TEST_DB").as_deref() != Ok("postgres") {
+        return dir.join("hub.db");
+    }
+    let server = std::env::var("GATEHOUSE_TEST_POSTGRES").expect("GATEHOUSE_TEST_POSTGRES (run under scripts/postgres.sh)");
+    let name = format!("hub_{}", uuid::Uuid::new_v4().simple());
+    let out = std::process::Command::new("psql").args([server.as_str(), "-q", "-c", &format!("CREATE DATABASE {name}")]).output().expect("psql");
+    assert!(out.status.success(), "CREATE DATABASE: {}", String::from_utf8_lossy(&out.stderr));
+    let base = server.rsplit_once('/').expect("a database URL").0;
+    std::path::PathBuf::from(format!("{base}/{name}"))
+}
+
+pub async fn state_for(db: &Path, o: &Opts<'_>) -> AppState {
+    let store = Store::open_at(db).await.unwrap();
     let policy = o.policy.map(|y| Policy::from_yaml(y).unwrap()).unwrap_or_else(Policy::default_embedded);
     AppState {
         store,
@@ -91,22 +112,19 @@ pub fn operator_request(key: &SigningKey, operator: &str, method: &str, path: &s
 impl Hub {
     pub async fn new(o: Opts<'_>) -> Hub {
         let dir = tempfile::tempdir().unwrap();
-        let state = state_for(&dir.path().join("hub.db"), &o);
+        let db = new_db(dir.path());
+        let state = state_for(&db, &o).await;
         let admin = SigningKey::generate();
         let pk = admin.public().to_hex();
         let now = time::format(&time::now());
-        state
-            .store
-            .write(move |tx| Ok(gatehouse_hub::store::operators::add(tx, "root", &pk, gatehouse_protocol::wire::Role::Admin, &[], &now)?))
-            .await
-            .unwrap();
+        state.store.write(move |tx| gatehouse_hub::store::operators::add(tx, "root", &pk, gatehouse_protocol::wire::Role::Admin, &[], &now)).await.unwrap();
         let app = app::router(state.clone(), app::DEFAULT_MAX_BODY);
-        Hub { dir, state, app, admin }
+        Hub { dir, db, state, app, admin }
     }
 
     /// The same database, opened again by a new hub (a restart).
-    pub fn restart(&mut self, o: Opts<'_>) {
-        self.state = state_for(&self.dir.path().join("hub.db"), &o);
+    pub async fn restart(&mut self, o: Opts<'_>) {
+        self.state = state_for(&self.db, &o).await;
         self.app = app::router(self.state.clone(), app::DEFAULT_MAX_BODY);
     }
 
@@ -121,7 +139,7 @@ impl Hub {
         let role = gatehouse_protocol::wire::Role::parse(role).expect("a role name");
         let (id, pk, now) = (id.to_owned(), key.public().to_hex(), time::format(&time::now()));
         let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        self.state.store.write(move |tx| Ok(gatehouse_hub::store::operators::add(tx, &id, &pk, role, &groups, &now)?)).await.unwrap();
+        self.state.store.write(move |tx| gatehouse_hub::store::operators::add(tx, &id, &pk, role, &groups, &now)).await.unwrap();
         key
     }
 
@@ -201,7 +219,7 @@ impl Hub {
 
     pub async fn count_events(&self, kind: &str) -> i64 {
         let kind = kind.to_owned();
-        self.state.store.read(move |c| Ok(c.query_row("SELECT COUNT(*) FROM events WHERE kind = ?1", [&kind], |r| r.get(0))?)).await.unwrap()
+        self.state.store.read(move |c| c.query_row("SELECT COUNT(*) FROM events WHERE kind = ?1", &params![&kind], |r| r.get(0))).await.unwrap()
     }
 }
 
