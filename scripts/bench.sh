@@ -10,7 +10,7 @@
 #
 # BENCH_TMP        where the databases go (default /var/tmp; not tmpfs)
 # BENCH_OUT        the report (default docs/benchmarks.md)
-# BENCH_ONLY       a subset: refs,ingest,probes,longpoll,stalled,slowloris,growth
+# BENCH_ONLY       a subset: refs,ingest,probes,longpoll,stalled,slowloris,growth,postgres
 # BENCH_PROFILE    debug: try the script out on a debug build (never writes docs/)
 # BENCH_QUIET_WAIT seconds to wait for other cargo/rustc runs to end before
 #                  measuring (default 900); they are noted in the report
@@ -26,7 +26,7 @@ if [ -z "$out" ]; then
   if [ "$profile" = release ] && [ -z "${BENCH_ONLY:-}" ]; then out=docs/benchmarks.md; else out=""; fi
 fi
 
-command -v wrk >/dev/null 2>&1 || bash scripts/deps.sh bench
+{ command -v wrk && ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || bash scripts/deps.sh bench
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 
 # Long-polls and slowloris need many descriptors (the hub inherits this too).
@@ -68,7 +68,10 @@ args=(run --hub-bin "$dir/bin/gatehouse-hub" --wrk-script scripts/bench/propose.
 [ "$quick" = 1 ] && args+=(--quick)
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
 echo "== measuring (databases in $dir, $fstype)"
-"$dir/bin/bench_suite" "${args[@]}"
+# A PostgreSQL server of its own for the replica rows, on the same disk
+# (its cluster belongs to the postgres user, who must reach it).
+chmod a+x "$dir"
+GATEHOUSE_PG_DIR="$dir" scripts/postgres.sh "$dir/bin/bench_suite" "${args[@]}"
 machine_load_end
 
 report="$dir/benchmarks.md"
@@ -111,6 +114,7 @@ report="$dir/benchmarks.md"
 - **Stalled subscribers**: raw connections send a signed `GET /operator/feed` and never read; the agent attaches ~200 KB evidence (carried verbatim on the feed) while a healthy console follows. Then each stalled subscriber drops its connection and reconnects with `Last-Event-ID` at its last event (it consumed none), all at once, and must receive exactly the events the healthy console saw, in order. Hub memory is the peak of `VmRSS` sampled every 50 ms and `VmHWM` over the whole run (the hub is killed at 3 GB to protect the machine).
 - **Slowloris**: connections that send half a request's headers and one more header line every 3 to 7 s, reopening when the hub closes them; `/health` is probed 20 times a second, each on a fresh connection, and a failure counts with its elapsed time (5 s timeout).
 - **Growth**: the database is seeded through the store's own path (hash-chained events), half the actions held pending; each kind of page (the queue; the trace list unfiltered, by type, agent, status, and free text) is read by a freshly started hub: cold is the first call, warm the median of the next 20. The row shows the slowest kind; every kind is in the notes.
+- **PostgreSQL**: a server of the run's own (Debian's package, `scripts/postgres.sh`, default settings but for `max_connections`: `fsync` and `synchronous_commit` on) with its cluster on the same disk; the hubs run `--db postgres://…` on one database. Ingest is the same `wrk` load through one replica at c=64, then through two replicas at once (c=32 each; the figure is their sum). Every replica's writes take one advisory lock per batch (see docs/deploy.md), so a second replica adds request handling, not write throughput. Decision → release across replicas: the agent long-polls replica A, the decision is posted to replica B, and A learns of the commit through `LISTEN/NOTIFY`.
 - **Physical references**: 512 bytes appended then `fdatasync`, repeated on one file; SQLite one 300-byte INSERT per transaction with the hub's settings (WAL, `synchronous=FULL`). Both on the disk under the databases.
 
 ## How to run

@@ -15,6 +15,9 @@ pkgs=(ca-certificates curl pkg-config build-essential python3 python3-venv dbus 
       libayatana-appindicator3-1)
 # The tests also drive the real console under Xvfb with a real notification server.
 [ "$what" = test ] && pkgs+=(xvfb x11-utils dunst webkit2gtk-driver)
+# The hub on PostgreSQL: a throwaway server for the tests and the benchmarks
+# (scripts/postgres.sh).
+[ "$what" = test ] || [ "$what" = bench ] && pkgs+=(postgresql)
 # Packaging: the tray library the bundler looks up, the AppImage's file
 # system, and the checks the tests run on the
 # packages (desktop-file-validate, systemd-analyze verify).

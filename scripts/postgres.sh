@@ -7,10 +7,13 @@
 # of their own on it for each hub.
 #
 #   scripts/postgres.sh <command> [args...]
+#
+# GATEHOUSE_PG_DIR  where the cluster's directory goes (default /tmp; the
+#                   benchmarks put it beside their SQLite files, on disk)
 set -euo pipefail
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$bin/initdb" ] || { echo "postgres.sh: no PostgreSQL server (bash scripts/deps.sh test installs it)" >&2; exit 2; }
-dir=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
+dir=$(mktemp -d "${GATEHOUSE_PG_DIR:-/tmp}/gatehouse-pg.XXXXXX")
 # PostgreSQL refuses to run as root: as root, the cluster belongs to the
 # postgres user the package created.
 as=()

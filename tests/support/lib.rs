@@ -57,6 +57,19 @@ pub struct Hub {
     child: Option<Child>,
     policy: Option<PathBuf>,
     args: Vec<String>,
+    /// `--db` when it is not `hub.db` in `dir` (a PostgreSQL URL).
+    database: Option<String>,
+}
+
+/// A new, empty database on the PostgreSQL server scripts/postgres.sh
+/// started (`GATEHOUSE_TEST_POSTGRES`); its URL.
+pub fn postgres_database() -> String {
+    let server = std::env::var("GATEHOUSE_TEST_POSTGRES")
+        .expect("GATEHOUSE_TEST_POSTGRES is not set: run the tests under scripts/postgres.sh (scripts/test.sh does), which starts a PostgreSQL server");
+    let name = unique("gh").replace('-', "_");
+    let out = Command::new("psql").args([server.as_str(), "-q", "-c", &format!("CREATE DATABASE {name}")]).output().expect("psql");
+    assert!(out.status.success(), "CREATE DATABASE: {}", String::from_utf8_lossy(&out.stderr));
+    format!("{}/{name}", server.rsplit_once('/').expect("a database URL").0)
 }
 
 impl Hub {
@@ -77,13 +90,30 @@ impl Hub {
             std::fs::write(&p, y).unwrap();
             p
         });
-        let mut hub = Hub { dir, url: String::new(), port: 0, child: None, policy, args: args.iter().map(|a| a.to_string()).collect() };
+        let mut hub = Hub { dir, url: String::new(), port: 0, child: None, policy, args: args.iter().map(|a| a.to_string()).collect(), database: None };
+        hub.spawn(0);
+        hub
+    }
+
+    /// A replica on the database `db` (a PostgreSQL URL several hubs share).
+    pub fn replica(db: &str, policy_yaml: Option<&str>, args: &[&str]) -> Hub {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy_yaml.map(|y| {
+            let p = dir.path().join("policy.yaml");
+            std::fs::write(&p, y).unwrap();
+            p
+        });
+        let args = args.iter().map(|a| a.to_string()).collect();
+        let mut hub = Hub { dir, url: String::new(), port: 0, child: None, policy, args, database: Some(db.to_owned()) };
         hub.spawn(0);
         hub
     }
 
     pub fn db(&self) -> PathBuf {
-        self.dir.path().join("hub.db")
+        match &self.database {
+            Some(d) => PathBuf::from(d),
+            None => self.dir.path().join("hub.db"),
+        }
     }
 
     fn spawn(&mut self, port: u16) {

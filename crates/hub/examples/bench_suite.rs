@@ -83,6 +83,9 @@ struct Cfg {
     slowloris_secs: u64,
     sizes: Vec<usize>,
     cores: usize,
+    /// A PostgreSQL server for the replica rows (`GATEHOUSE_TEST_POSTGRES`,
+    /// set by scripts/postgres.sh); none: those rows are skipped.
+    postgres: Option<String>,
 }
 
 fn env_num<T: std::str::FromStr>(name: &str) -> Option<T> {
@@ -135,6 +138,7 @@ impl Cfg {
             slowloris_secs: if quick { 10 } else { 30 },
             sizes,
             cores,
+            postgres: std::env::var("GATEHOUSE_TEST_POSTGRES").ok().filter(|s| !s.is_empty()),
         })
     }
 
@@ -309,6 +313,11 @@ struct Db {
 
 impl Db {
     fn create(cfg: &Cfg, name: &str, op: &Operator) -> Result<Db> {
+        Self::create_at(cfg, name, op, None)
+    }
+
+    /// With `database` (a PostgreSQL URL) instead of `hub.db` in its directory.
+    fn create_at(cfg: &Cfg, name: &str, op: &Operator, database: Option<&str>) -> Result<Db> {
         let dir = cfg.dir.join(name);
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
@@ -316,7 +325,7 @@ impl Db {
         std::fs::create_dir_all(&dir)?;
         let policy = dir.join("policy.yaml");
         std::fs::write(&policy, POLICY)?;
-        let path = dir.join("hub.db");
+        let path = database.map(PathBuf::from).unwrap_or_else(|| dir.join("hub.db"));
         let out = std::process::Command::new(&cfg.hub_bin)
             .args(["operators", "add", "--db"])
             .arg(&path)
@@ -779,7 +788,7 @@ async fn ingest_and_probes(cfg: &Cfg, op: &Operator, rep: &mut Report) -> Result
                 None
             };
             let hold = probe_hold_sse(cfg, &hub, op, &token).await;
-            let release = probe_release(cfg, &hub, op, &token).await;
+            let release = probe_release(cfg, &hub, &hub, op, &token).await;
             let during = match bg {
                 Some(bg) => Some(bg.finish().await),
                 None => None,
@@ -894,9 +903,10 @@ async fn probe_hold_sse(cfg: &Cfg, hub: &Hub, op: &Operator, token: &str) -> Res
     Ok((sent, acked, early))
 }
 
-/// Decision → release: an agent long-polls its held action; the operator
-/// signs and posts a decision. Returns (from decision sent, from its reply).
-async fn probe_release(cfg: &Cfg, hub: &Hub, op: &Operator, token: &str) -> Result<(Lat, Lat)> {
+/// Decision → release: an agent long-polls its held action on `hub`; the
+/// operator signs and posts a decision to `decide_on` (the same hub, or
+/// another replica). Returns (from decision sent, from its reply).
+async fn probe_release(cfg: &Cfg, hub: &Hub, decide_on: &Hub, op: &Operator, token: &str) -> Result<(Lat, Lat)> {
     let (c, agent) = (client(), client());
     let run = format!("{:x}", rand::random::<u32>());
     let (mut sent, mut acked) = (Lat::default(), Lat::default());
@@ -923,7 +933,7 @@ async fn probe_release(cfg: &Cfg, hub: &Hub, op: &Operator, token: &str) -> Resu
             .sign(&op.key)
             .map_err(|e| anyhow!("{e}"))?;
         let t0 = Instant::now();
-        let resp = c.post(format!("{}/operator/decisions", hub.url)).json(&decision).send().await?;
+        let resp = c.post(format!("{}/operator/decisions", decide_on.url)).json(&decision).send().await?;
         let t1 = Instant::now();
         if !resp.status().is_success() {
             bail!("decision refused: {} {}", resp.status(), resp.text().await.unwrap_or_default());
@@ -937,6 +947,82 @@ async fn probe_release(cfg: &Cfg, hub: &Hub, op: &Operator, token: &str) -> Resu
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok((sent, acked))
+}
+
+// ---------------------------------------------------------------- replicas
+
+/// The hub on PostgreSQL: durable ingest through one replica at c=64, then
+/// through two replicas of one database (c=32 each, at the same time), and
+/// decision → release with the agent on one replica and the decision posted
+/// to the other (PostgreSQL's LISTEN/NOTIFY carries the wake-up).
+async fn replicas(cfg: &Cfg, op: &Operator, rep: &mut Report) -> Result<()> {
+    let Some(server) = &cfg.postgres else {
+        rep.detail("PostgreSQL rows skipped: no server (run under scripts/postgres.sh, as scripts/bench.sh does)");
+        return Ok(());
+    };
+    let name = format!("bench_{:x}", rand::random::<u32>());
+    let out = std::process::Command::new("psql").args([server.as_str(), "-q", "-c", &format!("CREATE DATABASE {name}")]).output().context("psql")?;
+    if !out.status.success() {
+        bail!("CREATE DATABASE: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let url = format!("{}/{name}", server.rsplit_once('/').context("a database URL")?.0);
+    let db = Db::create_at(cfg, "postgres", op, Some(&url))?;
+    let a = Hub::start(cfg, &db).await?;
+    let c = client();
+    let token = setup_principal(&c, &a, op).await?;
+    eprintln!("== PostgreSQL: ingest through 1 and 2 replicas ({} s each), decision → release across replicas", cfg.ingest_secs);
+    rep.begin();
+    let target = "—";
+    match wrk(cfg, &a, &token, 64, cfg.ingest_secs).await {
+        Ok(w) => {
+            rep.row(
+                "PostgreSQL: durable `POST /actions`, 1 replica, c=64",
+                format!("{} · p50 {} · p99 {}{}", rate(w.rps()), ms(w.p50_ms), ms(w.p99_ms), w.errors_note()),
+                target,
+                None,
+            );
+            rep.json.insert("postgres_ingest_1".into(), json!({"rps": w.rps(), "p50_ms": w.p50_ms, "p99_ms": w.p99_ms, "errors": w.errors}));
+        }
+        Err(e) => rep.failed("PostgreSQL: durable `POST /actions`, 1 replica, c=64", target, &e),
+    }
+    let b = Hub::start(cfg, &db).await?;
+    rep.begin();
+    let (on_a, on_b) = tokio::join!(wrk(cfg, &a, &token, 32, cfg.ingest_secs), wrk(cfg, &b, &token, 32, cfg.ingest_secs));
+    match (on_a, on_b) {
+        (Ok(x), Ok(y)) => {
+            let (rps, errors) = (x.rps() + y.rps(), x.errors + y.errors);
+            let errs = if errors == 0 { String::new() } else { format!(" · **{errors} errors**") };
+            rep.row(
+                "PostgreSQL: durable `POST /actions`, 2 replicas, c=32 each",
+                format!("{} in all · p99 {} / {}{errs}", rate(rps), ms(x.p99_ms), ms(y.p99_ms)),
+                target,
+                None,
+            );
+            rep.detail(format!("2 replicas: A {} (p50 {}), B {} (p50 {})", rate(x.rps()), ms(x.p50_ms), rate(y.rps()), ms(y.p50_ms)));
+            rep.json.insert("postgres_ingest_2".into(), json!({"rps": rps, "a_rps": x.rps(), "b_rps": y.rps(), "errors": errors}));
+        }
+        (x, y) => {
+            let e = x.err().or(y.err()).unwrap_or_else(|| anyhow!("wrk failed"));
+            rep.failed("PostgreSQL: durable `POST /actions`, 2 replicas, c=32 each", target, &e);
+        }
+    }
+    rep.begin();
+    match probe_release(cfg, &a, &b, op, &token).await {
+        Ok((sent, acked)) => {
+            rep.row(
+                "PostgreSQL: decision through B → agent on A released",
+                format!("p99 {} · p50 {} (from the 200: p99 {})", ms(sent.p(99.0)), ms(sent.p(50.0)), ms(acked.p(99.0))),
+                "p99 ≤ 25 ms",
+                Some(sent.p(99.0) <= 25.0),
+            );
+            rep.detail(format!("decision → release across replicas: from the decision sent to B to A's long-poll answer {}", sent.summary()));
+            rep.json.insert("postgres_release_across".into(), json!({"from_send": sent.json(), "from_ack": acked.json()}));
+        }
+        Err(e) => rep.failed("PostgreSQL: decision through B → agent on A released", "p99 ≤ 25 ms", &e),
+    }
+    a.stop().await;
+    b.stop().await;
+    Ok(())
 }
 
 // ---------------------------------------------------------------- long-polls
@@ -1562,6 +1648,9 @@ async fn main() -> Result<()> {
     }
     if cfg.wants("growth") {
         growth(&cfg, &op, &mut rep).await?;
+    }
+    if cfg.wants("postgres") {
+        replicas(&cfg, &op, &mut rep).await?;
     }
     rep.detail(format!("the whole suite took {:.0} s", started.elapsed().as_secs_f64()));
     rep.json.insert("quick".into(), json!(cfg.quick));

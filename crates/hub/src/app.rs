@@ -295,7 +295,7 @@ async fn sweep_forever(store: Store, heartbeat_timeout: Duration) {
         // Over PostgreSQL, one replica sweeps (the others stand by, and one
         // of them takes over when it dies).
         if !store.leads_sweep().await {
-            store.swept();
+            store.swept(false);
             continue;
         }
         let t = gatehouse_protocol::time::now();
@@ -310,7 +310,7 @@ async fn sweep_forever(store: Store, heartbeat_timeout: Duration) {
             })
             .await;
         match result {
-            Ok(()) => store.swept(),
+            Ok(()) => store.swept(true),
             Err(e) => tracing::warn!(error = ?e, "expiry sweep failed"),
         }
     }

@@ -24,7 +24,10 @@ enum Cmd {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
-        #[arg(long, default_value = "gatehouse-hub.db")]
+        /// An SQLite file's path, or a PostgreSQL URL
+        /// (`postgres://user:password@host:5432/db`) that several replicas
+        /// may share. In the environment, the password stays out of `ps`.
+        #[arg(long, env = "GATEHOUSE_DB", hide_env_values = true, default_value = "gatehouse-hub.db")]
         db: PathBuf,
         /// Policy YAML (TRACE format). Without it, the embedded default policy.
         #[arg(long)]
@@ -85,7 +88,7 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         held_every: usize,
     },
-    /// Manage enrolled operators (offline, on the database file).
+    /// Manage enrolled operators (offline, on the database).
     Operators {
         #[command(subcommand)]
         cmd: OperatorsCmd,
@@ -102,7 +105,8 @@ enum Role {
 enum OperatorsCmd {
     /// Enrol an operator's public key.
     Add {
-        #[arg(long)]
+        /// The hub's database: an SQLite file or a PostgreSQL URL.
+        #[arg(long, env = "GATEHOUSE_DB", hide_env_values = true)]
         db: PathBuf,
         #[arg(long)]
         id: String,
@@ -119,7 +123,8 @@ enum OperatorsCmd {
     },
     /// List enrolled operators.
     List {
-        #[arg(long)]
+        /// The hub's database: an SQLite file or a PostgreSQL URL.
+        #[arg(long, env = "GATEHOUSE_DB", hide_env_values = true)]
         db: PathBuf,
     },
 }

@@ -33,7 +33,14 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     let writer = s.store.writer_alive();
     let since = s.store.since_sweep_ms();
     let sweeping = since <= SWEEP_SILENCE_MS;
-    let body = json!({"ok": writer && sweeping, "writer": if writer { "running" } else { "stopped" }, "sweepAgoMs": since});
+    let body = json!({
+        "ok": writer && sweeping,
+        "writer": if writer { "running" } else { "stopped" },
+        "sweepAgoMs": since,
+        // Over PostgreSQL one replica sweeps; the others say "standby".
+        "sweeper": if s.store.sweeps_here() { "here" } else { "standby" },
+        "database": match s.store.backend() { crate::store::sql::Backend::Sqlite => "sqlite", crate::store::sql::Backend::Postgres => "postgres" },
+    });
     if writer && sweeping {
         return (StatusCode::OK, Json(body));
     }

@@ -150,6 +150,9 @@ pub struct Store {
     secret: Arc<[u8; 32]>,
     /// When the expiry sweep last completed (unix ms).
     last_sweep: Arc<std::sync::atomic::AtomicI64>,
+    /// Whether this hub ran the last sweep round itself (on PostgreSQL,
+    /// another replica may be running it).
+    sweeps_here: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -173,6 +176,7 @@ impl Store {
             wake,
             secret: Arc::new(secret),
             last_sweep: Arc::new(std::sync::atomic::AtomicI64::new(chrono::Utc::now().timestamp_millis())),
+            sweeps_here: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -212,6 +216,7 @@ impl Store {
             wake,
             secret: Arc::new(secret),
             last_sweep: Arc::new(std::sync::atomic::AtomicI64::new(chrono::Utc::now().timestamp_millis())),
+            sweeps_here: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -280,9 +285,16 @@ impl Store {
         self.wake.watch(subject)
     }
 
-    /// The expiry sweep completed a round.
-    pub fn swept(&self) {
+    /// The expiry sweep completed a round: here, or (on PostgreSQL) on the
+    /// replica that holds the sweep's lock.
+    pub fn swept(&self, here: bool) {
         self.last_sweep.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+        self.sweeps_here.store(here, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this hub runs the expiry sweep and the helper reaper.
+    pub fn sweeps_here(&self) -> bool {
+        self.sweeps_here.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Milliseconds since the expiry sweep last completed a round.
