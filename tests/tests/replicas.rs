@@ -259,3 +259,15 @@ fn a_replica_killed_under_load_loses_nothing_and_the_other_takes_over_the_sweep(
     assert!(a.log().contains("now runs the expiry sweep"), "A, started first, did not run the sweep: {}", a.log());
     assert_eq!(psql(&db, "SELECT count(*) FROM events WHERE kind = 'hold.expired'"), "1", "the hold expired more than once");
 }
+
+#[test]
+fn a_hub_whose_database_cannot_be_reached_says_so_without_the_password() {
+    let out = std::process::Command::new(bin("gatehouse-hub"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", "postgres://gatehouse:s3cret-pw@127.0.0.1:1/gatehouse"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "it started: {err}");
+    assert!(err.contains("connect") && err.contains("postgres://gatehouse:***@127.0.0.1:1/gatehouse"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "the password is in the message: {err}");
+}

@@ -27,6 +27,11 @@ fn migrations() -> Migrations<'static> {
     ])
 }
 
+/// Prepared statements kept per connection: every store statement goes
+/// through the cache (store::sql), and a proposal alone runs a dozen, so
+/// rusqlite's default of 16 would evict and re-parse them on a busy hub.
+const STATEMENT_CACHE: usize = 128;
+
 /// PostgreSQL's migrations, in order (tracked in `schema_migrations`).
 pub const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_schema.sql")];
 
@@ -81,6 +86,7 @@ pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     migrations().to_latest(&mut conn)?;
     Ok(conn)
 }
@@ -89,6 +95,7 @@ pub fn open_writer(path: &Path) -> anyhow::Result<Connection> {
 pub fn open_reader(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "query_only", "ON")?;
     crate::store::text_index::attach(&conn, path, true)?;
     Ok(conn)

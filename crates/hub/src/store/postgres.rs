@@ -229,13 +229,24 @@ impl Readers {
 
 /// The pool for `url`: `size` connections at most.
 pub fn pool(url: &str, size: usize) -> anyhow::Result<(deadpool_postgres::Pool, tokio_postgres::Config)> {
-    let config: tokio_postgres::Config = url.parse().map_err(|e| anyhow::anyhow!("--db {}: {e}", redact(url)))?;
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| anyhow::anyhow!("--db {}: {e}", redact(url)))?;
+    // An unreachable server fails a connection in seconds, not after the
+    // system's TCP timeout; a silent one is noticed by keepalives.
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(std::time::Duration::from_secs(5));
+    }
+    config.keepalives_idle(std::time::Duration::from_secs(30));
     let manager = deadpool_postgres::Manager::from_config(
         config.clone(),
         tokio_postgres::NoTls,
         deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
     );
-    let pool = deadpool_postgres::Pool::builder(manager).max_size(size).build()?;
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .create_timeout(Some(std::time::Duration::from_secs(10)))
+        .wait_timeout(Some(std::time::Duration::from_secs(30)))
+        .build()?;
     Ok((pool, config))
 }
 
@@ -258,6 +269,8 @@ pub async fn migrate(pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK]).await?;
+    // "already exists, skipping" and the like are not news.
+    tx.batch_execute("SET LOCAL client_min_messages = warning").await?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)").await?;
     let done: Option<i64> = tx.query_one("SELECT max(version) FROM schema_migrations", &[]).await?.get(0);
     for (i, sql) in crate::db::POSTGRES_MIGRATIONS.iter().enumerate() {
