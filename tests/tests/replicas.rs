@@ -271,3 +271,55 @@ fn a_hub_whose_database_cannot_be_reached_says_so_without_the_password() {
     assert!(err.contains("connect") && err.contains("postgres://gatehouse:***@127.0.0.1:1/gatehouse"), "{err}");
     assert!(!err.contains("s3cret-pw"), "the password is in the message: {err}");
 }
+
+#[test]
+fn grants_and_a_lodestar_gate_work_through_either_replica() {
+    require_keyring();
+    const TOKEN: &str = "gate-secret-token";
+    let (_db, a, b) = replicas(None, &["--lodestar-token", TOKEN]);
+    let (ada, _) = a.operator("ada", "admin");
+    let ada_on_b = Cli::new(&b.url, &ada.operator);
+
+    // A principal and its grant made through A are enforced by B.
+    let add = ada.run(&["principals", "add", "mail-bot", "--org", "acme"]);
+    assert_eq!(add.code, 0, "{}", add.stderr);
+    let token = add.stdout.trim().lines().last().unwrap().to_owned();
+    assert_eq!(sdk_propose(&b.url, "send_email", Some(&token), "mail-bot")["body"]["code"], "authority_denied");
+    assert_eq!(ada.run(&["grant", "mail-bot", "send_email", "--reason", "pilot"]).code, 0);
+    let r = sdk_propose(&b.url, "send_email", Some(&token), "mail-bot");
+    assert_eq!(r["body"]["status"], "requires_approval", "{r}");
+    // Revoked through B, refused by A.
+    assert_eq!(ada_on_b.run(&["revoke", "mail-bot", "send_email", "--reason", "incident"]).code, 0);
+    assert_eq!(sdk_propose(&a.url, "send_email", Some(&token), "mail-bot")["body"]["code"], "authority_denied");
+
+    // A Lodestar gate announces to A and long-polls B; the operator decides through A.
+    let pem = ada.run(&["key", "show", "--format", "spki-pem"]).stdout;
+    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let deadline = gatehouse_protocol::time::format(&(gatehouse_protocol::time::now() + chrono::Duration::minutes(10)));
+    let announced = json!({
+        "request_id": "r-1", "action_id": "act-r-1", "reason": "send_wire over the limit",
+        "requested_at": gatehouse_protocol::time::format(&gatehouse_protocol::time::now()), "deadline": deadline,
+    });
+    let r = http.post(format!("{}/v1/approvals", a.url)).bearer_auth(TOKEN).json(&announced).send().unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let waiter = {
+        let (http, url) = (http.clone(), format!("{}/v1/approvals/proj-1/r-1?wait_ms=30000", b.url));
+        std::thread::spawn(move || {
+            let r = http.get(url).bearer_auth(TOKEN).send().unwrap();
+            (r.status().as_u16(), r.json::<Value>().unwrap_or(Value::Null))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let queue = ada.run(&["--json", "approvals"]).json();
+    let item = queue["items"].as_array().unwrap().iter().find(|i| i["hold"]["requestId"] == "r-1").expect("in the queue").clone();
+    let out = ada.run(&["approve", item["action"]["actionId"].as_str().unwrap(), "--reason", "within budget"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (code, res) = waiter.join().unwrap();
+    assert_eq!((code, res["kind"].as_str()), (200, Some("granted")), "{res}");
+    assert_eq!(lodestar_verify(&res, &pem, "r-1", "act-r-1", Some(&deadline)), json!({"ok": true}), "{res}");
+    // Consumed through A: B no longer serves it.
+    let gone = http.delete(format!("{}/v1/approvals/proj-1/r-1", a.url)).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(gone.status().as_u16(), 204);
+    let r: Value = http.get(format!("{}/v1/approvals/proj-1/r-1", b.url)).bearer_auth(TOKEN).send().unwrap().json().unwrap();
+    assert_eq!(r["code"], "consumed");
+}
