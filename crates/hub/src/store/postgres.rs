@@ -221,7 +221,14 @@ impl Readers {
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
             let db = PgDb::new(client, rt);
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&db))).unwrap_or_else(|_| Err(ApiError::internal("a read panicked")))
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&db))).unwrap_or_else(|_| Err(ApiError::internal("a read panicked")));
+            // A read that failed (or panicked) inside a snapshot must not hand
+            // its open transaction to the connection's next user.
+            if db.in_transaction() && db.batch("ROLLBACK").is_err() {
+                tracing::warn!("a read connection could not roll back; it is dropped");
+                drop(deadpool_postgres::Object::take(db.client));
+            }
+            out
         })
         .await?
     }
