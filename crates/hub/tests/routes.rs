@@ -1237,3 +1237,26 @@ async fn a_lodestar_request_is_visible_only_to_the_principal_that_announced_it()
     let r = hub.call(raw("DELETE", "/v1/approvals/proj/r1", Some(&owner), b"")).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "the owner consumes it");
 }
+
+/// U+0000 in an agent's text: SQLite stores it, PostgreSQL's text cannot. On
+/// either database the answer is the request's own (stored, or 422
+/// `invalid_body`), never a 500, and the hub goes on accepting proposals.
+/// In the actor, where every database derives the agent's name, it is
+/// refused on both.
+#[tokio::test]
+async fn a_nul_character_is_stored_or_refused_never_an_internal_error() {
+    let hub = Hub::new(OPEN).await;
+    let nul = json!({"id": "nul-1", "type": "read.file", "actor": {"kind": "agent", "name": "bot"}, "target": "file:///a\u{0}b"});
+    let (code, body) = hub.post("/actions", None, &nul).await;
+    assert!(code.is_success() || (code == StatusCode::UNPROCESSABLE_ENTITY && body["code"] == "invalid_body"), "{code} {body}");
+    if code.is_success() {
+        let (_, item) = hub.get("/actions/nul-1", body["statusToken"].as_str()).await;
+        assert_eq!(item["status"], "allowed", "{item}");
+    }
+    let provider = json!({"id": "nul-2", "type": "read.file", "actor": {"kind": "agent", "name": "bot", "provider": "x\u{0}y"}});
+    let (code, body) = hub.post("/actions", None, &provider).await;
+    assert_eq!((code, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("actor.provider"), "{body}");
+    let fine = json!({"id": "after", "type": "read.file", "actor": {"kind": "agent", "name": "bot"}});
+    assert!(hub.post("/actions", None, &fine).await.0.is_success());
+}

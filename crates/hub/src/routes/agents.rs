@@ -58,6 +58,9 @@ pub async fn propose(State(s): State<AppState>, method: Method, uri: Uri, header
     let (req, raw): (ProposeAction, Value) = json::parse(&body)?;
     validate::text("type", &req.action_type)?;
     validate::text("actor.name", &req.actor.name)?;
+    if let Some(p) = &req.actor.provider {
+        validate::text("actor.provider", p)?;
+    }
     if let Some(id) = &req.id {
         validate::text("id", id)?;
         if crate::store::events::is_reserved(id) {

@@ -94,8 +94,14 @@ impl PgDb {
     }
 }
 
-fn refs(args: &[Arg]) -> Vec<&(dyn ToSql + Sync)> {
-    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
+/// The arguments as the driver takes them. PostgreSQL's text cannot hold
+/// U+0000, which SQLite stores: such a value is the request's fault (422),
+/// not the database's (the request's savepoint is rolled back, nothing else).
+fn refs(args: &[Arg]) -> ApiResult<Vec<&(dyn ToSql + Sync)>> {
+    if args.iter().any(|a| matches!(a, Arg::Text(t) if t.contains('\0'))) {
+        return Err(ApiError::unprocessable("invalid_body", "a text field contains U+0000 (NUL), which this hub's database cannot store"));
+    }
+    Ok(args.iter().map(|a| a as &(dyn ToSql + Sync)).collect())
 }
 
 impl Db for PgDb {
@@ -104,14 +110,16 @@ impl Db for PgDb {
     }
 
     fn execute(&self, sql: &str, args: &[Arg]) -> ApiResult<usize> {
+        let args = refs(args)?;
         let st = self.prepare(sql)?;
-        let n = self.rt.block_on(self.client.execute(&st, &refs(args)))?;
+        let n = self.rt.block_on(self.client.execute(&st, &args))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     fn each(&self, sql: &str, args: &[Arg], f: &mut dyn FnMut(&Row<'_>) -> ApiResult<bool>) -> ApiResult<()> {
+        let args = refs(args)?;
         let st = self.prepare(sql)?;
-        let rows = self.rt.block_on(self.client.query(&st, &refs(args)))?;
+        let rows = self.rt.block_on(self.client.query(&st, &args))?;
         for r in &rows {
             if !f(&Row::Postgres(r))? {
                 break;
