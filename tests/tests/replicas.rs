@@ -323,3 +323,51 @@ fn grants_and_a_lodestar_gate_work_through_either_replica() {
     let r: Value = http.get(format!("{}/v1/approvals/proj-1/r-1", b.url)).bearer_auth(TOKEN).send().unwrap().json().unwrap();
     assert_eq!(r["code"], "consumed");
 }
+
+#[test]
+fn replicas_recover_when_the_database_drops_every_connection() {
+    require_keyring();
+    let (db, a, b) = replicas(None, &["--dev-open"]);
+    let (alice, _) = a.operator("alice", "approver");
+    let on_b = Cli::new(&b.url, &alice.operator);
+    let proposed = held_action(&a.url, "before-the-cut");
+    let token = proposed["statusToken"].as_str().unwrap().to_owned();
+    // The agent's long-poll on A is open while the database cuts every
+    // connection of both replicas (pooled, writer, listener, sweep session).
+    let waiter = {
+        let url = format!("{}/actions/before-the-cut?wait_ms=60000", a.url);
+        std::thread::spawn(move || {
+            let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(90)).build().unwrap();
+            http.get(url).bearer_auth(token).send().unwrap().json::<Value>().unwrap()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let name = db.rsplit('/').next().unwrap();
+    let cut: i64 = psql(&db, &format!("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"))
+        .parse()
+        .unwrap();
+    assert!(cut >= 4, "only {cut} connections were cut");
+    std::thread::sleep(Duration::from_millis(500));
+
+    // B takes new connections and decides; A's listener reconnects and
+    // releases the agent.
+    let r = on_b.run(&["approve", "before-the-cut", "--reason", "after the cut"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let released = waiter.join().unwrap();
+    assert_eq!(released["status"], "approved", "{released}");
+    // Both go on proposing and sweeping.
+    for hub in [&a, &b] {
+        let id = format!("after-{}", hub.port);
+        assert_eq!(propose(&hub.url, json!({"id": id, "type": "read.file", "actor": {"kind": "agent", "name": "bot"}}))["status"], "allowed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let sweepers =
+            [&a, &b].iter().filter(|h| reqwest::blocking::get(format!("{}/health", h.url)).unwrap().json::<Value>().unwrap()["sweeper"] == "here").count();
+        if sweepers == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{sweepers} replicas sweep after the cut");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
