@@ -58,7 +58,6 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let err = |e: gatehouse_hub::error::ApiError| anyhow::anyhow!("{}", e.body);
     // A fresh read-only connection per kind: its first call is cold.
     let measure = |label: &str, f: &dyn Fn(&rusqlite::Connection) -> anyhow::Result<(usize, i64)>| -> anyhow::Result<()> {
         let c = gatehouse_hub::db::open_reader(&path)?;
@@ -77,12 +76,12 @@ fn main() -> anyhow::Result<()> {
     };
     for sort in ListSort::ALL {
         measure(&format!("queue, sort={}", sort.as_str()), &|c| {
-            let p = actions::list(c, ListFilter::Pending, sort, None, 50).map_err(err)?;
+            let p = actions::list(c, ListFilter::Pending, sort, None, 50)?;
             Ok((p.items.len(), p.total))
         })?;
     }
     measure("queue, status=all", &|c| {
-        let p = actions::list(c, ListFilter::All, ListSort::Age, None, 50).map_err(err)?;
+        let p = actions::list(c, ListFilter::All, ListSort::Age, None, 50)?;
         Ok((p.items.len(), p.total))
     })?;
     let recent = gatehouse_protocol::time::format(&(gatehouse_protocol::time::now() - chrono::Duration::days(1)));
@@ -100,7 +99,7 @@ fn main() -> anyhow::Result<()> {
     ];
     for (label, q) in &kinds {
         measure(label, &|c| {
-            let l = traces::list(c, q).map_err(err)?;
+            let l = traces::list(c, q)?;
             Ok((l.items.len(), l.total))
         })?;
     }
@@ -111,27 +110,27 @@ fn main() -> anyhow::Result<()> {
     let c = gatehouse_hub::db::open_reader(&path)?;
     for text in ["seed://", "42"] {
         let q = page(TraceQuery { q: Some(text.into()), ..Default::default() });
-        let cursor = traces::list(&c, &q).map_err(err)?.next_cursor;
+        let cursor = traces::list(&c, &q)?.next_cursor;
         measure(&format!("traces q={text} page 2 by cursor"), &|c| {
-            let l = traces::list(c, &TraceQuery { cursor: cursor.clone(), ..q.clone() }).map_err(err)?;
+            let l = traces::list(c, &TraceQuery { cursor: cursor.clone(), ..q.clone() })?;
             Ok((l.items.len(), l.total))
         })?;
     }
     let mut cursor = None;
     for _ in 0..99 {
-        cursor = traces::list(&c, &page(TraceQuery { cursor: cursor.clone(), ..Default::default() })).map_err(err)?.next_cursor;
+        cursor = traces::list(&c, &page(TraceQuery { cursor: cursor.clone(), ..Default::default() }))?.next_cursor;
     }
     measure("traces page 100 by cursor", &|c| {
-        let l = traces::list(c, &page(TraceQuery { cursor: cursor.clone(), ..Default::default() })).map_err(err)?;
+        let l = traces::list(c, &page(TraceQuery { cursor: cursor.clone(), ..Default::default() }))?;
         Ok((l.items.len(), l.total))
     })?;
     measure("traces page 100 by offset", &|c| {
-        let l = traces::list(c, &page(TraceQuery { offset: Some(99 * 50), ..Default::default() })).map_err(err)?;
+        let l = traces::list(c, &page(TraceQuery { offset: Some(99 * 50), ..Default::default() }))?;
         Ok((l.items.len(), l.total))
     })?;
 
     let t = Instant::now();
-    let bundle = traces::bundle(&c, "seed-42").map_err(err)?.expect("trace");
+    let bundle = traces::bundle(&c, "seed-42")?.expect("trace");
     let report = gatehouse_protocol::trace::verify(&bundle, &BTreeMap::new());
     println!("export + verify one trace: {:?} (valid: {})", t.elapsed(), report.valid);
     if !keep {

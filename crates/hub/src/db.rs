@@ -55,11 +55,10 @@ pub async fn with<R: Send + 'static>(db: &Path, f: impl FnOnce(&dyn Db) -> ApiRe
         None => None,
     };
     tokio::task::spawn_blocking(move || -> anyhow::Result<R> {
-        let out = match pool {
-            Some(pool) => f(&crate::store::postgres::PgDb::new(rt.block_on(pool.get())?, rt.clone())),
-            None => f(&open(&db)?),
-        };
-        out.map_err(|e| anyhow::anyhow!("{}", e.body.message))
+        Ok(match pool {
+            Some(pool) => f(&crate::store::postgres::PgDb::new(rt.block_on(pool.get())?, rt.clone()))?,
+            None => f(&open(&db)?)?,
+        })
     })
     .await?
 }

@@ -61,6 +61,16 @@ pub struct ApiError {
     pub body: ErrorBody,
 }
 
+/// `code: message`, so that offline commands and start-up (`anyhow`) take
+/// an `ApiError` with `?`.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.body.fmt(f)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl ApiError {
     pub fn new(kind: ErrorKind, code: &str, message: impl Into<String>) -> Self {
         Self { kind, body: ErrorBody::new(code, message) }

@@ -62,12 +62,12 @@ pub fn seed_with(conn: &mut Connection, count: usize, o: &Options) -> anyhow::Re
             a.params = Some(json!({"n": n}));
             a.request["params"] = json!({"n": n});
             a.request_digest = gatehouse_protocol::action_digest(&a.request);
-            actions::propose(&tx, a).map_err(|e| anyhow::anyhow!("{}", e.body))?;
+            actions::propose(&tx, a)?;
         }
         tx.commit()?;
         i += o.chunk.max(1);
     }
-    crate::store::text_index::catch_up_all(conn).map_err(|e| anyhow::anyhow!("{}", e.body))?;
+    crate::store::text_index::catch_up_all(conn)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
     Ok(())

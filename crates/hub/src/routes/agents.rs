@@ -39,7 +39,7 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
         "sweepAgoMs": since,
         // Over PostgreSQL one replica sweeps; the others say "standby".
         "sweeper": if s.store.sweeps_here() { "here" } else { "standby" },
-        "database": match s.store.backend() { crate::store::sql::Backend::Sqlite => "sqlite", crate::store::sql::Backend::Postgres => "postgres" },
+        "database": s.store.backend().as_str(),
     });
     if writer && sweeping {
         return (StatusCode::OK, Json(body));

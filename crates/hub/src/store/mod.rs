@@ -161,23 +161,32 @@ impl Store {
         let indexer = crate::db::open(path)?;
         let conn = crate::db::open_writer(path)?;
         let secret = load_or_create_secret(&conn)?;
-        let last = events::last_seq(&conn).map_err(|e| anyhow::anyhow!("{}", e.body))?;
-        let (seq_tx, _) = watch::channel(last);
-        let seq_tx = Arc::new(seq_tx);
-        let wake = Arc::new(wake::Wake::default());
+        let (seq_tx, wake) = announcer(events::last_seq(&conn)?);
         let readers = Readers::Sqlite { pool: Pool::open(path, READERS)?, feed: Pool::open(path, 1)? };
-        let writer = writer::spawn_sqlite(conn, crate::db::open_writer(path)?, last, seq_tx.clone(), wake.clone())?;
+        let writer = writer::spawn_sqlite(conn, crate::db::open_writer(path)?, seq_tx.clone(), wake.clone())?;
         text_index::spawn(indexer, seq_tx.subscribe(), writer.alive_flag())?;
-        Ok(Self {
+        Ok(Self::assemble(writer, readers, None, seq_tx, wake, secret))
+    }
+
+    /// The parts every store has, whichever database is under it.
+    fn assemble(
+        writer: writer::Handle,
+        readers: Readers,
+        leader: Option<Arc<postgres::Leader>>,
+        seq_tx: Arc<watch::Sender<i64>>,
+        wake: Arc<wake::Wake>,
+        secret: [u8; 32],
+    ) -> Self {
+        Self {
             writer,
             readers,
-            leader: None,
+            leader,
             seq_tx,
             wake,
             secret: Arc::new(secret),
             last_sweep: Arc::new(std::sync::atomic::AtomicI64::new(chrono::Utc::now().timestamp_millis())),
             sweeps_here: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        })
+        }
     }
 
     /// The store of a hub started with `--db location`: a PostgreSQL URL
@@ -199,25 +208,15 @@ impl Store {
             let (pool, rt) = (pool.clone(), rt.clone());
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let db = postgres::PgDb::new(rt.block_on(pool.get())?, rt.clone());
-                Ok((load_or_create_secret(&db)?, events::last_seq(&db).map_err(|e| anyhow::anyhow!("{}", e.body))?))
+                Ok((load_or_create_secret(&db)?, events::last_seq(&db)?))
             })
             .await??
         };
-        let (seq_tx, _) = watch::channel(last);
-        let seq_tx = Arc::new(seq_tx);
-        let wake = Arc::new(wake::Wake::default());
-        let writer = writer::spawn(postgres::PgWriter::new(pool.clone(), rt), last, seq_tx.clone(), wake.clone())?;
-        tokio::spawn(postgres::listen(config.clone(), last, seq_tx.clone(), wake.clone()));
-        Ok(Self {
-            writer,
-            readers: Readers::Postgres(postgres::Readers::new(pool, READERS)),
-            leader: Some(Arc::new(postgres::Leader::new(config))),
-            seq_tx,
-            wake,
-            secret: Arc::new(secret),
-            last_sweep: Arc::new(std::sync::atomic::AtomicI64::new(chrono::Utc::now().timestamp_millis())),
-            sweeps_here: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        })
+        let (seq_tx, wake) = announcer(last);
+        let writer = writer::spawn(postgres::PgWriter::new(pool.clone(), rt), seq_tx.clone(), wake.clone())?;
+        tokio::spawn(postgres::listen(config.clone(), seq_tx.clone(), wake.clone()));
+        let readers = Readers::Postgres(postgres::Readers::new(pool, READERS));
+        Ok(Self::assemble(writer, readers, Some(Arc::new(postgres::Leader::new(config))), seq_tx, wake, secret))
     }
 
     /// Which database this store is on.
@@ -334,13 +333,20 @@ impl Store {
     }
 }
 
+/// What announces commits: the feed's newest announced sequence (starting
+/// at `last`, the log's end) and the wake-ups of each subject's watchers.
+/// The sequence is also where the next announcement starts reading
+/// (`writer::publish`), whoever makes it.
+fn announcer(last: i64) -> (Arc<watch::Sender<i64>>, Arc<wake::Wake>) {
+    (Arc::new(watch::channel(last).0), Arc::new(wake::Wake::default()))
+}
+
 /// The key of status tokens, in the database: every replica has the same.
 /// Two replicas starting at once both offer one; the first stored wins.
 fn load_or_create_secret(conn: &dyn Db) -> anyhow::Result<[u8; 32]> {
     let fresh = hex::encode(rand::random::<[u8; 32]>());
-    let e = |e: ApiError| anyhow::anyhow!("{}", e.body);
-    conn.execute("INSERT INTO meta (key, value) VALUES ('hub_secret', ?1) ON CONFLICT DO NOTHING", &params![fresh]).map_err(e)?;
-    let hex_secret: String = conn.query_row("SELECT value FROM meta WHERE key = 'hub_secret'", &[], |r| r.get(0)).map_err(e)?;
+    conn.execute("INSERT INTO meta (key, value) VALUES ('hub_secret', ?1) ON CONFLICT DO NOTHING", &params![fresh])?;
+    let hex_secret: String = conn.query_row("SELECT value FROM meta WHERE key = 'hub_secret'", &[], |r| r.get(0))?;
     let bytes = hex::decode(hex_secret)?;
     bytes.try_into().map_err(|_| anyhow::anyhow!("hub_secret in meta is malformed"))
 }

@@ -265,6 +265,24 @@ pub fn pool(url: &str, size: usize) -> anyhow::Result<(deadpool_postgres::Pool, 
     Ok((pool, config))
 }
 
+/// A new, empty database on the PostgreSQL server that `server` (the URL
+/// of one of its databases, such as scripts/postgres.sh's
+/// `GATEHOUSE_TEST_POSTGRES`) reaches, named `prefix` and a random suffix;
+/// its URL. For tests and benchmarks. Its default collation is linguistic
+/// (ICU's en-US, where `~` sorts before digits), as many production
+/// servers' is, so an ordering that relied on byte order shows up. Runs
+/// `psql`, which comes with the server's packages.
+pub fn scratch_database(server: &str, prefix: &str) -> anyhow::Result<String> {
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    let sql = format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'");
+    let out = std::process::Command::new("psql").args([server, "-q", "-c", &sql]).output().map_err(|e| anyhow::anyhow!("psql: {e}"))?;
+    if !out.status.success() {
+        anyhow::bail!("CREATE DATABASE on {}: {}", redact(server), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let (base, _) = server.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("{} is not a database URL", redact(server)))?;
+    Ok(format!("{base}/{name}"))
+}
+
 /// A database URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -304,13 +322,8 @@ pub async fn migrate(pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
 /// Follow every replica's commits: LISTEN on [`CHANNEL`] (a writer
 /// notifies it in each batch's transaction), and on each notification, or
 /// every second in case one was missed, announce the events committed since
-/// the last ones seen. Reconnects when its connection breaks.
-pub async fn listen(
-    config: tokio_postgres::Config,
-    mut last_seq: i64,
-    seq_tx: std::sync::Arc<tokio::sync::watch::Sender<i64>>,
-    wake: std::sync::Arc<super::wake::Wake>,
-) {
+/// the last announcement. Reconnects when its connection breaks.
+pub async fn listen(config: tokio_postgres::Config, seq_tx: std::sync::Arc<tokio::sync::watch::Sender<i64>>, wake: std::sync::Arc<super::wake::Wake>) {
     use futures_util::StreamExt;
     loop {
         let (client, mut connection) = match config.connect(tokio_postgres::NoTls).await {
@@ -336,12 +349,14 @@ pub async fn listen(
             continue;
         }
         loop {
-            let fresh = client.query("SELECT seq, subject FROM events WHERE seq > $1 ORDER BY seq LIMIT 10000", &[&last_seq]).await;
+            // From the last announcement, this replica's writer's or ours.
+            let after = *seq_tx.borrow();
+            let fresh = client.query("SELECT seq, subject FROM events WHERE seq > $1 ORDER BY seq LIMIT 10000", &[&after]).await;
             match fresh {
                 Ok(rows) => {
                     let rows: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
                     let full = rows.len() == 10000;
-                    super::writer::announce(&rows, &mut last_seq, &seq_tx, &wake);
+                    super::writer::announce(&rows, &seq_tx, &wake);
                     if full {
                         continue;
                     }

@@ -18,6 +18,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// Its name, as `/health` reports it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
 /// One statement argument.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {

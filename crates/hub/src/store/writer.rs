@@ -164,27 +164,27 @@ impl WriteConn for Sqlite {
 }
 
 /// The SQLite writer, with its checkpointer.
-pub fn spawn_sqlite(conn: Connection, checkpointer: Connection, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
+pub fn spawn_sqlite(conn: Connection, checkpointer: Connection, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(Some("main"), "journal_size_limit", WAL_SIZE_LIMIT)?;
-    let handle = spawn(Sqlite(conn), last_seq, seq_tx, wake)?;
+    let handle = spawn(Sqlite(conn), seq_tx, wake)?;
     spawn_checkpointer(checkpointer, handle.alive.clone())?;
     Ok(handle)
 }
 
-pub fn spawn(conn: impl WriteConn, last_seq: i64, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
+pub fn spawn(conn: impl WriteConn, seq_tx: Arc<watch::Sender<i64>>, wake: Arc<Wake>) -> anyhow::Result<Handle> {
     let (jobs, rx) = mpsc::channel::<Job>();
     let alive = Arc::new(AtomicBool::new(true));
     let (flag, commits) = (alive.clone(), Arc::new(AtomicU64::new(0)));
     let counted = commits.clone();
     std::thread::Builder::new().name("gatehouse-writer".into()).spawn(move || {
-        run(conn, rx, last_seq, &seq_tx, &wake, &counted);
+        run(conn, rx, &seq_tx, &wake, &counted);
         flag.store(false, Ordering::Relaxed);
     })?;
     Ok(Handle { jobs, alive, commits })
 }
 
-fn run(mut conn: impl WriteConn, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq_tx: &watch::Sender<i64>, wake: &Wake, commits: &AtomicU64) {
+fn run(mut conn: impl WriteConn, rx: mpsc::Receiver<Job>, seq_tx: &watch::Sender<i64>, wake: &Wake, commits: &AtomicU64) {
     // Whether anything was committed since the last upkeep, and when that was.
     let (mut dirty, mut upkept) = (false, Instant::now());
     loop {
@@ -203,7 +203,7 @@ fn run(mut conn: impl WriteConn, rx: mpsc::Receiver<Job>, mut last_seq: i64, seq
                 if committed {
                     commits.fetch_add(1, Ordering::Relaxed);
                     if let Some(db) = conn.db() {
-                        publish(db, &mut last_seq, seq_tx, wake);
+                        publish(db, seq_tx, wake);
                     }
                     dirty = true;
                 }
@@ -250,29 +250,20 @@ fn commit_batch(conn: &mut impl WriteConn, batch: Vec<Job>) -> (bool, Vec<Finish
         }
     };
     let mut finishers = Vec::with_capacity(batch.len());
-    let mut sound = true;
     for job in batch {
-        if !sound {
-            // Answered as not committed, without running.
-            finishers.push(Box::new(|_| {}) as Finish);
-            continue;
-        }
-        let (finish, ok) = job(tx);
+        let (finish, sound) = job(tx);
         finishers.push(finish);
         // SQLite rolls the whole transaction back by itself on a full disk,
         // an I/O error or out of memory; a savepoint that could not be rolled
         // back leaves a failed request's changes in. Either way nothing of
         // this batch may stand (the rest would otherwise run unbatched).
-        if !ok || !tx.in_transaction() {
+        if !sound || !tx.in_transaction() {
             tracing::error!("the write transaction is no longer sound; the batch is refused");
             if tx.in_transaction() {
                 let _ = tx.batch("ROLLBACK");
             }
-            sound = false;
+            return (false, finishers);
         }
-    }
-    if !sound {
-        return (false, finishers);
     }
     match conn.commit() {
         Ok(()) => (true, finishers),
@@ -286,23 +277,26 @@ fn commit_batch(conn: &mut impl WriteConn, batch: Vec<Job>) -> (bool, Vec<Finish
     }
 }
 
-/// Announce what was committed since `last_seq`: wake each subject's
-/// watchers and move the feed's sequence on (never back: on PostgreSQL the
-/// listener announces other replicas' commits too).
-pub(crate) fn publish(conn: &dyn Db, last_seq: &mut i64, seq_tx: &watch::Sender<i64>, wake: &Wake) {
-    match conn.query_all("SELECT seq, subject FROM events WHERE seq > ?1 ORDER BY seq", &params![*last_seq], |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?))) {
-        Ok(rows) => announce(&rows, last_seq, seq_tx, wake),
+/// Announce what was committed since the last announcement (`seq_tx`'s
+/// value): wake each subject's watchers, then move the feed's sequence on.
+/// On PostgreSQL the listener announces too (other replicas' commits), from
+/// the same position, so neither reads again what the other announced.
+pub(crate) fn publish(conn: &dyn Db, seq_tx: &watch::Sender<i64>, wake: &Wake) {
+    let after = *seq_tx.borrow();
+    match conn.query_all("SELECT seq, subject FROM events WHERE seq > ?1 ORDER BY seq", &params![after], |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?))) {
+        Ok(rows) => announce(&rows, seq_tx, wake),
         Err(e) => {
             tracing::warn!(error = ?e, "could not read the new events");
-            *last_seq = events::last_seq(conn).unwrap_or(*last_seq);
-            announce(&[], last_seq, seq_tx, wake);
+            if let Ok(last) = events::last_seq(conn) {
+                advance(seq_tx, last);
+            }
         }
     }
 }
 
-/// Wake the subjects of `rows` (new events, in order) and publish the newest
-/// sequence.
-pub(crate) fn announce(rows: &[(i64, String)], last_seq: &mut i64, seq_tx: &watch::Sender<i64>, wake: &Wake) {
+/// Wake the subjects of `rows` (new events, in order), then publish the
+/// newest sequence.
+pub(crate) fn announce(rows: &[(i64, String)], seq_tx: &watch::Sender<i64>, wake: &Wake) {
     let mut subjects: Vec<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
     subjects.sort_unstable();
     subjects.dedup();
@@ -310,9 +304,12 @@ pub(crate) fn announce(rows: &[(i64, String)], last_seq: &mut i64, seq_tx: &watc
         wake.notify(s);
     }
     if let Some((seq, _)) = rows.last() {
-        *last_seq = (*last_seq).max(*seq);
+        advance(seq_tx, *seq);
     }
-    let last = *last_seq;
+}
+
+/// Move the feed's sequence to `last`, never back.
+fn advance(seq_tx: &watch::Sender<i64>, last: i64) {
     seq_tx.send_if_modified(|cur| {
         let newer = last > *cur;
         if newer {
