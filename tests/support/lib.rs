@@ -61,23 +61,13 @@ pub struct Hub {
     database: Option<String>,
 }
 
-/// `CREATE DATABASE name` as a production server would have it: a
-/// linguistic default collation (ICU's en-US, where `~` sorts before digits
-/// and punctuation is ignored), so any ordering that relied on byte order
-/// shows up in the tests.
-pub fn create_database_sql(name: &str) -> String {
-    format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
-}
-
 /// A new, empty database on the PostgreSQL server scripts/postgres.sh
-/// started (`GATEHOUSE_TEST_POSTGRES`); its URL.
+/// started (`GATEHOUSE_TEST_POSTGRES`); its URL
+/// (`gatehouse_hub::store::postgres::scratch_database`).
 pub fn postgres_database() -> String {
     let server = std::env::var("GATEHOUSE_TEST_POSTGRES")
         .expect("GATEHOUSE_TEST_POSTGRES is not set: run the tests under scripts/postgres.sh (scripts/test.sh does), which starts a PostgreSQL server");
-    let name = unique("gh").replace('-', "_");
-    let out = Command::new("psql").args([server.as_str(), "-q", "-c", &create_database_sql(&name)]).output().expect("psql");
-    assert!(out.status.success(), "CREATE DATABASE: {}", String::from_utf8_lossy(&out.stderr));
-    format!("{}/{name}", server.rsplit_once('/').expect("a database URL").0)
+    gatehouse_hub::store::postgres::scratch_database(&server, "gh").unwrap()
 }
 
 impl Hub {

@@ -960,12 +960,7 @@ async fn replicas(cfg: &Cfg, op: &Operator, rep: &mut Report) -> Result<()> {
         rep.detail("PostgreSQL rows skipped: no server (run under scripts/postgres.sh, as scripts/bench.sh does)");
         return Ok(());
     };
-    let name = format!("bench_{:x}", rand::random::<u32>());
-    let out = std::process::Command::new("psql").args([server.as_str(), "-q", "-c", &format!("CREATE DATABASE {name}")]).output().context("psql")?;
-    if !out.status.success() {
-        bail!("CREATE DATABASE: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let url = format!("{}/{name}", server.rsplit_once('/').context("a database URL")?.0);
+    let url = gatehouse_hub::store::postgres::scratch_database(server, "bench")?;
     let db = Db::create_at(cfg, "postgres", op, Some(&url))?;
     let a = Hub::start(cfg, &db).await?;
     let c = client();

@@ -1260,3 +1260,21 @@ async fn a_nul_character_is_stored_or_refused_never_an_internal_error() {
     let fine = json!({"id": "after", "type": "read.file", "actor": {"kind": "agent", "name": "bot"}});
     assert!(hub.post("/actions", None, &fine).await.0.is_success());
 }
+
+/// `gatehouse-hub operators add` for an id or a key already enrolled: a
+/// conflict naming both, on either database, and nothing changed.
+#[tokio::test]
+async fn enrolling_an_id_or_a_key_twice_is_a_conflict() {
+    let hub = Hub::new(CLOSED).await;
+    let taken_key = hub.admin.public().to_hex();
+    let fresh_key = gatehouse_protocol::SigningKey::generate().public().to_hex();
+    for (id, key) in [("root", fresh_key), ("someone-else", taken_key)] {
+        let now = time::format(&time::now());
+        let r = hub.state.store.write(move |tx| gatehouse_hub::store::operators::add(tx, id, &key, gatehouse_protocol::wire::Role::Approver, &[], &now)).await;
+        let e = r.expect_err("enrolled twice");
+        assert_eq!(e.body.code, "already_enrolled", "{id}: {e}");
+        assert!(e.body.message.contains("already enrolled"), "{e}");
+    }
+    let listed = hub.state.store.read(gatehouse_hub::store::operators::list).await.unwrap();
+    assert_eq!(listed.iter().map(|o| o.operator_id.as_str()).collect::<Vec<_>>(), ["root"]);
+}

@@ -49,22 +49,14 @@ pub const CLOSED: Opts<'static> = Opts { dev_open: false, policy: None, lodestar
 pub const OPEN: Opts<'static> = Opts { dev_open: true, policy: None, lodestar_token: None };
 
 /// The database for a new hub: `hub.db` in `dir`, or a new PostgreSQL
-/// database when the tests run on PostgreSQL (with a linguistic default
-/// collation, as a production server has: orderings must not rely on
-/// byte order there).
+/// database when the tests run on PostgreSQL (`scratch_database`: with a
+/// linguistic default collation, as a production server has).
 pub fn new_db(dir: &Path) -> std::path::PathBuf {
     if std::env::var("GATEHOUSE_HUB_TEST_DB").as_deref() != Ok("postgres") {
         return dir.join("hub.db");
     }
     let server = std::env::var("GATEHOUSE_TEST_POSTGRES").expect("GATEHOUSE_TEST_POSTGRES (run under scripts/postgres.sh)");
-    let name = format!("hub_{}", uuid::Uuid::new_v4().simple());
-    let out = std::process::Command::new("psql")
-        .args([server.as_str(), "-q", "-c", &format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")])
-        .output()
-        .expect("psql");
-    assert!(out.status.success(), "CREATE DATABASE: {}", String::from_utf8_lossy(&out.stderr));
-    let base = server.rsplit_once('/').expect("a database URL").0;
-    std::path::PathBuf::from(format!("{base}/{name}"))
+    std::path::PathBuf::from(gatehouse_hub::store::postgres::scratch_database(&server, "hub").unwrap())
 }
 
 pub async fn state_for(db: &Path, o: &Opts<'_>) -> AppState {
