@@ -42,8 +42,7 @@ pub fn get(conn: &dyn Db, id: &str) -> ApiResult<Option<HelperView>> {
 }
 
 pub fn list(conn: &dyn Db) -> ApiResult<Vec<HelperView>> {
-    let rows = conn.query_all(&format!("SELECT {COLS} FROM helpers ORDER BY swarm_id, parent_id, created_at, id"), &[], row)?;
-    Ok(rows)
+    conn.query_all(&format!("SELECT {COLS} FROM helpers ORDER BY swarm_id, parent_id, created_at, id"), &[], row)
 }
 
 pub fn is_helper_token(conn: &dyn Db, token_hash: &str) -> ApiResult<bool> {

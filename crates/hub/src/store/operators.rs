@@ -119,21 +119,14 @@ pub fn set_groups(conn: &dyn Db, signed: &SignedGroupChange, now: Timestamp) -> 
 
 /// An operator's group changes, oldest first.
 pub fn group_history(conn: &dyn Db, id: &str) -> ApiResult<Vec<GroupChangeRecord>> {
-    let rows = conn.query_all(
-        "SELECT envelope, previous, received_at FROM operator_group_changes WHERE operator_id = ?1 ORDER BY received_at, rowid",
-        &params![id],
-        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?)),
-    )?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (envelope, previous, received_at) = row;
-        out.push(GroupChangeRecord {
+    conn.query_all("SELECT envelope, previous, received_at FROM operator_group_changes WHERE operator_id = ?1 ORDER BY received_at, rowid", &params![id], |r| {
+        let (envelope, previous): (String, String) = (r.get(0)?, r.get(1)?);
+        Ok(GroupChangeRecord {
             envelope: serde_json::from_str(&envelope).map_err(ApiError::internal)?,
             previous: serde_json::from_str(&previous).map_err(ApiError::internal)?,
-            received_at,
-        });
-    }
-    Ok(out)
+            received_at: r.get(2)?,
+        })
+    })
 }
 
 pub fn list(conn: &dyn Db) -> ApiResult<Vec<OperatorInfo>> {

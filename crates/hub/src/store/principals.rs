@@ -41,13 +41,12 @@ pub fn create(conn: &dyn Db, id: &str, org: &str, public_key: Option<&str>, toke
 }
 
 fn capabilities(conn: &dyn Db, id: &str, now: &str) -> ApiResult<Vec<CapabilityView>> {
-    let rows = conn.query_all(
+    conn.query_all(
         "SELECT capability, expires_at, granted_by, granted_at, grant_id FROM capabilities
          WHERE principal_id = ?1 AND (expires_at IS NULL OR expires_at > ?2) ORDER BY capability",
         &params![id, now],
         |r| Ok(CapabilityView { capability: r.get(0)?, expires_at: r.get(1)?, granted_by: r.get(2)?, granted_at: r.get(3)?, grant_id: r.get(4)? }),
-    )?;
-    Ok(rows)
+    )
 }
 
 fn row(conn: &dyn Db, r: (String, String, Option<String>, bool, String, String), now: &str) -> ApiResult<PrincipalView> {
@@ -172,7 +171,7 @@ pub fn apply(conn: &dyn Db, signed: &SignedGrant, now: time::Timestamp) -> ApiRe
 }
 
 pub fn history(conn: &dyn Db, id: &str) -> ApiResult<Vec<GrantRecord>> {
-    let rows = conn.query_all(
+    conn.query_all(
         "SELECT id, op, principal_id, capabilities, expires_at, reason, operator_id, issued_at, received_at FROM grants
          WHERE principal_id = ?1 ORDER BY received_at, rowid",
         &params![id],
@@ -191,6 +190,5 @@ pub fn history(conn: &dyn Db, id: &str) -> ApiResult<Vec<GrantRecord>> {
                 received_at: r.get(8)?,
             })
         },
-    )?;
-    Ok(rows)
+    )
 }
