@@ -198,7 +198,7 @@ pub async fn decide(client: &HubClient, store: &LocalStore, ask: Ask<'_>) -> Res
     let hold = item.hold.as_ref().ok_or_else(|| OpError::NotFound(format!("action {action_id:?} is not held (policy let it through)")))?;
     let now = time::now();
     // The hub's own rule, checked before anything is signed.
-    rules::check_open(hold, item.decision.as_ref(), now).map_err(|c| match c {
+    rules::check_open(hold, item.decision.as_deref(), now).map_err(|c| match c {
         rules::Closed::Expired { .. } => conflict(c.code(), format!("{c}; nothing was signed")),
         _ => conflict(c.code(), c.to_string()),
     })?;

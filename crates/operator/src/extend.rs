@@ -41,7 +41,7 @@ pub async fn extend(client: &HubClient, ask: ExtendAsk<'_>) -> Result<ExtensionO
     let (item, events) = client.action(ask.action_id).await?;
     let hold = item.hold.as_ref().ok_or_else(|| OpError::NotFound(format!("action {:?} is not held (policy let it through)", ask.action_id)))?;
     let now = time::now();
-    extension::check_extendable(hold, item.decision.as_ref(), now).map_err(refused)?;
+    extension::check_extendable(hold, item.decision.as_deref(), now).map_err(refused)?;
     let digest = proposal_digest(&item, Some(&events))?;
     if ask.shown_digest.is_some_and(|s| s != digest) {
         return Err(OpError::Conflict(
@@ -51,7 +51,7 @@ pub async fn extend(client: &HubClient, ask: ExtendAsk<'_>) -> Result<ExtensionO
     }
     let body = ExtensionBody::new(hold, &digest, client.operator(), by, reason, now);
     let times = body.validate().map_err(|e| OpError::Invalid(e.to_string()))?;
-    extension::check_extension(hold, item.decision.as_ref(), times.previous, times.deadline, now).map_err(refused)?;
+    extension::check_extension(hold, item.decision.as_deref(), times.previous, times.deadline, now).map_err(refused)?;
     let signed = body.sign(client.key()).map_err(|e| OpError::Invalid(e.to_string()))?;
     client.post_extension(ask.action_id, &signed).await
 }

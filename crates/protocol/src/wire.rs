@@ -139,8 +139,10 @@ pub struct ActionStatusView {
     pub action_id: String,
     pub status: ActionStatus,
     pub checks: Vec<String>,
+    // Boxed: most items (those waiting) have none, and an inline one
+    // made every queued item 600 bytes larger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<DecisionView>,
+    pub decision: Option<Box<DecisionView>>,
     /// Every signed decision on a quorum hold, in the order accepted
     /// (`decision` is the one that resolved it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -343,8 +345,10 @@ pub struct ApprovalItem {
     pub action: ActionDetail,
     #[serde(default)]
     pub hold: Option<HoldView>,
+    // Boxed: most items (those waiting) have none, and an inline one
+    // made every queued item 600 bytes larger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<DecisionView>,
+    pub decision: Option<Box<DecisionView>>,
     /// Every signed decision on a quorum hold, in the order accepted (on an
     /// action's detail; the queue leaves them out and shows `hold.quorum`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -368,7 +368,7 @@ fn load_stored_item(conn: &dyn Db, action_id: &str) -> ApiResult<Option<Approval
         Some(h) if h.quorum.is_some() => quorum_decisions(conn, &h.hold_id)?,
         _ => Vec::new(),
     };
-    Ok(Some(ApprovalItem { action, hold, decision, decisions }))
+    Ok(Some(ApprovalItem { action, hold, decision: decision.map(Box::new), decisions }))
 }
 
 /// The params of an action stored once, read from its proposal as sent.
@@ -587,7 +587,7 @@ pub fn list(conn: &dyn Db, filter: ListFilter, sort: ListSort, cursor: Option<&s
         }
         key.push(Value::from(r.get::<i64>(key_at + keys.len())?));
         last_key = Some(Value::Array(key));
-        items.push(ApprovalItem { action, hold: Some(hold), decision, decisions: Vec::new() });
+        items.push(ApprovalItem { action, hold: Some(hold), decision: decision.map(Box::new), decisions: Vec::new() });
         Ok(true)
     })?;
     let next_cursor = last_key.filter(|_| more).map(|k| super::traces::encode_cursor(&k));

@@ -126,7 +126,7 @@ pub fn decide(conn: &dyn Db, signed: &SignedDecision, now: time::Timestamp) -> A
     conn.execute("UPDATE holds SET status = ?2, resolved_at = ?3 WHERE id = ?1", &params![d.hold_id, status.as_str(), now_s])?;
     conn.execute("UPDATE actions SET status = ?2 WHERE id = ?1", &params![d.action_id, status.as_str()])?;
     let item = load(conn, &d.action_id)?;
-    events::append(conn, &d.action_id, &now_s, &FeedData::HoldDecided { hold: item.hold.clone(), decision: item.decision.clone(), status })?;
+    events::append(conn, &d.action_id, &now_s, &FeedData::HoldDecided { hold: item.hold.clone(), decision: item.decision.as_deref().cloned(), status })?;
     Ok(Applied::Applied(item))
 }
 
