@@ -39,15 +39,17 @@ pub fn get_state(shared: State<'_, Shared>) -> ConsoleState {
 }
 
 /// A window of the queue as a view shows it (filtered and sorted in the
-/// core: the webview never holds the whole queue).
+/// core: the webview never holds the whole queue). Async, like every
+/// command that reads the queue: it runs off the window's thread, which
+/// stays free for input and painting.
 #[tauri::command]
-pub fn queue_page(shared: State<'_, Shared>, query: QueueQuery) -> Result<QueuePage, ErrorBody> {
+pub async fn queue_page(shared: State<'_, Shared>, query: QueueQuery) -> Result<QueuePage, ErrorBody> {
     Ok(core(&shared)?.queue_page(&query))
 }
 
 /// One item of the queue (the detail pane).
 #[tauri::command]
-pub fn queue_item(shared: State<'_, Shared>, action_id: String) -> Result<Option<ApprovalItem>, ErrorBody> {
+pub async fn queue_item(shared: State<'_, Shared>, action_id: String) -> Result<Option<ApprovalItem>, ErrorBody> {
     Ok(core(&shared)?.queue_item(&action_id))
 }
 

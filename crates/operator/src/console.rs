@@ -10,7 +10,7 @@ use crate::feed::ConnState;
 use crate::follow::{FeedSink, Flow, Follower, Start};
 use crate::hub_client::HubClient;
 use crate::outbox::FlushReport;
-use crate::queue::{Change, Queue, QueuePage, QueueQuery, QueueSort};
+use crate::queue::{Change, Queue, QueuePage, QueueQuery};
 use crate::store::LocalStore;
 use gatehouse_protocol::feed::FeedData;
 use gatehouse_protocol::time;
@@ -252,6 +252,12 @@ impl ConsoleCore {
         may_decide_as(item, self.client.operator(), &self.groups.lock().unwrap())
     }
 
+    /// This operator's groups on the hub (who decides team holds).
+    fn set_groups(&self, groups: Vec<String>) {
+        *self.groups.lock().unwrap() = groups;
+        self.queue.lock().unwrap().regroup();
+    }
+
     /// A window of a queue view (filtered and sorted here): the holds this
     /// operator may decide first, the others after them, named in `not_yours`.
     pub fn queue_page(&self, q: &QueueQuery) -> QueuePage {
@@ -339,7 +345,7 @@ impl ConsoleCore {
             // Who this operator is on the hub: their groups route team holds.
             let position = match self.client.whoami().await {
                 Ok(me) => {
-                    *self.groups.lock().unwrap() = me.groups;
+                    self.set_groups(me.groups);
                     follower.position(Start::Now, &mut face).await
                 }
                 Err(e) => Err(e),
@@ -646,12 +652,7 @@ impl Face<'_> {
     /// The queue is loaded: holds already waiting are told in one
     /// notification (the newest few named, the count the queue's).
     fn announce_waiting(&self) {
-        let newest = {
-            let queue = self.core.queue.lock().unwrap();
-            let pending = queue.pending();
-            let q = QueueQuery { sort: QueueSort::Age, offset: pending.saturating_sub(ANNOUNCED) as u32, limit: ANNOUNCED as u32, ..QueueQuery::default() };
-            queue.page(&q, |_| true).items
-        };
+        let newest = self.core.queue.lock().unwrap().newest_pending(ANNOUNCED);
         let newest: Vec<_> = newest.into_iter().filter(|i| self.core.may_decide(i)).collect();
         if !newest.is_empty() {
             self.sink.new_holds(newest);
@@ -754,7 +755,7 @@ impl FeedSink for Face<'_> {
         }
         if let FeedData::OperatorGroups { envelope, .. } = &e.data {
             if envelope.change.target_id == self.core.client.operator() {
-                *self.core.groups.lock().unwrap() = envelope.change.groups.clone();
+                self.core.set_groups(envelope.change.groups.clone());
                 self.sink.queue_changed();
             }
         }

@@ -325,14 +325,29 @@ export type QueueQuery = { show: QueueShow, sort: QueueSort,
 /**
  * Case-insensitive text in the id, type, agent, target or rule.
  */
-text?: string, offset: number, limit: number, };
+text?: string, offset: number, limit: number, 
+/**
+ * The stamp of the window the view shows now: if the window asked
+ * for is the same, its rows are not sent again (`unchanged`).
+ */
+unless?: string, };
 
 export type QueuePage = { total: number, offset: number, items: Array<ApprovalItem>, 
 /**
  * Pending holds on this page that are not this operator's to decide
  * (another group's, or already approved by them): shown greyed.
  */
-notYours: Array<string>, };
+notYours: Array<string>, 
+/**
+ * Names this window's rows as they are now (which items, in which
+ * order, each at which change).
+ */
+stamp: string, 
+/**
+ * The window is the one the query's `unless` named: `items` and
+ * `not_yours` are left empty, the view keeps what it shows.
+ */
+unchanged: boolean, };
 
 export type ConsoleState = { 
 /**
