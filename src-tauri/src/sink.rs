@@ -38,6 +38,8 @@ pub struct TauriSink {
     traces: Arc<Mutex<TraceBatch>>,
     /// A principals signal is scheduled.
     principals_due: Arc<AtomicBool>,
+    /// The queue was loading at the last signal.
+    was_loading: Arc<AtomicBool>,
 }
 
 impl TauriSink {
@@ -45,7 +47,27 @@ impl TauriSink {
         let notifier = Arc::new(Notifier::new(app.clone(), core.clone()));
         crate::tray::attach(&app, notifier.clone());
         let traces = Arc::new(Mutex::new(TraceBatch { scheduled: false, ids: Some(BTreeSet::new()) }));
-        Self { app, core, notifier, queue_due: Arc::default(), shown_count: Arc::new(AtomicI64::new(-1)), traces, principals_due: Arc::default() }
+        Self {
+            app,
+            core,
+            notifier,
+            queue_due: Arc::default(),
+            shown_count: Arc::new(AtomicI64::new(-1)),
+            traces,
+            principals_due: Arc::default(),
+            was_loading: Arc::new(AtomicBool::new(true)),
+        }
+    }
+}
+
+/// Loading the queue page by page leaves memory freed but kept by the
+/// allocator (the pages as read, their copies on the way in); give it back
+/// to the system once the queue is whole.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas, under their locks.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -65,9 +87,13 @@ fn coalesced(due: &Arc<AtomicBool>, every: Duration, then: impl FnOnce() + Send 
 
 impl Sink for TauriSink {
     fn queue_changed(&self) {
-        let (app, core, notifier, shown) = (self.app.clone(), self.core.clone(), self.notifier.clone(), self.shown_count.clone());
+        let (app, core, notifier, shown, was_loading) =
+            (self.app.clone(), self.core.clone(), self.notifier.clone(), self.shown_count.clone(), self.was_loading.clone());
         coalesced(&self.queue_due, QUEUE_SIGNAL_EVERY, move || {
             let signal: QueueSignal = core.queue_signal();
+            if was_loading.swap(signal.loading, Ordering::AcqRel) && !signal.loading {
+                tauri::async_runtime::spawn_blocking(release_freed_memory);
+            }
             // The count where the desktop shows windows (task bar, switcher)
             // and in the tray, when it changed.
             if shown.swap(signal.pending, Ordering::AcqRel) != signal.pending {
