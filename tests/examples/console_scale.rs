@@ -36,7 +36,7 @@ use gatehouse_tests::{bearer_post, bin, held_action_body, unique, Cli, Hub};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -193,7 +193,15 @@ struct Memory {
     parts: Vec<(String, u64)>,
 }
 
-fn memory(c: &Console) -> Memory {
+/// The sample, and each process's `smaps` kept beside the report as
+/// `smaps-<label>-<name>.txt` (where the memory went, mapping by mapping).
+fn memory(c: &Console, out_dir: &Path, label: &str) -> Memory {
+    let _ = std::fs::create_dir_all(out_dir);
+    for p in c.procs() {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{}/smaps", p.pid)) {
+            let _ = std::fs::write(out_dir.join(format!("smaps-{label}-{}.txt", p.name)), s);
+        }
+    }
     let parts: Vec<(String, u64)> = c.procs().into_iter().map(|p| (format!("{} ({})", p.name, p.pid), pss_kb(p.pid).unwrap_or(0))).collect();
     Memory { total_kb: parts.iter().map(|p| p.1).sum(), parts }
 }
@@ -719,7 +727,7 @@ async fn bench(k: Knobs, out_dir: PathBuf) {
         k.settle_secs,
         cpu_between(&settle_first, &prev, settle_t.elapsed().as_secs_f64(), tck).detail(),
     ));
-    let m = memory(&console);
+    let m = memory(&console, &out_dir, "queue");
     r.row(
         &format!("Memory (PSS), queue view, {} holds + {} helpers", thousands(k.holds), thousands(k.helpers)),
         &mb(m.total_kb),
@@ -754,7 +762,7 @@ async fn bench(k: Knobs, out_dir: PathBuf) {
     c.find(Locator::Css("[data-testid=tab-helpers]")).await.unwrap().click().await.unwrap();
     let listed = wait_attr(&c, "[data-testid=helper-scroll]", "data-total", &k.helpers.to_string(), Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_secs(k.settle_secs)).await;
-    let mh = memory(&console);
+    let mh = memory(&console, &out_dir, "helpers");
     r.row(
         &format!("Memory (PSS), Helpers view open, {} helpers listed", thousands(k.helpers)),
         &mb(mh.total_kb),
@@ -960,7 +968,7 @@ async fn bench(k: Knobs, out_dir: PathBuf) {
 
     // ------------------------------------------------------------ after: memory, idle
     tokio::time::sleep(Duration::from_secs(k.settle_secs)).await;
-    let ma = memory(&console);
+    let ma = memory(&console, &out_dir, "after-load");
     r.row(&format!("Memory (PSS), queue view, after the load ({} holds)", thousands(want)), &mb(ma.total_kb), "≤ 200 MB", Some(ma.total_kb <= 200 * 1024));
     r.note(format!("memory after the load: {}", ma.detail()));
     let idle = idle_cpu(&console, s.hub.pid(), k.idle_secs, tck).await;
