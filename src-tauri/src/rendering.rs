@@ -1,5 +1,5 @@
-//! How the webview draws, and runs the page's script. WebKitGTK's
-//! accelerated compositing renders the page through OpenGL; on a machine without a usable GPU (a VM, a remote
+//! How the webview draws. WebKitGTK's accelerated compositing renders the
+//! page through OpenGL; on a machine without a usable GPU (a VM, a remote
 //! desktop, a laptop on a software driver) that is Mesa's llvmpipe on the
 //! CPU, which redraws the whole layer tree for every change. A queue of text
 //! rows gains nothing from it. Measured with the real console at 10,000
@@ -10,24 +10,13 @@
 //! So compositing is off unless the user says otherwise: `GATEHOUSE_GPU=1`
 //! leaves WebKit's own policy, and a `WEBKIT_DISABLE_COMPOSITING_MODE` the
 //! user set is left as it is.
-//!
-//! The page's script runs without JavaScriptCore's optimising tiers (DFG,
-//! FTL): the console's script is small and mostly waits, and the
-//! optimising compilers' code and their compiled code cost the web process
-//! 8 MB (PSS 121 → 113 MB at 10,000 holds) for no measured gain (CPU under
-//! 100 holds/s 27% → 25% of a core). The interpreter and baseline JIT
-//! remain. A `JSC_useDFGJIT` the user set is left as it is.
 
 /// Call first in `main`, before any thread or webview exists (the variable
 /// is read by WebKit when it starts, and inherited by its web process).
 pub fn choose() {
-    // Single-threaded here: nothing else reads the environment concurrently.
-    if std::env::var_os("JSC_useDFGJIT").is_none() {
-        std::env::set_var("JSC_useDFGJIT", "false");
-        std::env::set_var("JSC_useFTLJIT", "false");
-    }
     if std::env::var_os("GATEHOUSE_GPU").is_some_and(|v| v == "1") || std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_some() {
         return;
     }
+    // Single-threaded here: nothing else reads the environment concurrently.
     std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
 }
