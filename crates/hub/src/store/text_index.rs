@@ -108,11 +108,18 @@ fn pass(conn: &mut Connection, max_rows: i64) -> ApiResult<usize> {
     Ok(n)
 }
 
-/// Index everything not yet indexed (after a bulk load; tests).
+/// Index everything not yet indexed (after a bulk load; tests). Each pass
+/// takes its write locks as it begins (IMMEDIATE): a running hub's indexer
+/// may be writing the same index (`gatehouse-hub seed` into a served
+/// database), and a deferred pass that read before it wrote would fail at
+/// once ("database is locked") instead of waiting its turn.
 pub fn catch_up_all(conn: &mut Connection) -> ApiResult<usize> {
     let mut total = 0;
     loop {
-        match pass(conn, PASS_ROWS * 16)? {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n = catch_up(&tx, PASS_ROWS * 16)?;
+        tx.commit()?;
+        match n {
             0 => return Ok(total),
             n => total += n,
         }
