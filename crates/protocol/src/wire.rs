@@ -139,8 +139,7 @@ pub struct ActionStatusView {
     pub action_id: String,
     pub status: ActionStatus,
     pub checks: Vec<String>,
-    // Boxed: most items (those waiting) have none, and an inline one
-    // made every queued item 600 bytes larger.
+    // Boxed as ApprovalItem's is, which it is copied from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Box<DecisionView>>,
     /// Every signed decision on a quorum hold, in the order accepted
