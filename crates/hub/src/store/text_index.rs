@@ -18,7 +18,7 @@
 //! (a restored backup), it is rebuilt from the actions.
 
 use crate::error::ApiResult;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -100,9 +100,9 @@ pub fn catch_up(conn: &Connection, max_rows: i64) -> ApiResult<usize> {
     Ok(n)
 }
 
-/// One pass in a transaction of its own.
-fn pass(conn: &mut Connection, max_rows: i64) -> ApiResult<usize> {
-    let tx = conn.transaction()?;
+/// One pass in a transaction of its own, begun as `begin` says.
+fn pass(conn: &mut Connection, max_rows: i64, begin: TransactionBehavior) -> ApiResult<usize> {
+    let tx = conn.transaction_with_behavior(begin)?;
     let n = catch_up(&tx, max_rows)?;
     tx.commit()?;
     Ok(n)
@@ -116,10 +116,7 @@ fn pass(conn: &mut Connection, max_rows: i64) -> ApiResult<usize> {
 pub fn catch_up_all(conn: &mut Connection) -> ApiResult<usize> {
     let mut total = 0;
     loop {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let n = catch_up(&tx, PASS_ROWS * 16)?;
-        tx.commit()?;
-        match n {
+        match pass(conn, PASS_ROWS * 16, TransactionBehavior::Immediate)? {
             0 => return Ok(total),
             n => total += n,
         }
@@ -139,7 +136,7 @@ pub fn spawn(mut conn: Connection, mut seq: watch::Receiver<i64>, alive: Arc<Ato
                 continue;
             }
             seq.mark_unchanged();
-            match pass(&mut conn, PASS_ROWS) {
+            match pass(&mut conn, PASS_ROWS, TransactionBehavior::Deferred) {
                 Ok(n) => behind = n as i64 == PASS_ROWS,
                 Err(e) => {
                     tracing::warn!(error = %e.body.message, "indexing the text of new actions failed; trying again in a second");
