@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { serial } from "./serial";
+import { describe, expect, it, vi } from "vitest";
+import { paced, serial } from "./serial";
 
 describe("serial", () => {
   it("runs once at a time and folds calls made meanwhile into one more run", async () => {
@@ -40,5 +40,41 @@ describe("serial", () => {
     await expect(run()).rejects.toThrow("boom");
     await run();
     expect(calls).toBe(2);
+  });
+});
+
+describe("paced", () => {
+  it("runs at once while nothing changed, then at most once per pause while it keeps changing", () => {
+    vi.useFakeTimers();
+    try {
+      let t = 0;
+      let runs = 0;
+      const p = paced(() => runs++, 200, () => t);
+      p.request();
+      p.request();
+      expect(runs).toBe(2);
+      p.changed();
+      p.request();
+      p.request();
+      p.request();
+      expect(runs).toBe(2);
+      t = 150;
+      vi.advanceTimersByTime(150);
+      expect(runs).toBe(2);
+      t = 200;
+      vi.advanceTimersByTime(50);
+      expect(runs).toBe(3);
+      // Held still since: at once again.
+      t = 450;
+      p.request();
+      expect(runs).toBe(4);
+      p.changed();
+      p.request();
+      p.cancel();
+      vi.advanceTimersByTime(1000);
+      expect(runs).toBe(4);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
