@@ -39,9 +39,9 @@ pub fn get_state(shared: State<'_, Shared>) -> ConsoleState {
 }
 
 /// A window of the queue as a view shows it (filtered and sorted in the
-/// core: the webview never holds the whole queue). Async, like every
-/// command that reads the queue: it runs off the window's thread, which
-/// stays free for input and painting.
+/// core: the webview never holds the whole queue). Async, as `queue_item`:
+/// the view asks often, and the window's thread stays free for input and
+/// painting.
 #[tauri::command]
 pub async fn queue_page(shared: State<'_, Shared>, query: QueueQuery) -> Result<QueuePage, ErrorBody> {
     Ok(core(&shared)?.queue_page(&query))

@@ -197,12 +197,13 @@ struct Memory {
 /// `smaps-<label>-<name>.txt` (where the memory went, mapping by mapping).
 fn memory(c: &Console, out_dir: &Path, label: &str) -> Memory {
     let _ = std::fs::create_dir_all(out_dir);
-    for p in c.procs() {
+    let procs = c.procs();
+    for p in &procs {
         if let Ok(s) = std::fs::read_to_string(format!("/proc/{}/smaps", p.pid)) {
             let _ = std::fs::write(out_dir.join(format!("smaps-{label}-{}.txt", p.name)), s);
         }
     }
-    let parts: Vec<(String, u64)> = c.procs().into_iter().map(|p| (format!("{} ({})", p.name, p.pid), pss_kb(p.pid).unwrap_or(0))).collect();
+    let parts: Vec<(String, u64)> = procs.into_iter().map(|p| (format!("{} ({})", p.name, p.pid), pss_kb(p.pid).unwrap_or(0))).collect();
     Memory { total_kb: parts.iter().map(|p| p.1).sum(), parts }
 }
 
